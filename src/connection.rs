@@ -1,0 +1,360 @@
+//! A pooled SQLite connection: the rusqlite connection, the statements handed
+//! out during the current checkout, the statement cache, and the read
+//! snapshot of a checkout.
+
+use crate::error::{Error, Result};
+use crate::options::Options;
+use crate::statement::{abbreviate, Statement, Step, StmtClass};
+use crate::statement_cache::StatementCache;
+use rusqlite::{ffi, OpenFlags};
+use std::ptr::NonNull;
+
+/// Names a statement handed out by [`Connection::prepare`] during one checkout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StmtId {
+    index: u32,
+    generation: u32,
+}
+
+struct ActiveSlot {
+    generation: u32,
+    stmt: Option<Statement>,
+}
+
+/// The read snapshot of a checkout: one read transaction, begun before the
+/// first reading statement and ended at checkin or before a write.
+struct Snapshot {
+    enabled: bool,
+    open: bool,
+    begin: Option<Statement>,
+    commit: Option<Statement>,
+}
+
+/// Pool bookkeeping carried by each connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnMeta {
+    pub(crate) file_generation: u64,
+    pub(crate) fork_epoch: u64,
+    /// Coarse-clock millisecond after which the connection is recycled.
+    pub(crate) expires_at_ms: u64,
+    pub(crate) invalidated: bool,
+    /// Hit an error after which it cannot be trusted (corrupt, I/O, not a database).
+    pub(crate) broken: bool,
+    pub(crate) cache_hits: u64,
+    pub(crate) cache_misses: u64,
+}
+
+pub struct Connection {
+    // Field order is drop order: statements are finalized before the
+    // connection closes.
+    active: Vec<ActiveSlot>,
+    free_slots: Vec<u32>,
+    next_generation: u32,
+    cache: StatementCache,
+    snapshot: Snapshot,
+    raw: NonNull<ffi::sqlite3>,
+    db: rusqlite::Connection,
+    pub(crate) meta: ConnMeta,
+}
+
+// SAFETY: the connection is opened in SQLite's multi-thread mode (no
+// per-connection mutex) and the pool guarantees one holder at a time, so it
+// may move between threads; all raw pointers are owned by it.
+unsafe impl Send for Connection {}
+
+impl Connection {
+    /// Opens and configures a connection as `opts` say.
+    pub(crate) fn open(path: &str, opts: &Options, meta: ConnMeta) -> Result<Connection> {
+        let mut flags = OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if opts.read_only {
+            flags |= OpenFlags::SQLITE_OPEN_READ_ONLY;
+        } else {
+            flags |= OpenFlags::SQLITE_OPEN_READ_WRITE;
+            if opts.create {
+                flags |= OpenFlags::SQLITE_OPEN_CREATE;
+            }
+        }
+        let db = rusqlite::Connection::open_with_flags(path, flags)
+            .map_err(|e| Error::from_rusqlite(&format!("cannot open database '{path}'"), e))?;
+        let configure = |what: &str, r: rusqlite::Result<()>| {
+            r.map_err(|e| Error::from_rusqlite(&format!("{what} on database '{path}'"), e))
+        };
+        configure("setting busy_timeout", db.busy_timeout(opts.busy_timeout))?;
+        if opts.read_only {
+            configure("setting query_only", db.pragma_update(None, "query_only", true))?;
+        }
+        // Reading the schema now makes a file that is not a database fail here,
+        // at open, rather than at the first query.
+        configure(
+            "reading the schema",
+            db.query_row("PRAGMA schema_version", [], |_| Ok(())),
+        )?;
+        if let Some(sql) = &opts.init_sql {
+            db.execute_batch(sql)
+                .map_err(|e| Error::from_rusqlite(&format!("init_sql `{}` failed on '{path}'", abbreviate(sql)), e))?;
+        }
+        // SAFETY: the handle stays owned by `db`, which lives as long as self.
+        let raw = NonNull::new(unsafe { db.handle() })
+            .ok_or_else(|| Error::new(crate::ErrorKind::Internal, "SQLite returned a NULL connection"))?;
+        Ok(Connection {
+            active: Vec::new(),
+            free_slots: Vec::new(),
+            next_generation: 1,
+            cache: StatementCache::new(opts.statement_cache_capacity),
+            snapshot: Snapshot {
+                enabled: opts.read_snapshot(),
+                open: false,
+                begin: None,
+                commit: None,
+            },
+            raw,
+            db,
+            meta,
+        })
+    }
+
+    /// The file SQLite resolved the path to ("" for memory and temp databases).
+    pub(crate) fn main_filename(&self) -> String {
+        self.db.path().unwrap_or("").to_owned()
+    }
+
+    /// True when no transaction is open.
+    pub fn is_autocommit(&self) -> bool {
+        // SAFETY: raw is live; get_autocommit only reads connection state.
+        unsafe { ffi::sqlite3_get_autocommit(self.raw.as_ptr()) != 0 }
+    }
+
+    /// Runs every statement in `sql`, discarding any rows.
+    pub fn exec(&mut self, sql: &str) -> Result<()> {
+        let mut rest = sql;
+        loop {
+            let (stmt, consumed) = Statement::prepare_next(self.raw, rest).inspect_err(|e| self.note_error(e))?;
+            let Some(mut stmt) = stmt else { return Ok(()) };
+            let result = (|| {
+                self.before_first_step(stmt.class())?;
+                while stmt.step_raw()? == Step::Row {}
+                Ok(())
+            })();
+            result.inspect_err(|e| self.note_error(e))?;
+            rest = &rest[consumed..];
+        }
+    }
+
+    /// Prepares `sql` (reusing the cached statement of an earlier checkout
+    /// when there is one) and hands it out until `finalize` or checkin.
+    pub fn prepare(&mut self, sql: &str) -> Result<StmtId> {
+        let stmt = match self.cache.take(sql) {
+            Some(stmt) => {
+                self.meta.cache_hits += 1;
+                stmt
+            }
+            None => {
+                self.meta.cache_misses += 1;
+                Statement::prepare(self.raw, sql).inspect_err(|e| self.note_error(e))?
+            }
+        };
+        let generation = self.next_generation;
+        self.next_generation = self.next_generation.wrapping_add(1).max(1);
+        let index = match self.free_slots.pop() {
+            Some(i) => {
+                self.active[i as usize] = ActiveSlot {
+                    generation,
+                    stmt: Some(stmt),
+                };
+                i
+            }
+            None => {
+                self.active.push(ActiveSlot {
+                    generation,
+                    stmt: Some(stmt),
+                });
+                (self.active.len() - 1) as u32
+            }
+        };
+        Ok(StmtId { index, generation })
+    }
+
+    fn slot(&mut self, id: StmtId) -> Result<&mut Statement> {
+        self.active
+            .get_mut(id.index as usize)
+            .filter(|s| s.generation == id.generation)
+            .and_then(|s| s.stmt.as_mut())
+            .ok_or_else(|| Error::misuse("statement was finalized or belongs to an earlier checkout"))
+    }
+
+    /// The statement, for binding and reading columns.
+    pub fn statement(&mut self, id: StmtId) -> Result<&mut Statement> {
+        self.slot(id)
+    }
+
+    /// The statement, read-only.
+    pub fn statement_ref(&self, id: StmtId) -> Result<&Statement> {
+        self.active
+            .get(id.index as usize)
+            .filter(|s| s.generation == id.generation)
+            .and_then(|s| s.stmt.as_ref())
+            .ok_or_else(|| Error::misuse("statement was finalized or belongs to an earlier checkout"))
+    }
+
+    /// Steps the statement, beginning or ending the read snapshot first when
+    /// the statement is about to start.
+    pub fn step(&mut self, id: StmtId) -> Result<Step> {
+        let stmt = self.slot(id)?;
+        let starting = !stmt.is_busy();
+        let class = stmt.class();
+        if starting && self.snapshot.enabled {
+            self.before_first_step(class).inspect_err(|e| self.note_error(e))?;
+        }
+        let result = self.slot(id)?.step_raw();
+        result.inspect_err(|e| self.note_error(e))
+    }
+
+    /// Resets the statement and returns it to the statement cache.
+    pub fn finalize(&mut self, id: StmtId) -> Result<()> {
+        self.slot(id)?;
+        let slot = &mut self.active[id.index as usize];
+        let mut stmt = slot.stmt.take().expect("slot checked above");
+        slot.generation = 0;
+        self.free_slots.push(id.index);
+        stmt.reset()?;
+        self.cache.put(stmt);
+        Ok(())
+    }
+
+    /// Prepares `sql`, gives it to `f`, and finalizes it whatever `f` returns.
+    pub fn with_statement<R>(&mut self, sql: &str, f: impl FnOnce(&mut StatementRunner<'_>) -> Result<R>) -> Result<R> {
+        let id = self.prepare(sql)?;
+        let result = f(&mut StatementRunner { conn: self, id });
+        self.finalize(id)?;
+        result
+    }
+
+    /// Marks the connection to be closed, not reused, at its checkin.
+    pub fn invalidate(&mut self) {
+        self.meta.invalidated = true;
+    }
+
+    pub fn is_invalidated(&self) -> bool {
+        self.meta.invalidated || self.meta.broken
+    }
+
+    /// Statements prepared and kept by the cache now.
+    pub fn cached_statements(&self) -> usize {
+        self.cache.len()
+    }
+
+    fn before_first_step(&mut self, class: StmtClass) -> Result<()> {
+        if !self.snapshot.enabled {
+            return Ok(());
+        }
+        match class {
+            StmtClass::Read => {
+                if self.is_autocommit() {
+                    run_cached(self.raw, &mut self.snapshot.begin, "BEGIN")?;
+                    self.snapshot.open = true;
+                }
+            }
+            StmtClass::Write | StmtClass::TransactionControl => self.end_snapshot()?,
+        }
+        Ok(())
+    }
+
+    /// Ends the read snapshot, if one is open. It only ever holds reads, so
+    /// committing it changes nothing and leaves running readers alone.
+    fn end_snapshot(&mut self) -> Result<()> {
+        if self.snapshot.open {
+            self.snapshot.open = false;
+            if !self.is_autocommit() {
+                run_cached(self.raw, &mut self.snapshot.commit, "COMMIT")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Errors after which a connection cannot be trusted mark it broken: the
+    /// pool closes it at checkin instead of handing it out again.
+    fn note_error(&mut self, err: &Error) {
+        let primary = err.sqlite_code() & 0xff;
+        if matches!(primary, ffi::SQLITE_CORRUPT | ffi::SQLITE_NOTADB | ffi::SQLITE_IOERR | ffi::SQLITE_CANTOPEN) {
+            self.meta.broken = true;
+        }
+    }
+
+    /// Returns the connection to a clean state for the next holder: statements
+    /// reset and back in the cache, any open transaction rolled back. True when
+    /// something was left running or open (the `resets_on_checkin` count).
+    pub(crate) fn clean_for_checkin(&mut self) -> bool {
+        let mut reset_needed = false;
+        for index in 0..self.active.len() {
+            let slot = &mut self.active[index];
+            if let Some(mut stmt) = slot.stmt.take() {
+                reset_needed |= stmt.is_busy();
+                let _ = stmt.reset();
+                self.cache.put(stmt);
+            }
+        }
+        self.active.clear();
+        self.free_slots.clear();
+        if self.snapshot.open {
+            self.snapshot.open = false;
+            if !self.is_autocommit() && run_cached(self.raw, &mut self.snapshot.commit, "COMMIT").is_err() {
+                self.meta.broken = true;
+            }
+        }
+        if !self.is_autocommit() {
+            reset_needed = true;
+            if self.db.execute_batch("ROLLBACK").is_err() {
+                self.meta.broken = true;
+            }
+        }
+        reset_needed
+    }
+
+    /// A handle that interrupts this connection's running query from any
+    /// thread (`sqlite3_interrupt`).
+    pub fn interrupt_handle(&self) -> rusqlite::InterruptHandle {
+        self.db.get_interrupt_handle()
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("path", &self.db.path()).finish()
+    }
+}
+
+/// Runs a fixed statement kept prepared in `slot`.
+fn run_cached(db: NonNull<ffi::sqlite3>, slot: &mut Option<Statement>, sql: &str) -> Result<()> {
+    if slot.is_none() {
+        *slot = Some(Statement::prepare(db, sql)?);
+    }
+    let stmt = slot.as_mut().expect("prepared above");
+    let result = stmt.step_raw();
+    stmt.reset()?;
+    result.map(|_| ())
+}
+
+/// A prepared statement together with its connection, for
+/// [`Connection::with_statement`].
+pub struct StatementRunner<'c> {
+    conn: &'c mut Connection,
+    id: StmtId,
+}
+
+impl StatementRunner<'_> {
+    pub fn step(&mut self) -> Result<Step> {
+        self.conn.step(self.id)
+    }
+
+    pub fn stmt(&mut self) -> &mut Statement {
+        self.conn.slot(self.id).expect("the runner's statement lives until with_statement returns")
+    }
+
+    /// Steps to the end, calling `row` for each row.
+    pub fn for_each_row(&mut self, mut row: impl FnMut(&Statement) -> Result<()>) -> Result<()> {
+        while self.step()? == Step::Row {
+            row(self.stmt())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,99 @@
+//! The core's error type: a kind, the SQLite extended code (0 when the error
+//! did not come from SQLite) and a message that names what failed and why.
+
+use std::fmt;
+
+/// What went wrong, independent of how a binding reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// SQLite returned an error; see [`Error::sqlite_code`].
+    Sqlite,
+    /// A stale or foreign handle, calls in the wrong order, or concurrent use.
+    Misuse,
+    /// An invalid value: an option, a path, text that is not UTF-8.
+    InvalidArgument,
+    /// Checkout waited `timeout` without a connection becoming free.
+    Timeout,
+    /// The pool was closed.
+    Closed,
+    /// The database file is missing, unreadable or a directory.
+    CantOpen,
+    /// A panic inside the library, or a pool left poisoned by one.
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    sqlite_code: i32,
+    message: String,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            sqlite_code: 0,
+            message: message.into(),
+        }
+    }
+
+    pub fn sqlite(extended_code: i32, message: impl Into<String>) -> Self {
+        Error {
+            kind: ErrorKind::Sqlite,
+            sqlite_code: extended_code,
+            message: message.into(),
+        }
+    }
+
+    pub fn misuse(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Misuse, message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// Wraps a rusqlite error, prefixing what we were doing (`context`).
+    pub(crate) fn from_rusqlite(context: &str, err: rusqlite::Error) -> Self {
+        match err {
+            rusqlite::Error::SqliteFailure(e, msg) => {
+                let detail = msg.unwrap_or_else(|| e.to_string());
+                let kind = if e.code == rusqlite::ErrorCode::CannotOpen {
+                    ErrorKind::CantOpen
+                } else {
+                    ErrorKind::Sqlite
+                };
+                Error {
+                    kind,
+                    sqlite_code: e.extended_code,
+                    message: format!("{context}: {detail}"),
+                }
+            }
+            other => Error::new(ErrorKind::Sqlite, format!("{context}: {other}")),
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The SQLite extended result code, or 0 when SQLite did not report it.
+    pub fn sqlite_code(&self) -> i32 {
+        self.sqlite_code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}

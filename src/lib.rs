@@ -1,0 +1,35 @@
+//! sqlpool: a pool of SQLite connections, shared by C, C++ and Python through
+//! a C ABI (`src/ffi`), over a safe Rust core (everything else here).
+//!
+//! ```no_run
+//! use sqlpool::{Options, Pool};
+//! let pool = Pool::open("log.db", Options::default())?;
+//! let mut conn = pool.checkout()?;
+//! conn.exec("CREATE TABLE IF NOT EXISTS t(x)")?;
+//! # Ok::<(), sqlpool::Error>(())
+//! ```
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("sqlpool encodes handles in 64-bit pointers");
+
+mod connection;
+mod error;
+pub mod ffi;
+mod fork;
+mod monitor;
+mod options;
+mod pool;
+mod registry;
+mod statement;
+mod statement_cache;
+mod stats;
+
+pub use connection::{Connection, StatementRunner, StmtId};
+pub use error::{Error, ErrorKind, Result};
+pub use monitor::TICK as MONITOR_TICK;
+pub use options::Options;
+pub use pool::{Pool, PooledConnection};
+pub use statement::{Statement, Step, COLUMN_BLOB, COLUMN_FLOAT, COLUMN_INTEGER, COLUMN_NULL, COLUMN_TEXT};
+pub use stats::Stats;

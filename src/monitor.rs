@@ -1,0 +1,65 @@
+//! A background thread that keeps a coarse clock and watches database files,
+//! so that checkout reads neither the clock nor the file system: recycle
+//! compares with the coarse clock and pre_ping with a file generation, each
+//! one atomic load.
+
+use crate::registry;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How often the clock advances and the files are checked.
+pub const TICK: Duration = Duration::from_millis(50);
+
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+static COARSE_MS: AtomicU64 = AtomicU64::new(0);
+static RUNNING: AtomicBool = AtomicBool::new(false);
+
+fn epoch() -> Instant {
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Milliseconds since the library started, as of the last tick.
+pub(crate) fn coarse_now_ms() -> u64 {
+    COARSE_MS.load(Ordering::Relaxed)
+}
+
+/// Reads the real clock and publishes it as the coarse clock.
+pub(crate) fn refresh_clock() -> u64 {
+    let now = epoch().elapsed().as_millis() as u64;
+    COARSE_MS.fetch_max(now, Ordering::Relaxed);
+    now
+}
+
+/// Starts the monitor when `needed` and it is not running in this process.
+pub(crate) fn ensure_running_if(needed: bool) {
+    if needed {
+        ensure_running();
+    }
+}
+
+/// Starts the monitor thread if it is not running (in this process).
+pub(crate) fn ensure_running() {
+    if RUNNING.load(Ordering::Acquire) || RUNNING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    refresh_clock();
+    let started = std::thread::Builder::new()
+        .name("sqlpool-monitor".into())
+        .spawn(|| loop {
+            std::thread::sleep(TICK);
+            refresh_clock();
+            for pool in registry::live_pools() {
+                pool.check_file();
+            }
+        });
+    if started.is_err() {
+        // No thread now: the next pool operation tries again.
+        RUNNING.store(false, Ordering::Release);
+    }
+}
+
+/// In a forked child the monitor thread does not exist.
+pub(crate) fn forget_thread_after_fork() {
+    RUNNING.store(false, Ordering::Release);
+}

@@ -1,0 +1,631 @@
+//! The pool: bounded, first come first served, with pre_ping, recycle, and
+//! clean checkin. One mutex guards the idle list and the counts; connections
+//! are opened, validated and closed outside it.
+
+use crate::connection::{ConnMeta, Connection};
+use crate::error::{Error, ErrorKind, Result};
+use crate::monitor;
+use crate::options::Options;
+use crate::registry;
+use crate::stats::Stats;
+use parking_lot::{Condvar, Mutex};
+use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A pool of connections to one database file. Cheap to clone; every clone
+/// is the same pool.
+#[derive(Clone)]
+pub struct Pool {
+    shared: Arc<PoolShared>,
+}
+
+pub(crate) struct PoolShared {
+    path: String,
+    opts: Options,
+    state: Mutex<State>,
+    /// Bumped when the database file is replaced or removed (pre_ping).
+    file_generation: AtomicU64,
+    watched_file: Option<WatchedFile>,
+    poisoned: AtomicBool,
+    counters: Counters,
+}
+
+struct WatchedFile {
+    path: String,
+    identity: Mutex<Option<(u64, u64)>>,
+}
+
+/// Counters updated off the pool lock.
+#[derive(Default)]
+struct Counters {
+    created: AtomicU64,
+    closed: AtomicU64,
+    checkouts: AtomicU64,
+    waits: AtomicU64,
+    timeouts: AtomicU64,
+    wait_ns_total: AtomicU64,
+    pre_ping_failures: AtomicU64,
+    recycled: AtomicU64,
+    invalidated: AtomicU64,
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
+    resets: AtomicU64,
+}
+
+struct State {
+    idle: VecDeque<Box<Connection>>,
+    /// Connections open or being opened.
+    open: u32,
+    /// Held by callers, or reserved for a caller while being opened.
+    checked_out: u32,
+    waiters: VecDeque<Arc<Waiter>>,
+    closed: bool,
+    /// Bumped in a forked child: connections of an older epoch are the parent's.
+    fork_epoch: u64,
+}
+
+/// What a checkout is given: a connection, or the right to open one.
+enum Grant {
+    Idle(Box<Connection>),
+    Open { fork_epoch: u64 },
+    Closed,
+}
+
+#[derive(Default)]
+struct Waiter {
+    ready: Condvar,
+    grant: Mutex<Option<Grant>>,
+}
+
+/// Why a connection leaves the pool.
+#[derive(Clone, Copy)]
+enum CloseReason {
+    Invalidated,
+    PoolClosed,
+}
+
+impl Pool {
+    /// Opens a pool on `path` (a file name or an SQLite URI). One connection is
+    /// opened now, so that a missing, unreadable or non-SQLite file fails here,
+    /// and kept as the first idle connection.
+    pub fn open(path: &str, opts: Options) -> Result<Pool> {
+        check_path(path)?;
+        crate::fork::install_handlers();
+        monitor::refresh_clock();
+        let shared = Arc::new(PoolShared {
+            path: path.to_owned(),
+            opts,
+            state: Mutex::new(State {
+                idle: VecDeque::new(),
+                open: 1,
+                checked_out: 0,
+                waiters: VecDeque::new(),
+                closed: false,
+                fork_epoch: 0,
+            }),
+            file_generation: AtomicU64::new(0),
+            watched_file: None,
+            poisoned: AtomicBool::new(false),
+            counters: Counters::default(),
+        });
+        let first = shared.open_connection(0)?;
+        let filename = first.main_filename();
+        let mut shared = shared;
+        if !filename.is_empty() {
+            let watched = WatchedFile {
+                identity: Mutex::new(file_identity(&filename)),
+                path: filename,
+            };
+            Arc::get_mut(&mut shared).expect("not shared yet").watched_file = Some(watched);
+        }
+        shared.state.lock().idle.push_back(first);
+        registry::register(&shared);
+        if shared.opts.pre_ping || shared.opts.recycle.is_some() {
+            monitor::ensure_running();
+        }
+        Ok(Pool { shared })
+    }
+
+    pub fn path(&self) -> &str {
+        &self.shared.path
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.shared.opts
+    }
+
+    /// Takes a connection, waiting up to the pool's timeout for one.
+    pub fn checkout(&self) -> Result<PooledConnection> {
+        let conn = self.shared.checkout()?;
+        Ok(PooledConnection {
+            conn: Some(conn),
+            pool: self.shared.clone(),
+        })
+    }
+
+    /// Closes the idle connections; new ones are opened on demand.
+    pub fn dispose(&self) {
+        let idle: Vec<_> = {
+            let mut st = self.shared.state.lock();
+            st.open -= st.idle.len() as u32;
+            st.idle.drain(..).collect()
+        };
+        self.shared.close_connections(idle);
+    }
+
+    /// Closes the pool: idle connections now, checked-out ones at their
+    /// checkin; waiting checkouts fail with `Closed`. Closing twice is misuse.
+    pub fn close(&self) -> Result<()> {
+        let (idle, waiters) = {
+            let mut st = self.shared.state.lock();
+            if st.closed {
+                return Err(Error::misuse(format!("pool on '{}' closed twice", self.shared.path)));
+            }
+            st.closed = true;
+            st.open -= st.idle.len() as u32;
+            let idle: Vec<_> = st.idle.drain(..).collect();
+            let waiters: Vec<_> = st.waiters.drain(..).collect();
+            for w in &waiters {
+                *w.grant.lock() = Some(Grant::Closed);
+                w.ready.notify_one();
+            }
+            (idle, waiters)
+        };
+        drop(waiters);
+        self.shared.close_connections(idle);
+        Ok(())
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.shared.state.lock().closed
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// Checks the database file now instead of at the monitor's next tick.
+    pub fn check_file_now(&self) {
+        self.shared.check_file();
+    }
+
+    /// Makes every later checkout fail with `Internal`: used after a panic
+    /// that may have left the pool's state broken.
+    pub fn poison(&self) {
+        self.shared.poisoned.store(true, Relaxed);
+    }
+
+    /// True when both handles are the same pool.
+    pub fn same_pool(&self, other: &Pool) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").field("path", &self.shared.path).finish()
+    }
+}
+
+fn check_path(path: &str) -> Result<()> {
+    if path.is_empty() || path == ":memory:" {
+        return Err(Error::invalid(format!(
+            "path '{path}' would give each pooled connection its own private database; \
+             use a file, or a shared in-memory URI such as 'file:name?mode=memory&cache=shared'"
+        )));
+    }
+    if path.contains('\0') {
+        return Err(Error::invalid("path contains a NUL byte"));
+    }
+    Ok(())
+}
+
+fn file_identity(path: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+impl PoolShared {
+    fn checkout(&self) -> Result<Box<Connection>> {
+        let grant = {
+            let mut st = self.state.lock();
+            if st.closed {
+                return Err(Error::new(
+                    ErrorKind::Closed,
+                    format!("checkout from the pool on '{}' after it was closed", self.path),
+                ));
+            }
+            if self.poisoned.load(Relaxed) {
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    format!("the pool on '{}' refuses work after an internal panic", self.path),
+                ));
+            }
+            match self.take_available(&mut st) {
+                Some(grant) => grant,
+                None => return self.wait_for_grant(st).and_then(|g| self.finish_checkout(g)),
+            }
+        };
+        self.finish_checkout(grant)
+    }
+
+    /// An idle connection, or the right to open one, without waiting.
+    fn take_available(&self, st: &mut State) -> Option<Grant> {
+        if !st.waiters.is_empty() {
+            return None;
+        }
+        let conn = if self.opts.lifo {
+            st.idle.pop_back()
+        } else {
+            st.idle.pop_front()
+        };
+        if let Some(conn) = conn {
+            st.checked_out += 1;
+            return Some(Grant::Idle(conn));
+        }
+        if st.open < self.opts.capacity() {
+            st.open += 1;
+            st.checked_out += 1;
+            return Some(Grant::Open {
+                fork_epoch: st.fork_epoch,
+            });
+        }
+        None
+    }
+
+    fn wait_for_grant(&self, mut st: parking_lot::MutexGuard<'_, State>) -> Result<Grant> {
+        let timeout = self.opts.timeout;
+        if timeout.is_zero() {
+            self.counters.timeouts.fetch_add(1, Relaxed);
+            return Err(self.timeout_error(&st, 0));
+        }
+        let waiter = Arc::new(Waiter::default());
+        st.waiters.push_back(waiter.clone());
+        self.counters.waits.fetch_add(1, Relaxed);
+        let start = Instant::now();
+        let deadline = start.checked_add(timeout);
+        let grant = loop {
+            if let Some(grant) = waiter.grant.lock().take() {
+                break grant;
+            }
+            let timed_out = match deadline {
+                Some(deadline) => waiter.ready.wait_until(&mut st, deadline).timed_out(),
+                None => {
+                    waiter.ready.wait(&mut st);
+                    false
+                }
+            };
+            if timed_out {
+                if let Some(grant) = waiter.grant.lock().take() {
+                    break grant;
+                }
+                st.waiters.retain(|w| !Arc::ptr_eq(w, &waiter));
+                let waited = start.elapsed();
+                self.counters.timeouts.fetch_add(1, Relaxed);
+                self.counters.wait_ns_total.fetch_add(waited.as_nanos() as u64, Relaxed);
+                return Err(self.timeout_error(&st, waited.as_millis()));
+            }
+        };
+        drop(st);
+        self.counters.wait_ns_total.fetch_add(start.elapsed().as_nanos() as u64, Relaxed);
+        match grant {
+            Grant::Closed => Err(Error::new(
+                ErrorKind::Closed,
+                format!("the pool on '{}' was closed while waiting for a connection", self.path),
+            )),
+            grant => Ok(grant),
+        }
+    }
+
+    fn timeout_error(&self, st: &State, waited_ms: u128) -> Error {
+        let max_overflow = match self.opts.max_overflow {
+            Some(n) => n.to_string(),
+            None => "unlimited".into(),
+        };
+        Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "checkout from the pool on '{}' timed out after {waited_ms} ms (timeout_ms={}): \
+                 pool_size={}, max_overflow={max_overflow}, checked_out={}, idle={}, waiting={}",
+                self.path,
+                self.opts.timeout.as_millis(),
+                self.opts.pool_size,
+                st.checked_out,
+                st.idle.len(),
+                st.waiters.len(),
+            ),
+        )
+    }
+
+    /// Turns a grant into a connection fit to hand out: pre_ping and recycle
+    /// replace a stale idle connection; a grant to open one opens it.
+    fn finish_checkout(&self, grant: Grant) -> Result<Box<Connection>> {
+        let fork_epoch = match grant {
+            Grant::Idle(conn) => {
+                let replace = if self.opts.pre_ping && conn.meta.file_generation != self.file_generation.load(Relaxed) {
+                    self.counters.pre_ping_failures.fetch_add(1, Relaxed);
+                    true
+                } else if self.opts.recycle.is_some() && monitor::coarse_now_ms() >= conn.meta.expires_at_ms {
+                    self.counters.recycled.fetch_add(1, Relaxed);
+                    true
+                } else {
+                    false
+                };
+                if !replace {
+                    self.counters.checkouts.fetch_add(1, Relaxed);
+                    return Ok(conn);
+                }
+                let fork_epoch = conn.meta.fork_epoch;
+                self.close_connections([conn]);
+                fork_epoch
+            }
+            Grant::Open { fork_epoch } => fork_epoch,
+            Grant::Closed => unreachable!("wait_for_grant turns Closed into an error"),
+        };
+        match self.open_connection(fork_epoch) {
+            Ok(conn) => {
+                self.counters.checkouts.fetch_add(1, Relaxed);
+                Ok(conn)
+            }
+            Err(e) => {
+                // Give the reserved place back, to the first waiter if any.
+                let mut st = self.state.lock();
+                st.checked_out -= 1;
+                st.open -= 1;
+                self.pass_open_right(&mut st);
+                Err(e)
+            }
+        }
+    }
+
+    /// Hands the right to open a connection to the first waiter, when there is
+    /// room (after a connection was closed or failed to open).
+    fn pass_open_right(&self, st: &mut State) {
+        if st.closed || st.open >= self.opts.capacity() {
+            return;
+        }
+        if let Some(w) = st.waiters.pop_front() {
+            st.open += 1;
+            st.checked_out += 1;
+            *w.grant.lock() = Some(Grant::Open {
+                fork_epoch: st.fork_epoch,
+            });
+            w.ready.notify_one();
+        }
+    }
+
+    fn open_connection(&self, fork_epoch: u64) -> Result<Box<Connection>> {
+        monitor::ensure_running_if(self.opts.pre_ping || self.opts.recycle.is_some());
+        let file_generation = self.file_generation.load(Relaxed);
+        let meta = ConnMeta {
+            file_generation,
+            fork_epoch,
+            expires_at_ms: self.expiry_from_now(),
+            invalidated: false,
+            broken: false,
+            cache_hits: 0,
+            cache_misses: 0,
+        };
+        let conn = Connection::open(&self.path, &self.opts, meta)?;
+        self.counters.created.fetch_add(1, Relaxed);
+        Ok(Box::new(conn))
+    }
+
+    /// recycle_ms from now, less a random jitter of up to 5 %, so that
+    /// connections opened together do not expire together.
+    fn expiry_from_now(&self) -> u64 {
+        let Some(recycle) = self.opts.recycle else {
+            return u64::MAX;
+        };
+        let ms = recycle.as_millis().min(u64::MAX as u128) as u64;
+        let jitter = if ms >= 20 { jitter_random() % (ms / 20) } else { 0 };
+        monitor::refresh_clock().saturating_add(ms - jitter)
+    }
+
+    fn checkin(&self, mut conn: Box<Connection>) {
+        let reset = conn.clean_for_checkin();
+        let hits = std::mem::take(&mut conn.meta.cache_hits);
+        let misses = std::mem::take(&mut conn.meta.cache_misses);
+        self.counters.cache_hits.fetch_add(hits, Relaxed);
+        self.counters.cache_misses.fetch_add(misses, Relaxed);
+        if reset {
+            self.counters.resets.fetch_add(1, Relaxed);
+        }
+        let mut st = self.state.lock();
+        if conn.meta.fork_epoch != st.fork_epoch {
+            // The parent's connection, checked out before fork(): never touch it.
+            drop(st);
+            std::mem::forget(conn);
+            return;
+        }
+        st.checked_out -= 1;
+        let reason = if conn.is_invalidated() {
+            Some(CloseReason::Invalidated)
+        } else if st.closed {
+            Some(CloseReason::PoolClosed)
+        } else {
+            None
+        };
+        if reason.is_none() {
+            if let Some(w) = st.waiters.pop_front() {
+                st.checked_out += 1;
+                *w.grant.lock() = Some(Grant::Idle(conn));
+                w.ready.notify_one();
+                return;
+            }
+            if st.idle.len() < self.opts.pool_size as usize {
+                st.idle.push_back(conn);
+                return;
+            }
+        }
+        st.open -= 1;
+        if reason.is_some() {
+            self.pass_open_right(&mut st);
+        }
+        drop(st);
+        if let Some(CloseReason::Invalidated) = reason {
+            self.counters.invalidated.fetch_add(1, Relaxed);
+        }
+        self.close_connections([conn]);
+    }
+
+    fn close_connections(&self, conns: impl IntoIterator<Item = Box<Connection>>) {
+        for conn in conns {
+            drop(conn);
+            self.counters.closed.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn stats(&self) -> Stats {
+        let c = &self.counters;
+        let st = self.state.lock();
+        Stats {
+            pool_size: self.opts.pool_size,
+            max_overflow: self.opts.max_overflow.map_or(-1, |n| n.min(i32::MAX as u32) as i32),
+            checked_out: st.checked_out,
+            idle: st.idle.len() as u32,
+            overflow: st.open as i32 - self.opts.pool_size as i32,
+            waiting: st.waiters.len() as u32,
+            connections_created: c.created.load(Relaxed),
+            connections_closed: c.closed.load(Relaxed),
+            checkouts: c.checkouts.load(Relaxed),
+            waits: c.waits.load(Relaxed),
+            timeouts: c.timeouts.load(Relaxed),
+            wait_ns_total: c.wait_ns_total.load(Relaxed),
+            pre_ping_failures: c.pre_ping_failures.load(Relaxed),
+            recycled: c.recycled.load(Relaxed),
+            invalidated: c.invalidated.load(Relaxed),
+            statement_cache_hits: c.cache_hits.load(Relaxed),
+            statement_cache_misses: c.cache_misses.load(Relaxed),
+            resets_on_checkin: c.resets.load(Relaxed),
+        }
+    }
+
+    /// Compares the database file's identity with the last one seen, and bumps
+    /// the file generation when it was replaced or removed.
+    pub(crate) fn check_file(&self) {
+        if !self.opts.pre_ping {
+            return;
+        }
+        let Some(watched) = &self.watched_file else { return };
+        let now = file_identity(&watched.path);
+        let mut seen = watched.identity.lock();
+        if *seen != now {
+            *seen = now;
+            self.file_generation.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Takes the state lock across fork() (the fork handlers only).
+    pub(crate) fn lock_for_fork(&self) {
+        std::mem::forget(self.state.lock());
+    }
+
+    /// Releases the lock taken by `lock_for_fork`.
+    ///
+    /// # Safety
+    /// Only after `lock_for_fork` on this thread (or its forked copy).
+    pub(crate) unsafe fn unlock_after_fork(&self) {
+        // SAFETY: the caller took the lock with lock_for_fork and forgot the guard.
+        unsafe { self.state.force_unlock() };
+    }
+
+    /// In a forked child (called with the state lock held by the fork
+    /// handler): the parent's connections are abandoned, never used or
+    /// closed, and the counts start again.
+    pub(crate) fn reset_after_fork(&self) {
+        // SAFETY: the fork handler holds the lock (lock_for_fork, on this very
+        // thread, the only thread in the child), so no one else touches it.
+        let st = unsafe { &mut *self.state.data_ptr() };
+        for conn in st.idle.drain(..) {
+            std::mem::forget(conn);
+        }
+        st.waiters.clear();
+        st.open = 0;
+        st.checked_out = 0;
+        st.fork_epoch += 1;
+        let c = &self.counters;
+        for counter in [
+            &c.created,
+            &c.closed,
+            &c.checkouts,
+            &c.waits,
+            &c.timeouts,
+            &c.wait_ns_total,
+            &c.pre_ping_failures,
+            &c.recycled,
+            &c.invalidated,
+            &c.cache_hits,
+            &c.cache_misses,
+            &c.resets,
+        ] {
+            counter.store(0, Relaxed);
+        }
+    }
+}
+
+fn jitter_random() -> u64 {
+    use std::cell::Cell;
+    thread_local!(static STATE: Cell<u64> = Cell::new(0));
+    STATE.with(|s| {
+        let mut x = s.get();
+        if x == 0 {
+            x = (s as *const _ as u64) ^ monitor::refresh_clock().wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        }
+        // xorshift64
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        x
+    })
+}
+
+/// A checked-out connection: derefs to [`Connection`], returns to the pool
+/// when dropped.
+pub struct PooledConnection {
+    conn: Option<Box<Connection>>,
+    pool: Arc<PoolShared>,
+}
+
+impl PooledConnection {
+    /// Returns the connection to the pool now (the same as dropping it).
+    pub fn checkin(self) {}
+
+    /// The pool this connection came from.
+    pub fn pool(&self) -> Pool {
+        Pool {
+            shared: self.pool.clone(),
+        }
+    }
+}
+
+impl Deref for PooledConnection {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("present until drop")
+    }
+}
+
+impl DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for PooledConnection {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.checkin(conn);
+        }
+    }
+}
+
+impl std::fmt::Debug for PooledConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledConnection").field("pool", &self.pool.path).finish()
+    }
+}

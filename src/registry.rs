@@ -1,0 +1,18 @@
+//! Every live pool in the process, for the file monitor and the fork handlers.
+
+use crate::pool::PoolShared;
+use parking_lot::Mutex;
+use std::sync::{Arc, Weak};
+
+pub(crate) static LIVE_POOLS: Mutex<Vec<Weak<PoolShared>>> = Mutex::new(Vec::new());
+
+pub(crate) fn register(pool: &Arc<PoolShared>) {
+    let mut pools = LIVE_POOLS.lock();
+    pools.retain(|p| p.strong_count() > 0);
+    pools.push(Arc::downgrade(pool));
+}
+
+/// The pools alive now (the registry lock is not held while they are used).
+pub(crate) fn live_pools() -> Vec<Arc<PoolShared>> {
+    LIVE_POOLS.lock().iter().filter_map(Weak::upgrade).collect()
+}
