@@ -81,7 +81,10 @@ impl Connection {
         };
         configure("setting busy_timeout", db.busy_timeout(opts.busy_timeout))?;
         if opts.read_only {
-            configure("setting query_only", db.pragma_update(None, "query_only", true))?;
+            configure(
+                "setting query_only",
+                db.pragma_update(None, "query_only", true),
+            )?;
         }
         // Reading the schema now makes a file that is not a database fail here,
         // at open, rather than at the first query.
@@ -90,12 +93,20 @@ impl Connection {
             db.query_row("PRAGMA schema_version", [], |_| Ok(())),
         )?;
         if let Some(sql) = &opts.init_sql {
-            db.execute_batch(sql)
-                .map_err(|e| Error::from_rusqlite(&format!("init_sql `{}` failed on '{path}'", abbreviate(sql)), e))?;
+            db.execute_batch(sql).map_err(|e| {
+                Error::from_rusqlite(
+                    &format!("init_sql `{}` failed on '{path}'", abbreviate(sql)),
+                    e,
+                )
+            })?;
         }
         // SAFETY: the handle stays owned by `db`, which lives as long as self.
-        let raw = NonNull::new(unsafe { db.handle() })
-            .ok_or_else(|| Error::new(crate::ErrorKind::Internal, "SQLite returned a NULL connection"))?;
+        let raw = NonNull::new(unsafe { db.handle() }).ok_or_else(|| {
+            Error::new(
+                crate::ErrorKind::Internal,
+                "SQLite returned a NULL connection",
+            )
+        })?;
         Ok(Connection {
             active: Vec::new(),
             free_slots: Vec::new(),
@@ -128,7 +139,8 @@ impl Connection {
     pub fn exec(&mut self, sql: &str) -> Result<()> {
         let mut rest = sql;
         loop {
-            let (stmt, consumed) = Statement::prepare_next(self.raw, rest).inspect_err(|e| self.note_error(e))?;
+            let (stmt, consumed) =
+                Statement::prepare_next(self.raw, rest).inspect_err(|e| self.note_error(e))?;
             let Some(mut stmt) = stmt else { return Ok(()) };
             let result = (|| {
                 self.before_first_step(stmt.class())?;
@@ -179,7 +191,9 @@ impl Connection {
             .get_mut(id.index as usize)
             .filter(|s| s.generation == id.generation)
             .and_then(|s| s.stmt.as_mut())
-            .ok_or_else(|| Error::misuse("statement was finalized or belongs to an earlier checkout"))
+            .ok_or_else(|| {
+                Error::misuse("statement was finalized or belongs to an earlier checkout")
+            })
     }
 
     /// The statement, for binding and reading columns.
@@ -193,7 +207,9 @@ impl Connection {
             .get(id.index as usize)
             .filter(|s| s.generation == id.generation)
             .and_then(|s| s.stmt.as_ref())
-            .ok_or_else(|| Error::misuse("statement was finalized or belongs to an earlier checkout"))
+            .ok_or_else(|| {
+                Error::misuse("statement was finalized or belongs to an earlier checkout")
+            })
     }
 
     /// Steps the statement, beginning or ending the read snapshot first when
@@ -203,7 +219,8 @@ impl Connection {
         let starting = !stmt.is_busy();
         let class = stmt.class();
         if starting && self.snapshot.enabled {
-            self.before_first_step(class).inspect_err(|e| self.note_error(e))?;
+            self.before_first_step(class)
+                .inspect_err(|e| self.note_error(e))?;
         }
         let result = self.slot(id)?.step_raw();
         result.inspect_err(|e| self.note_error(e))
@@ -222,7 +239,11 @@ impl Connection {
     }
 
     /// Prepares `sql`, gives it to `f`, and finalizes it whatever `f` returns.
-    pub fn with_statement<R>(&mut self, sql: &str, f: impl FnOnce(&mut StatementRunner<'_>) -> Result<R>) -> Result<R> {
+    pub fn with_statement<R>(
+        &mut self,
+        sql: &str,
+        f: impl FnOnce(&mut StatementRunner<'_>) -> Result<R>,
+    ) -> Result<R> {
         let id = self.prepare(sql)?;
         let result = f(&mut StatementRunner { conn: self, id });
         self.finalize(id)?;
@@ -275,7 +296,10 @@ impl Connection {
     /// pool closes it at checkin instead of handing it out again.
     fn note_error(&mut self, err: &Error) {
         let primary = err.sqlite_code() & 0xff;
-        if matches!(primary, ffi::SQLITE_CORRUPT | ffi::SQLITE_NOTADB | ffi::SQLITE_IOERR | ffi::SQLITE_CANTOPEN) {
+        if matches!(
+            primary,
+            ffi::SQLITE_CORRUPT | ffi::SQLITE_NOTADB | ffi::SQLITE_IOERR | ffi::SQLITE_CANTOPEN
+        ) {
             self.meta.broken = true;
         }
     }
@@ -297,7 +321,9 @@ impl Connection {
         self.free_slots.clear();
         if self.snapshot.open {
             self.snapshot.open = false;
-            if !self.is_autocommit() && run_cached(self.raw, &mut self.snapshot.commit, "COMMIT").is_err() {
+            if !self.is_autocommit()
+                && run_cached(self.raw, &mut self.snapshot.commit, "COMMIT").is_err()
+            {
                 self.meta.broken = true;
             }
         }
@@ -319,7 +345,9 @@ impl Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("path", &self.db.path()).finish()
+        f.debug_struct("Connection")
+            .field("path", &self.db.path())
+            .finish()
     }
 }
 
@@ -347,7 +375,9 @@ impl StatementRunner<'_> {
     }
 
     pub fn stmt(&mut self) -> &mut Statement {
-        self.conn.slot(self.id).expect("the runner's statement lives until with_statement returns")
+        self.conn
+            .slot(self.id)
+            .expect("the runner's statement lives until with_statement returns")
     }
 
     /// Steps to the end, calling `row` for each row.

@@ -31,5 +31,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use monitor::TICK as MONITOR_TICK;
 pub use options::Options;
 pub use pool::{Pool, PooledConnection};
-pub use statement::{Statement, Step, COLUMN_BLOB, COLUMN_FLOAT, COLUMN_INTEGER, COLUMN_NULL, COLUMN_TEXT};
+pub use statement::{
+    Statement, Step, COLUMN_BLOB, COLUMN_FLOAT, COLUMN_INTEGER, COLUMN_NULL, COLUMN_TEXT,
+};
 pub use stats::Stats;

@@ -49,7 +49,9 @@ impl Options {
     /// Connections kept open in the pool. Must be at least 1.
     pub fn set_pool_size(&mut self, n: u32) -> Result<&mut Self> {
         if n == 0 {
-            return Err(Error::invalid("invalid option pool_size = 0: it must be at least 1"));
+            return Err(Error::invalid(
+                "invalid option pool_size = 0: it must be at least 1",
+            ));
         }
         self.pool_size = n;
         Ok(self)
@@ -119,7 +121,9 @@ impl Options {
     pub fn set_init_sql(&mut self, sql: Option<&str>) -> Result<&mut Self> {
         if let Some(sql) = sql {
             if sql.contains('\0') {
-                return Err(Error::invalid("invalid option init_sql: it contains a NUL byte"));
+                return Err(Error::invalid(
+                    "invalid option init_sql: it contains a NUL byte",
+                ));
             }
         }
         self.init_sql = sql.map(str::to_owned);

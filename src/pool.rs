@@ -31,6 +31,9 @@ pub(crate) struct PoolShared {
     watched_file: Option<WatchedFile>,
     poisoned: AtomicBool,
     counters: Counters,
+    /// Mirrors `State::fork_epoch`, so that checkin can tell a parent's
+    /// connection before touching it.
+    fork_epoch: AtomicU64,
 }
 
 struct WatchedFile {
@@ -110,6 +113,7 @@ impl Pool {
             watched_file: None,
             poisoned: AtomicBool::new(false),
             counters: Counters::default(),
+            fork_epoch: AtomicU64::new(0),
         });
         let first = shared.open_connection(0)?;
         let filename = first.main_filename();
@@ -119,7 +123,9 @@ impl Pool {
                 identity: Mutex::new(file_identity(&filename)),
                 path: filename,
             };
-            Arc::get_mut(&mut shared).expect("not shared yet").watched_file = Some(watched);
+            Arc::get_mut(&mut shared)
+                .expect("not shared yet")
+                .watched_file = Some(watched);
         }
         shared.state.lock().idle.push_back(first);
         registry::register(&shared);
@@ -162,7 +168,10 @@ impl Pool {
         let (idle, waiters) = {
             let mut st = self.shared.state.lock();
             if st.closed {
-                return Err(Error::misuse(format!("pool on '{}' closed twice", self.shared.path)));
+                return Err(Error::misuse(format!(
+                    "pool on '{}' closed twice",
+                    self.shared.path
+                )));
             }
             st.closed = true;
             st.open -= st.idle.len() as u32;
@@ -206,7 +215,9 @@ impl Pool {
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pool").field("path", &self.shared.path).finish()
+        f.debug_struct("Pool")
+            .field("path", &self.shared.path)
+            .finish()
     }
 }
 
@@ -235,18 +246,28 @@ impl PoolShared {
             if st.closed {
                 return Err(Error::new(
                     ErrorKind::Closed,
-                    format!("checkout from the pool on '{}' after it was closed", self.path),
+                    format!(
+                        "checkout from the pool on '{}' after it was closed",
+                        self.path
+                    ),
                 ));
             }
             if self.poisoned.load(Relaxed) {
                 return Err(Error::new(
                     ErrorKind::Internal,
-                    format!("the pool on '{}' refuses work after an internal panic", self.path),
+                    format!(
+                        "the pool on '{}' refuses work after an internal panic",
+                        self.path
+                    ),
                 ));
             }
             match self.take_available(&mut st) {
                 Some(grant) => grant,
-                None => return self.wait_for_grant(st).and_then(|g| self.finish_checkout(g)),
+                None => {
+                    return self
+                        .wait_for_grant(st)
+                        .and_then(|g| self.finish_checkout(g))
+                }
             }
         };
         self.finish_checkout(grant)
@@ -305,16 +326,23 @@ impl PoolShared {
                 st.waiters.retain(|w| !Arc::ptr_eq(w, &waiter));
                 let waited = start.elapsed();
                 self.counters.timeouts.fetch_add(1, Relaxed);
-                self.counters.wait_ns_total.fetch_add(waited.as_nanos() as u64, Relaxed);
+                self.counters
+                    .wait_ns_total
+                    .fetch_add(waited.as_nanos() as u64, Relaxed);
                 return Err(self.timeout_error(&st, waited.as_millis()));
             }
         };
         drop(st);
-        self.counters.wait_ns_total.fetch_add(start.elapsed().as_nanos() as u64, Relaxed);
+        self.counters
+            .wait_ns_total
+            .fetch_add(start.elapsed().as_nanos() as u64, Relaxed);
         match grant {
             Grant::Closed => Err(Error::new(
                 ErrorKind::Closed,
-                format!("the pool on '{}' was closed while waiting for a connection", self.path),
+                format!(
+                    "the pool on '{}' was closed while waiting for a connection",
+                    self.path
+                ),
             )),
             grant => Ok(grant),
         }
@@ -345,10 +373,14 @@ impl PoolShared {
     fn finish_checkout(&self, grant: Grant) -> Result<Box<Connection>> {
         let fork_epoch = match grant {
             Grant::Idle(conn) => {
-                let replace = if self.opts.pre_ping && conn.meta.file_generation != self.file_generation.load(Relaxed) {
+                let replace = if self.opts.pre_ping
+                    && conn.meta.file_generation != self.file_generation.load(Relaxed)
+                {
                     self.counters.pre_ping_failures.fetch_add(1, Relaxed);
                     true
-                } else if self.opts.recycle.is_some() && monitor::coarse_now_ms() >= conn.meta.expires_at_ms {
+                } else if self.opts.recycle.is_some()
+                    && monitor::coarse_now_ms() >= conn.meta.expires_at_ms
+                {
                     self.counters.recycled.fetch_add(1, Relaxed);
                     true
                 } else {
@@ -421,11 +453,20 @@ impl PoolShared {
             return u64::MAX;
         };
         let ms = recycle.as_millis().min(u64::MAX as u128) as u64;
-        let jitter = if ms >= 20 { jitter_random() % (ms / 20) } else { 0 };
+        let jitter = if ms >= 20 {
+            jitter_random() % (ms / 20)
+        } else {
+            0
+        };
         monitor::refresh_clock().saturating_add(ms - jitter)
     }
 
     fn checkin(&self, mut conn: Box<Connection>) {
+        if conn.meta.fork_epoch != self.fork_epoch.load(Relaxed) {
+            // The parent's connection, checked out before fork(): never touch it.
+            std::mem::forget(conn);
+            return;
+        }
         let reset = conn.clean_for_checkin();
         let hits = std::mem::take(&mut conn.meta.cache_hits);
         let misses = std::mem::take(&mut conn.meta.cache_misses);
@@ -435,12 +476,6 @@ impl PoolShared {
             self.counters.resets.fetch_add(1, Relaxed);
         }
         let mut st = self.state.lock();
-        if conn.meta.fork_epoch != st.fork_epoch {
-            // The parent's connection, checked out before fork(): never touch it.
-            drop(st);
-            std::mem::forget(conn);
-            return;
-        }
         st.checked_out -= 1;
         let reason = if conn.is_invalidated() {
             Some(CloseReason::Invalidated)
@@ -484,7 +519,10 @@ impl PoolShared {
         let st = self.state.lock();
         Stats {
             pool_size: self.opts.pool_size,
-            max_overflow: self.opts.max_overflow.map_or(-1, |n| n.min(i32::MAX as u32) as i32),
+            max_overflow: self
+                .opts
+                .max_overflow
+                .map_or(-1, |n| n.min(i32::MAX as u32) as i32),
             checked_out: st.checked_out,
             idle: st.idle.len() as u32,
             overflow: st.open as i32 - self.opts.pool_size as i32,
@@ -510,7 +548,9 @@ impl PoolShared {
         if !self.opts.pre_ping {
             return;
         }
-        let Some(watched) = &self.watched_file else { return };
+        let Some(watched) = &self.watched_file else {
+            return;
+        };
         let now = file_identity(&watched.path);
         let mut seen = watched.identity.lock();
         if *seen != now {
@@ -547,6 +587,7 @@ impl PoolShared {
         st.open = 0;
         st.checked_out = 0;
         st.fork_epoch += 1;
+        self.fork_epoch.store(st.fork_epoch, Relaxed);
         let c = &self.counters;
         for counter in [
             &c.created,
@@ -573,7 +614,9 @@ fn jitter_random() -> u64 {
     STATE.with(|s| {
         let mut x = s.get();
         if x == 0 {
-            x = (s as *const _ as u64) ^ monitor::refresh_clock().wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            x = (s as *const _ as u64)
+                ^ monitor::refresh_clock().wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                | 1;
         }
         // xorshift64
         x ^= x << 13;
@@ -626,6 +669,8 @@ impl Drop for PooledConnection {
 
 impl std::fmt::Debug for PooledConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PooledConnection").field("pool", &self.pool.path).finish()
+        f.debug_struct("PooledConnection")
+            .field("pool", &self.pool.path)
+            .finish()
     }
 }

@@ -60,16 +60,24 @@ impl Statement {
 
     /// Prepares the first statement of `sql`, returning it (`None` when only
     /// white space or comments are left) and the byte offset of the rest.
-    pub(crate) fn prepare_next(db: NonNull<ffi::sqlite3>, sql: &str) -> Result<(Option<Statement>, usize)> {
+    pub(crate) fn prepare_next(
+        db: NonNull<ffi::sqlite3>,
+        sql: &str,
+    ) -> Result<(Option<Statement>, usize)> {
         let len = c_int::try_from(sql.len())
             .map_err(|_| Error::invalid(format!("SQL is too long ({} bytes)", sql.len())))?;
         let mut raw = std::ptr::null_mut();
         let mut tail: *const std::ffi::c_char = std::ptr::null();
         // SAFETY: db is a live connection owned by the caller; sql points to
         // len readable bytes; raw and tail are valid out-pointers.
-        let rc = unsafe { ffi::sqlite3_prepare_v2(db.as_ptr(), sql.as_ptr().cast(), len, &mut raw, &mut tail) };
+        let rc = unsafe {
+            ffi::sqlite3_prepare_v2(db.as_ptr(), sql.as_ptr().cast(), len, &mut raw, &mut tail)
+        };
         if rc != ffi::SQLITE_OK {
-            return Err(db_error(db, &format!("prepare failed for SQL `{}`", abbreviate(sql))));
+            return Err(db_error(
+                db,
+                &format!("prepare failed for SQL `{}`", abbreviate(sql)),
+            ));
         }
         let consumed = if tail.is_null() {
             sql.len()
@@ -118,11 +126,17 @@ impl Statement {
         if rc == ffi::SQLITE_OK {
             return Ok(());
         }
-        let what = format!("bind of parameter {idx} failed for SQL `{}`", abbreviate(&self.sql));
+        let what = format!(
+            "bind of parameter {idx} failed for SQL `{}`",
+            abbreviate(&self.sql)
+        );
         if rc == ffi::SQLITE_RANGE {
             return Err(Error::sqlite(
                 ffi::SQLITE_RANGE,
-                format!("{what}: index out of range (the statement has {} parameters)", self.parameter_count()),
+                format!(
+                    "{what}: index out of range (the statement has {} parameters)",
+                    self.parameter_count()
+                ),
             ));
         }
         Err(db_error(self.db, &what))
@@ -221,7 +235,10 @@ impl Statement {
             ffi::SQLITE_ROW => Ok(Step::Row),
             ffi::SQLITE_DONE => Ok(Step::Done),
             _ => {
-                let err = db_error(self.db, &format!("step failed for SQL `{}`", abbreviate(&self.sql)));
+                let err = db_error(
+                    self.db,
+                    &format!("step failed for SQL `{}`", abbreviate(&self.sql)),
+                );
                 // Leave the statement re-runnable, as sqlite3_reset would.
                 // SAFETY: raw is live.
                 unsafe { ffi::sqlite3_reset(self.raw.as_ptr()) };
@@ -252,9 +269,15 @@ impl Statement {
         let n = self.data_count();
         if i < 0 || i >= n {
             return Err(Error::misuse(if n == 0 {
-                format!("column {i} read with no current row (step returned no ROW): `{}`", abbreviate(&self.sql))
+                format!(
+                    "column {i} read with no current row (step returned no ROW): `{}`",
+                    abbreviate(&self.sql)
+                )
             } else {
-                format!("column {i} is out of range: the row has {n} columns: `{}`", abbreviate(&self.sql))
+                format!(
+                    "column {i} is out of range: the row has {n} columns: `{}`",
+                    abbreviate(&self.sql)
+                )
             }));
         }
         Ok(())
@@ -272,7 +295,10 @@ impl Statement {
         // statement is finalized or re-prepared, which needs &mut self.
         let p = unsafe { ffi::sqlite3_column_name(self.raw.as_ptr(), i) };
         if p.is_null() {
-            return Err(Error::sqlite(ffi::SQLITE_NOMEM, "column_name: out of memory"));
+            return Err(Error::sqlite(
+                ffi::SQLITE_NOMEM,
+                "column_name: out of memory",
+            ));
         }
         // SAFETY: SQLite returns a NUL-terminated UTF-8 string.
         Ok(unsafe { CStr::from_ptr(p) })
@@ -354,7 +380,9 @@ pub(crate) fn db_error(db: NonNull<ffi::sqlite3>, context: &str) -> Error {
     // that we copy at once.
     let (code, msg) = unsafe {
         let code = ffi::sqlite3_extended_errcode(db.as_ptr());
-        let msg = CStr::from_ptr(ffi::sqlite3_errmsg(db.as_ptr())).to_string_lossy().into_owned();
+        let msg = CStr::from_ptr(ffi::sqlite3_errmsg(db.as_ptr()))
+            .to_string_lossy()
+            .into_owned();
         (code, msg)
     };
     Error::sqlite(code, format!("{context}: {msg}"))
@@ -381,7 +409,10 @@ fn is_transaction_control(sql: &str) -> bool {
         .take_while(|c| c.is_ascii_alphabetic())
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    matches!(word.as_str(), "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE")
+    matches!(
+        word.as_str(),
+        "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE"
+    )
 }
 
 #[cfg(test)]

@@ -1,1 +1,100 @@
-//! C ABI veneer (to come).
+//! The C ABI: a thin veneer over the safe core. Each exported function checks
+//! its pointers and handles, converts strings, runs inside the panic boundary
+//! (`error::call` / `error::value`) and maps errors to a code plus the
+//! thread-local message. No pool logic lives here.
+//!
+//! One file per handle type; `handle` is the only place that turns a C handle
+//! into a Rust object.
+
+// The C names of the handle types are the contract (API.md).
+#![allow(non_camel_case_types)]
+
+// In the order the header presents them.
+pub mod conn;
+pub mod error;
+mod fork;
+mod handle;
+pub mod options;
+pub mod pool;
+pub mod stmt;
+
+use crate::error::{Error, Result};
+use handle::{Exclusive, HandleTable, Shared};
+use std::ffi::{c_char, CStr};
+
+/// An opaque C handle type and the table its objects live in.
+pub(crate) trait Handle: Sized + 'static {
+    type Object: Send + 'static;
+    fn table() -> &'static HandleTable<Self::Object>;
+    /// What the handle is called in messages.
+    const NAME: &'static str;
+}
+
+fn address<H: Handle>(handle: *const H) -> Result<u64> {
+    if handle.is_null() {
+        return Err(Error::misuse(format!("{} handle is NULL", H::NAME)));
+    }
+    Ok(handle as usize as u64)
+}
+
+/// Takes the handle's object for this thread alone.
+pub(crate) fn lock<H: Handle>(handle: *const H) -> Result<Exclusive<'static, H::Object>> {
+    H::table().lock_exclusive(address(handle)?)
+}
+
+/// Takes the handle's object for release, waiting out shared users.
+pub(crate) fn lock_for_release<H: Handle>(
+    handle: *const H,
+) -> Result<Exclusive<'static, H::Object>> {
+    H::table().lock_exclusive_waiting(address(handle)?)
+}
+
+/// Shares the handle's object (thread-safe objects only) for one call.
+pub(crate) fn share<H: Handle>(handle: *const H) -> Result<Shared<'static, H::Object>>
+where
+    H::Object: Sync,
+{
+    H::table().lock_shared(address(handle)?)
+}
+
+/// Stores `object` and returns a new handle for it.
+pub(crate) fn new_handle<H: Handle>(object: H::Object) -> Result<*mut H> {
+    let value = H::table().insert(object)?;
+    Ok(std::ptr::without_provenance_mut(value as usize))
+}
+
+/// A NUL-terminated UTF-8 string from C, borrowed for the call.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that stays valid for 'a.
+pub(crate) unsafe fn c_str<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
+    if p.is_null() {
+        return Err(Error::invalid(format!("{what} is NULL")));
+    }
+    // SAFETY: the caller promises a NUL-terminated string.
+    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
+    std::str::from_utf8(bytes).map_err(|e| {
+        Error::invalid(format!(
+            "{what} is not valid UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))
+    })
+}
+
+/// Checks an out-pointer before any work is done, so that a NULL one fails
+/// without side effects.
+pub(crate) fn check_out<T>(out: *mut T, what: &str) -> Result<()> {
+    if out.is_null() {
+        return Err(Error::invalid(format!("{what} (the out-pointer) is NULL")));
+    }
+    Ok(())
+}
+
+/// Writes a result through a checked out-pointer.
+///
+/// # Safety
+/// `out` passed `check_out` and points to writable memory for a T.
+pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
+    // SAFETY: the caller checked out and promises it is writable.
+    unsafe { out.write(value) };
+}

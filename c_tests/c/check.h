@@ -1,0 +1,107 @@
+/*
+ * check.h: the assertion helpers shared by the C tests of the sqlpool C API.
+ *
+ * Define CHECK_TEST_NAME (a string) before including this header. Every
+ * passing CHECK counts one pass; the first failing CHECK prints
+ *
+ *     file:line: CHECK failed: <expression>
+ *       sqlpool_errmsg(): "<the thread's last error>" (sqlite errcode N)
+ *     <test>: N passed, 1 failed
+ *
+ * and ends the process with status 1 (_exit, so that no exit handler runs
+ * while other test threads are still inside the library).
+ * check_summary() prints the closing line of a run that passed.
+ */
+#ifndef SQLPOOL_C_TESTS_CHECK_H
+#define SQLPOOL_C_TESTS_CHECK_H
+
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "sqlpool.h"
+
+#ifndef CHECK_TEST_NAME
+#error "define CHECK_TEST_NAME before including check.h"
+#endif
+
+/* CHECK is used from several threads in test_threads.c. */
+static pthread_mutex_t check_mutex = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long check_passed_count = 0;
+
+static inline void check_pass(void)
+{
+    pthread_mutex_lock(&check_mutex);
+    check_passed_count++;
+    pthread_mutex_unlock(&check_mutex);
+}
+
+static inline const char *check_code_name(int rc)
+{
+    const char *name = sqlpool_errstr(rc);
+    return name ? name : "(NULL)";
+}
+
+static inline void check_fail(const char *file, int line, const char *expr, const char *detail)
+{
+    /* Read the thread's last error before anything else can change it. */
+    const char *msg = sqlpool_errmsg();
+    int sqlite_code = sqlpool_sqlite_errcode();
+    pthread_mutex_lock(&check_mutex);
+    fflush(stdout);
+    fprintf(stderr, "%s:%d: CHECK failed: %s%s\n  sqlpool_errmsg(): \"%s\" (sqlite errcode %d)\n", file, line,
+            expr, detail, msg ? msg : "(NULL)", sqlite_code);
+    printf("%s: %lu passed, 1 failed\n", CHECK_TEST_NAME, check_passed_count);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(1);
+}
+
+static inline void check_fail_rc(const char *file, int line, const char *call, const char *expected_expr, int rc,
+                                 int expected)
+{
+    char detail[512];
+    snprintf(detail, sizeof detail, "\n  returned %d (%s), expected %s = %d (%s)", rc, check_code_name(rc),
+             expected_expr, expected, check_code_name(expected));
+    check_fail(file, line, call, detail);
+}
+
+static inline int check_summary(void)
+{
+    pthread_mutex_lock(&check_mutex);
+    printf("%s: %lu passed, 0 failed\n", CHECK_TEST_NAME, check_passed_count);
+    fflush(stdout);
+    pthread_mutex_unlock(&check_mutex);
+    return 0;
+}
+
+/* CHECK(cond): cond must hold. */
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (cond)                                                                                                      \
+            check_pass();                                                                                              \
+        else                                                                                                           \
+            check_fail(__FILE__, __LINE__, #cond, "");                                                                 \
+    } while (0)
+
+/* CHECK_RC(call, expected): the int result code of call must be expected;
+ * on failure both codes are printed with their names. */
+#define CHECK_RC(call, expected)                                                                                       \
+    do {                                                                                                               \
+        int check_rc_ = (call);                                                                                        \
+        int check_expected_ = (expected);                                                                              \
+        if (check_rc_ == check_expected_)                                                                              \
+            check_pass();                                                                                              \
+        else                                                                                                           \
+            check_fail_rc(__FILE__, __LINE__, #call, #expected, check_rc_, check_expected_);                           \
+    } while (0)
+
+/* CHECK_OK(call): shorthand for CHECK_RC(call, SQLPOOL_OK). */
+#define CHECK_OK(call) CHECK_RC(call, SQLPOOL_OK)
+
+#endif /* SQLPOOL_C_TESTS_CHECK_H */

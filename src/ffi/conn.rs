@@ -1,0 +1,139 @@
+//! `sqlpool_conn`: one checked-out connection. Its holder only, one thread
+//! at a time (it may move between threads).
+
+use super::error::{call, SQLPOOL_OK};
+use super::handle::HandleTable;
+use super::stmt::{sqlpool_stmt, StmtEntry, STATEMENTS};
+use super::{c_str, check_out, lock, new_handle, write_out, Handle};
+use crate::PooledConnection;
+use std::ffi::{c_char, c_int};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+/// A connection checked out of a pool with sqlpool_checkout(). Used by its
+/// holder only, one thread at a time; it may move between threads. Returned
+/// with sqlpool_checkin(); stale after that.
+pub struct sqlpool_conn {
+    _private: [u8; 0],
+}
+
+pub(crate) struct ConnEntry {
+    pub(crate) conn: PooledConnection,
+    /// Statement handles handed out on this checkout, released at checkin.
+    pub(crate) statements: Vec<u64>,
+}
+
+impl ConnEntry {
+    pub(crate) fn new(conn: PooledConnection) -> Self {
+        ConnEntry {
+            conn,
+            statements: Vec::new(),
+        }
+    }
+
+    /// Runs `f` on the connection; a panic inside poisons its pool, whose
+    /// state may be broken, before it reaches the boundary.
+    pub(crate) fn guarded<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+        match catch_unwind(AssertUnwindSafe(|| f(self))) {
+            Ok(r) => r,
+            Err(payload) => {
+                self.conn.pool().poison();
+                resume_unwind(payload)
+            }
+        }
+    }
+}
+
+pub(crate) static CONNECTIONS: HandleTable<ConnEntry> = HandleTable::new("connection");
+
+impl Handle for sqlpool_conn {
+    type Object = ConnEntry;
+    const NAME: &'static str = "connection";
+    fn table() -> &'static HandleTable<ConnEntry> {
+        &CONNECTIONS
+    }
+}
+
+/// Returns the connection to its pool and releases the handle. The
+/// connection is left clean: statements of this checkout are reset and their
+/// handles released; an open transaction is rolled back. A NULL or stale
+/// handle (checked in twice) is SQLPOOL_MISUSE; so is a connection in use by
+/// another thread at that moment.
+#[no_mangle]
+pub extern "C" fn sqlpool_checkin(conn: *mut sqlpool_conn) -> c_int {
+    call(|| {
+        let mut held = lock(conn)?;
+        for statement in std::mem::take(&mut held.statements) {
+            if let Ok(stmt) = STATEMENTS.lock_exclusive_waiting(statement) {
+                stmt.remove();
+            }
+        }
+        let entry = held.remove();
+        drop(entry.conn);
+        Ok(SQLPOOL_OK)
+    })
+}
+
+/// Marks the connection to be closed, not reused, when it is checked in
+/// (after an error the caller does not trust, say). It stays usable until
+/// then.
+#[no_mangle]
+pub extern "C" fn sqlpool_conn_invalidate(conn: *mut sqlpool_conn) -> c_int {
+    call(|| {
+        lock(conn)?.conn.invalidate();
+        Ok(SQLPOOL_OK)
+    })
+}
+
+/// Runs every statement in `sql`; rows of a query are stepped through and
+/// discarded. On a read-snapshot pool, reads join the checkout's snapshot.
+///
+/// # Safety
+/// `sql` is a NUL-terminated string borrowed for the call.
+#[no_mangle]
+pub unsafe extern "C" fn sqlpool_exec(conn: *mut sqlpool_conn, sql: *const c_char) -> c_int {
+    call(|| {
+        let mut held = lock(conn)?;
+        // SAFETY: the caller passes a NUL-terminated string.
+        let sql = unsafe { c_str(sql, "sql") }?;
+        held.guarded(|entry| entry.conn.exec(sql))?;
+        Ok(SQLPOOL_OK)
+    })
+}
+
+/// Prepares the first statement of `sql` on the connection and writes its
+/// handle to `*out`. The same SQL prepared again on the same pooled
+/// connection, in this or a later checkout, reuses the compiled statement
+/// (see statement_cache_hits). The statement is valid until
+/// sqlpool_finalize() or the connection's checkin.
+///
+/// # Safety
+/// `sql` is a NUL-terminated string borrowed for the call; `out` is NULL or
+/// points to writable memory for a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn sqlpool_prepare(
+    conn: *mut sqlpool_conn,
+    sql: *const c_char,
+    out: *mut *mut sqlpool_stmt,
+) -> c_int {
+    call(|| {
+        check_out(out, "out")?;
+        let mut held = lock(conn)?;
+        // SAFETY: the caller passes a NUL-terminated string.
+        let sql = unsafe { c_str(sql, "sql") }?;
+        let id = held.guarded(|entry| entry.conn.prepare(sql))?;
+        let handle = match new_handle::<sqlpool_stmt>(StmtEntry {
+            conn: conn as usize as u64,
+            id,
+        }) {
+            Ok(handle) => handle,
+            Err(e) => {
+                let _ = held.conn.finalize(id);
+                return Err(e);
+            }
+        };
+        held.statements.push(handle as usize as u64);
+        // SAFETY: out was checked above.
+        unsafe { write_out(out, handle) };
+        Ok(SQLPOOL_OK)
+    })
+}

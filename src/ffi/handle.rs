@@ -1,0 +1,355 @@
+//! Generation-tagged handle tables: the one place that turns a C handle into
+//! a Rust object. A handle is `(generation << 32) | (slot + 1)`, never a
+//! pointer to freed memory: a stale handle (its slot freed, or reused with a
+//! newer generation) is detected and refused, never dereferenced. Slots are
+//! never freed, so a lookup never touches released memory either.
+//!
+//! A slot's state word holds its generation, a LIVE bit, an EXCLUSIVE bit
+//! (one thread is using the object) and a count of shared users. Taking it
+//! exclusively is how "a connection used by two threads at once" is caught.
+
+use crate::error::{Error, Result};
+use parking_lot::Mutex;
+use std::cell::UnsafeCell;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+
+const CHUNK: usize = 256;
+const MAX_CHUNKS: usize = 4096;
+const LIVE: u64 = 1 << 31;
+const EXCLUSIVE: u64 = 1 << 30;
+const READERS: u64 = EXCLUSIVE - 1;
+
+struct Slot<T> {
+    state: AtomicU64,
+    value: UnsafeCell<Option<T>>,
+}
+
+struct FreeList {
+    free: Vec<u32>,
+    next_unused: u32,
+}
+
+pub(crate) struct HandleTable<T> {
+    /// What the handles are, for messages ("connection", "statement", ...).
+    kind: &'static str,
+    chunks: [AtomicPtr<Slot<T>>; MAX_CHUNKS],
+    free: Mutex<FreeList>,
+}
+
+// SAFETY: a slot's value is only touched by the thread that holds the slot
+// exclusively (state word CAS), or read-only while readers > 0 and EXCLUSIVE
+// is clear; T: Send lets values move between threads, and `lock_shared`,
+// which hands out &T to several threads, requires T: Sync.
+unsafe impl<T: Send> Sync for HandleTable<T> {}
+
+/// Why a handle was refused.
+enum Refusal {
+    Stale,
+    Busy,
+}
+
+fn generation_of(state: u64) -> u32 {
+    (state >> 32) as u32
+}
+
+fn decode(handle: u64) -> Option<(usize, u32)> {
+    let index = (handle & 0xffff_ffff) as usize;
+    if index == 0 || index > CHUNK * MAX_CHUNKS {
+        return None;
+    }
+    Some((index - 1, (handle >> 32) as u32))
+}
+
+impl<T> HandleTable<T> {
+    pub(crate) const fn new(kind: &'static str) -> Self {
+        HandleTable {
+            kind,
+            chunks: [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_CHUNKS],
+            free: Mutex::new(FreeList {
+                free: Vec::new(),
+                next_unused: 0,
+            }),
+        }
+    }
+
+    fn slot(&self, index: usize) -> Option<&Slot<T>> {
+        let chunk = self.chunks[index / CHUNK].load(Ordering::Acquire);
+        if chunk.is_null() {
+            return None;
+        }
+        // SAFETY: chunks are allocated once, CHUNK slots each, and never freed.
+        Some(unsafe { &*chunk.add(index % CHUNK) })
+    }
+
+    /// Stores `value` and returns its new handle.
+    pub(crate) fn insert(&self, value: T) -> Result<u64> {
+        super::fork::install_handlers();
+        let index = {
+            let mut free = self.free.lock();
+            match free.free.pop() {
+                Some(i) => i as usize,
+                None => {
+                    let i = free.next_unused as usize;
+                    if i >= CHUNK * MAX_CHUNKS {
+                        return Err(Error::new(
+                            crate::ErrorKind::Internal,
+                            format!(
+                                "too many open {} handles ({})",
+                                self.kind,
+                                CHUNK * MAX_CHUNKS
+                            ),
+                        ));
+                    }
+                    if i % CHUNK == 0 {
+                        let chunk: Box<[Slot<T>]> = (0..CHUNK)
+                            .map(|_| Slot {
+                                state: AtomicU64::new(0),
+                                value: UnsafeCell::new(None),
+                            })
+                            .collect();
+                        let ptr = Box::into_raw(chunk) as *mut Slot<T>;
+                        self.chunks[i / CHUNK].store(ptr, Ordering::Release);
+                    }
+                    free.next_unused += 1;
+                    i
+                }
+            }
+        };
+        let slot = self.slot(index).expect("allocated above");
+        let generation = generation_of(slot.state.load(Ordering::Acquire));
+        // SAFETY: the slot is not LIVE and was just taken off the free list,
+        // so no other thread can reach its value.
+        unsafe { *slot.value.get() = Some(value) };
+        slot.state
+            .store(((generation as u64) << 32) | LIVE, Ordering::Release);
+        Ok(((generation as u64) << 32) | (index as u64 + 1))
+    }
+
+    fn stale(&self) -> Error {
+        Error::misuse(format!(
+            "stale or invalid {} handle (already released, or never handed out)",
+            self.kind
+        ))
+    }
+
+    fn try_exclusive(&self, handle: u64) -> std::result::Result<Exclusive<'_, T>, Refusal> {
+        let (index, generation) = decode(handle).ok_or(Refusal::Stale)?;
+        let slot = self.slot(index).ok_or(Refusal::Stale)?;
+        let idle = ((generation as u64) << 32) | LIVE;
+        match slot.state.compare_exchange(
+            idle,
+            idle | EXCLUSIVE,
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => Ok(Exclusive {
+                table: self,
+                slot,
+                index,
+                idle,
+            }),
+            Err(now) if now & !(EXCLUSIVE | READERS) == idle => Err(Refusal::Busy),
+            Err(_) => Err(Refusal::Stale),
+        }
+    }
+
+    /// Takes the object for this thread alone.
+    pub(crate) fn lock_exclusive(&self, handle: u64) -> Result<Exclusive<'_, T>> {
+        self.try_exclusive(handle).map_err(|refusal| match refusal {
+            Refusal::Stale => self.stale(),
+            Refusal::Busy => Error::misuse(format!(
+                "{} is in use by another thread at the same time",
+                self.kind
+            )),
+        })
+    }
+
+    /// Shares the object with other readers (for objects that are themselves
+    /// thread-safe, such as pools).
+    pub(crate) fn lock_shared(&self, handle: u64) -> Result<Shared<'_, T>>
+    where
+        T: Sync,
+    {
+        let (index, generation) = decode(handle).ok_or_else(|| self.stale())?;
+        let slot = self.slot(index).ok_or_else(|| self.stale())?;
+        let idle = ((generation as u64) << 32) | LIVE;
+        let mut now = slot.state.load(Ordering::Relaxed);
+        loop {
+            if now & !(EXCLUSIVE | READERS) != idle || now & EXCLUSIVE != 0 {
+                return Err(self.stale());
+            }
+            match slot.state.compare_exchange_weak(
+                now,
+                now + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(Shared { slot }),
+                Err(actual) => now = actual,
+            }
+        }
+    }
+
+    /// Takes the object exclusively, waiting for shared users to finish (they
+    /// hold it only for the length of one call). Used to release it.
+    pub(crate) fn lock_exclusive_waiting(&self, handle: u64) -> Result<Exclusive<'_, T>> {
+        loop {
+            match self.try_exclusive(handle) {
+                Ok(held) => return Ok(held),
+                Err(Refusal::Busy) => std::thread::yield_now(),
+                Err(Refusal::Stale) => return Err(self.stale()),
+            }
+        }
+    }
+
+    /// Called in a forked child with the free list locked: every live handle
+    /// becomes stale and its object is abandoned, never dropped (it belongs
+    /// to the parent).
+    pub(crate) fn abandon_all_after_fork(&self) {
+        // SAFETY: the fork handler holds the free-list lock on this thread,
+        // the only thread in the child.
+        let free = unsafe { &mut *self.free.data_ptr() };
+        for index in 0..free.next_unused as usize {
+            let Some(slot) = self.slot(index) else {
+                continue;
+            };
+            let state = slot.state.load(Ordering::Relaxed);
+            if state & LIVE != 0 {
+                // SAFETY: single-threaded child: no one else holds the slot.
+                if let Some(value) = unsafe { (*slot.value.get()).take() } {
+                    std::mem::forget(value);
+                }
+                slot.state.store(
+                    (generation_of(state).wrapping_add(1) as u64) << 32,
+                    Ordering::Relaxed,
+                );
+                free.free.push(index as u32);
+            }
+        }
+    }
+
+    pub(crate) fn lock_free_list_for_fork(&self) {
+        std::mem::forget(self.free.lock());
+    }
+
+    /// # Safety
+    /// Only after `lock_free_list_for_fork` on this thread (or its forked copy).
+    pub(crate) unsafe fn unlock_free_list_after_fork(&self) {
+        // SAFETY: the caller took the lock and forgot its guard.
+        unsafe { self.free.force_unlock() };
+    }
+}
+
+/// One thread's exclusive use of a handle's object.
+pub(crate) struct Exclusive<'t, T> {
+    table: &'t HandleTable<T>,
+    slot: &'t Slot<T>,
+    index: usize,
+    idle: u64,
+}
+
+impl<T> Exclusive<'_, T> {
+    /// Releases the handle: its object is returned and the handle is stale
+    /// from now on.
+    pub(crate) fn remove(self) -> T {
+        // SAFETY: this thread holds the slot exclusively.
+        let value = unsafe { (*self.slot.value.get()).take() }.expect("a LIVE slot holds a value");
+        let next_generation = generation_of(self.idle).wrapping_add(1) as u64;
+        self.slot
+            .state
+            .store(next_generation << 32, Ordering::Release);
+        self.table.free.lock().free.push(self.index as u32);
+        std::mem::forget(self);
+        value
+    }
+}
+
+impl<T> Deref for Exclusive<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: this thread holds the slot exclusively and the slot is LIVE.
+        unsafe { (*self.slot.value.get()).as_ref() }.expect("a LIVE slot holds a value")
+    }
+}
+
+impl<T> DerefMut for Exclusive<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as for deref, and the exclusive hold makes &mut unique.
+        unsafe { (*self.slot.value.get()).as_mut() }.expect("a LIVE slot holds a value")
+    }
+}
+
+impl<T> Drop for Exclusive<'_, T> {
+    fn drop(&mut self) {
+        self.slot.state.store(self.idle, Ordering::Release);
+    }
+}
+
+/// Shared, read-only use of a handle's object for the length of one call.
+pub(crate) struct Shared<'t, T> {
+    slot: &'t Slot<T>,
+}
+
+impl<T> Deref for Shared<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: readers > 0 and EXCLUSIVE clear: no one mutates the value.
+        unsafe { (*self.slot.value.get()).as_ref() }.expect("a LIVE slot holds a value")
+    }
+}
+
+impl<T> Drop for Shared<'_, T> {
+    fn drop(&mut self) {
+        self.slot.state.fetch_sub(1, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    static TABLE: HandleTable<String> = HandleTable::new("thing");
+
+    #[test]
+    fn a_released_handle_is_stale_and_its_slot_reuse_does_not_revive_it() {
+        let h1 = TABLE.insert("one".into()).unwrap();
+        assert_eq!(&*TABLE.lock_exclusive(h1).unwrap(), "one");
+        assert_eq!(TABLE.lock_exclusive(h1).unwrap().remove(), "one");
+        let e = TABLE.lock_exclusive(h1).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Misuse);
+        let h2 = TABLE.insert("two".into()).unwrap();
+        assert_ne!(h1, h2, "a reused slot gets a new generation");
+        assert!(TABLE.lock_exclusive(h1).is_err());
+        assert!(TABLE.lock_shared(h1).is_err());
+        assert_eq!(&*TABLE.lock_shared(h2).unwrap(), "two");
+        TABLE.lock_exclusive(h2).unwrap().remove();
+    }
+
+    #[test]
+    fn exclusive_use_excludes_a_second_user_and_shared_users_coexist() {
+        let h = TABLE.insert("x".into()).unwrap();
+        {
+            let _held = TABLE.lock_exclusive(h).unwrap();
+            let e = TABLE.lock_exclusive(h).unwrap_err();
+            assert!(e.message().contains("in use by another thread"), "{e}");
+            assert!(TABLE.lock_shared(h).is_err());
+        }
+        {
+            let a = TABLE.lock_shared(h).unwrap();
+            let b = TABLE.lock_shared(h).unwrap();
+            assert_eq!(&*a, &*b);
+            assert!(TABLE.lock_exclusive(h).is_err());
+        }
+        TABLE.lock_exclusive(h).unwrap().remove();
+    }
+
+    #[test]
+    fn garbage_handles_are_refused() {
+        for h in [0u64, 1, u64::MAX, 0xdead_beef_0000_0000, (7 << 32) | 3] {
+            assert!(TABLE.lock_exclusive(h).is_err());
+            assert!(TABLE.lock_shared(h).is_err());
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! `sqlpool_options`: pool settings, built before open. One thread at a time.
+
+use super::error::{call, value, SQLPOOL_OK};
+use super::handle::HandleTable;
+use super::{c_str, lock, lock_for_release, new_handle, Handle};
+use crate::Options;
+use std::ffi::{c_char, c_int};
+use std::time::Duration;
+
+/// Pool settings. Create with sqlpool_options_new(), free with
+/// sqlpool_options_free(). Copied by sqlpool_open(): free them right after.
+/// Used by one thread at a time.
+pub struct sqlpool_options {
+    _private: [u8; 0],
+}
+
+pub(crate) static OPTIONS: HandleTable<Options> = HandleTable::new("options");
+
+impl Handle for sqlpool_options {
+    type Object = Options;
+    const NAME: &'static str = "options";
+    fn table() -> &'static HandleTable<Options> {
+        &OPTIONS
+    }
+}
+
+/// New options with the defaults (pool_size 5, max_overflow 10, timeout_ms
+/// 30000, pre_ping on, recycle_ms 3600000, FIFO, read-write, no create,
+/// busy_timeout_ms 5000, statement cache 32, read snapshot when read-only).
+/// The caller owns the result and frees it with sqlpool_options_free();
+/// NULL only if memory or handles ran out.
+#[no_mangle]
+pub extern "C" fn sqlpool_options_new() -> *mut sqlpool_options {
+    value(std::ptr::null_mut(), || new_handle(Options::default()))
+}
+
+/// Frees options. NULL is a no-op; a stale handle is ignored (nothing to free).
+#[no_mangle]
+pub extern "C" fn sqlpool_options_free(opts: *mut sqlpool_options) {
+    value((), || {
+        if !opts.is_null() {
+            lock_for_release(opts)?.remove();
+        }
+        Ok(())
+    })
+}
+
+fn set(opts: *mut sqlpool_options, apply: impl FnOnce(&mut Options) -> crate::Result<()>) -> c_int {
+    call(|| {
+        let mut held = lock(opts)?;
+        // Validate on a copy so that a rejected value leaves the options as they were.
+        let mut updated = held.clone();
+        apply(&mut updated)?;
+        *held = updated;
+        Ok(SQLPOOL_OK)
+    })
+}
+
+/// Connections kept open in the pool (default 5). 0 is
+/// SQLPOOL_INVALID_ARGUMENT.
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_pool_size(opts: *mut sqlpool_options, n: u32) -> c_int {
+    set(opts, |o| o.set_pool_size(n).map(drop))
+}
+
+/// Connections allowed beyond pool_size (default 10); -1 means no limit;
+/// below -1 is SQLPOOL_INVALID_ARGUMENT.
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_max_overflow(opts: *mut sqlpool_options, n: i32) -> c_int {
+    set(opts, |o| o.set_max_overflow(n).map(drop))
+}
+
+/// How long sqlpool_checkout() waits for a free connection, in ms (default
+/// 30000); 0 means do not wait.
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_timeout_ms(opts: *mut sqlpool_options, ms: u64) -> c_int {
+    set(opts, |o| {
+        o.set_timeout(Duration::from_millis(ms));
+        Ok(())
+    })
+}
+
+/// Replace, at checkout, a connection whose database file was replaced or
+/// removed, or which hit a fatal error (default on). Costs one atomic load
+/// per checkout; the file is checked by a background thread.
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_pre_ping(opts: *mut sqlpool_options, on: bool) -> c_int {
+    set(opts, |o| {
+        o.set_pre_ping(on);
+        Ok(())
+    })
+}
+
+/// Replace connections older than this, in ms, at checkout (default
+/// 3600000); -1 never. A random jitter of up to 5 % spreads expiries.
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_recycle_ms(opts: *mut sqlpool_options, ms: i64) -> c_int {
+    set(opts, |o| o.set_recycle_ms(ms).map(drop))
+}
+
+/// Hand out the most recently returned idle connection first (default off:
+/// FIFO, which spreads use over all connections).
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_lifo(opts: *mut sqlpool_options, on: bool) -> c_int {
+    set(opts, |o| {
+        o.set_lifo(on);
+        Ok(())
+    })
+}
+
+/// Open connections read-only, with PRAGMA query_only (default off). Turns
+/// on the read snapshot unless sqlpool_options_set_read_snapshot() says
+/// otherwise.
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_read_only(opts: *mut sqlpool_options, on: bool) -> c_int {
+    set(opts, |o| {
+        o.set_read_only(on);
+        Ok(())
+    })
+}
+
+/// Create the database file when it is missing (default off: a missing
+/// file is SQLPOOL_CANTOPEN at sqlpool_open, so a typo never makes an empty
+/// database).
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_create(opts: *mut sqlpool_options, on: bool) -> c_int {
+    set(opts, |o| {
+        o.set_create(on);
+        Ok(())
+    })
+}
+
+/// SQL run on every new connection (e.g. PRAGMAs). Copied; NULL clears it.
+/// Invalid UTF-8 is SQLPOOL_INVALID_ARGUMENT.
+///
+/// # Safety
+/// `sql` is NULL or a NUL-terminated string, borrowed for the call.
+#[no_mangle]
+pub unsafe extern "C" fn sqlpool_options_set_init_sql(
+    opts: *mut sqlpool_options,
+    sql: *const c_char,
+) -> c_int {
+    call(|| {
+        let sql = if sql.is_null() {
+            None
+        } else {
+            // SAFETY: the caller passes a NUL-terminated string.
+            Some(unsafe { c_str(sql, "init_sql") }?)
+        };
+        let mut held = lock(opts)?;
+        held.set_init_sql(sql)?;
+        Ok(SQLPOOL_OK)
+    })
+}
+
+/// How long a connection waits for another writer's lock, in ms (SQLite's
+/// busy_timeout; default 5000), applied to every connection.
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_busy_timeout_ms(
+    opts: *mut sqlpool_options,
+    ms: u32,
+) -> c_int {
+    set(opts, |o| {
+        o.set_busy_timeout(Duration::from_millis(ms.into()));
+        Ok(())
+    })
+}
+
+/// Prepared statements kept per connection for reuse by sqlpool_prepare()
+/// (default 32); 0 disables the cache.
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_statement_cache_capacity(
+    opts: *mut sqlpool_options,
+    n: u32,
+) -> c_int {
+    set(opts, |o| {
+        o.set_statement_cache_capacity(n);
+        Ok(())
+    })
+}
+
+/// Run all reading statements of one checkout in one read transaction,
+/// begun at the first statement and ended at checkin (default: on when
+/// read-only). The checkout sees one consistent snapshot and SQLite takes its
+/// file locks once per checkout instead of once per statement. A writing
+/// statement or the caller's own BEGIN ends the snapshot first.
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_read_snapshot(opts: *mut sqlpool_options, on: bool) -> c_int {
+    set(opts, |o| {
+        o.set_read_snapshot(on);
+        Ok(())
+    })
+}
