@@ -35,3 +35,8 @@ pub use statement::{
     Statement, Step, COLUMN_BLOB, COLUMN_FLOAT, COLUMN_INTEGER, COLUMN_NULL, COLUMN_TEXT,
 };
 pub use stats::Stats;
+
+/// The header cbindgen generated in this build; a test compares it with the
+/// committed include/sqlpool.h.
+#[doc(hidden)]
+pub const GENERATED_HEADER: &str = include_str!(concat!(env!("OUT_DIR"), "/sqlpool.h"));

@@ -1,0 +1,355 @@
+/*
+ * sqlpool.hpp: C++17 RAII wrappers over the sqlpool C API (sqlpool.h).
+ *
+ * Header-only and without logic of its own: every call goes straight to the
+ * C function of the same name; a failing code becomes a sqlpool::Error that
+ * carries the code, the SQLite extended code and sqlpool_errmsg().
+ *
+ * Ownership and lifetimes
+ *   - Pool, Connection and Statement are move-only. A moved-from object is
+ *     empty (it owns no handle) and its destructor does nothing.
+ *   - ~Pool closes the pool if close() was not called. Connections still
+ *     checked out stay usable and close at their checkin (C API rule).
+ *   - ~Connection checks the connection in; checkin() does it early.
+ *   - ~Statement finalizes the statement; finalize() does it early.
+ *   - Destructors never throw: a failure there is dropped, as a destructor
+ *     has nowhere to report it (it still sets sqlpool_errmsg()).
+ *
+ *   Destroy or finalize() every Statement BEFORE its Connection is checked
+ *   in. After the checkin the statement handle is stale: finalizing it then
+ *   is SQLPOOL_MISUSE in the C API (detected, never a crash), so ~Statement
+ *   just drops that error and finalize() throws it. Declaring the Statement
+ *   after the Connection in the same scope gets the order right:
+ *
+ *       sqlpool::Pool pool("app.db");
+ *       auto conn = pool.checkout();
+ *       auto st = conn.prepare("SELECT name FROM users WHERE id = ?");
+ *       st.bind(1, 42);
+ *       while (st.step()) std::cout << st.get<std::string>(0) << '\n';
+ *       // st is destroyed first, then conn is checked in.
+ *
+ * Threads: as in the C API. A Pool may be used from any thread at once
+ * (checkout(), stats()); a Connection and its Statements by one thread at a
+ * time.
+ *
+ * Text and blobs read with get<std::string_view>() point into SQLite's
+ * buffer and are valid until the next step(), reset() or finalize(); the
+ * other get<T>() return copies.
+ */
+#ifndef SQLPOOL_HPP
+#define SQLPOOL_HPP
+
+#include "sqlpool.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace sqlpool {
+
+/* A failing sqlpool call. what() is sqlpool_errmsg() at the time of the
+ * failure (sqlpool_errstr(code) if that was empty). */
+class Error : public std::runtime_error {
+public:
+    Error(int code, int sqlite_code, const std::string& message)
+        : std::runtime_error(message), code_(code), sqlite_code_(sqlite_code) {}
+
+    /* Builds the error of the call that just returned `code` on this thread. */
+    static Error last(int code) {
+        const char* msg = sqlpool_errmsg();
+        if (msg == nullptr || *msg == '\0') msg = sqlpool_errstr(code);
+        return Error(code, sqlpool_sqlite_errcode(), msg != nullptr ? msg : "");
+    }
+
+    /* An SQLPOOL_* code (SQLPOOL_SQLITE, SQLPOOL_MISUSE, ...). */
+    int code() const noexcept { return code_; }
+    /* The SQLite extended result code when code() == SQLPOOL_SQLITE, else 0. */
+    int sqlite_code() const noexcept { return sqlite_code_; }
+
+private:
+    int code_;
+    int sqlite_code_;
+};
+
+namespace detail {
+inline void check(int rc) {
+    if (rc != SQLPOOL_OK) throw Error::last(rc);
+}
+/* SQLite binds a NULL pointer as SQL NULL even with length 0; an empty
+ * string or blob must stay empty, not become NULL. */
+inline const char* nonnull(const char* p) noexcept { return p != nullptr ? p : ""; }
+}  // namespace detail
+
+/* The library's version, e.g. "0.1.0" (compare with SQLPOOL_VERSION_*). */
+inline std::string version() { return detail::nonnull(sqlpool_version()); }
+
+/* sqlpool_options as a value; defaults are the C API's. */
+struct PoolOptions {
+    uint32_t pool_size = 5;
+    int32_t max_overflow = 10;  /* -1: no limit */
+    uint64_t timeout_ms = 30000;
+    bool pre_ping = true;
+    int64_t recycle_ms = 3600000;  /* -1: never */
+    bool lifo = false;
+    bool read_only = false;
+    bool create = false;
+    std::string init_sql;  /* empty: none */
+    uint32_t busy_timeout_ms = 5000;
+    uint32_t statement_cache_capacity = 32;
+    std::optional<bool> read_snapshot;  /* unset: the library's default (on when read_only) */
+};
+
+/* A borrowed byte range to bind as a BLOB. */
+struct Blob {
+    const void* data;
+    size_t size;
+};
+
+class Statement;
+class Connection;
+
+/* One prepared statement on a checked-out connection (sqlpool_stmt).
+ * Finalize (or destroy) it before the connection is checked in. */
+class Statement {
+public:
+    Statement() noexcept = default;
+    /* Takes ownership of a handle from sqlpool_prepare(). */
+    explicit Statement(sqlpool_stmt* stmt) noexcept : stmt_(stmt) {}
+    Statement(Statement&& other) noexcept : stmt_(std::exchange(other.stmt_, nullptr)) {}
+    Statement& operator=(Statement&& other) noexcept {
+        if (this != &other) {
+            drop();
+            stmt_ = std::exchange(other.stmt_, nullptr);
+        }
+        return *this;
+    }
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    ~Statement() { drop(); }
+
+    /* Parameters are 1-based, as in SQLite. */
+    Statement& bind(int idx, int v) { return bind(idx, static_cast<int64_t>(v)); }
+    Statement& bind(int idx, int64_t v) {
+        detail::check(sqlpool_bind_int64(stmt_, idx, v));
+        return *this;
+    }
+    /* Other integer types (unsigned, long long, char...) bind as int64_t. */
+    template <class T,
+              std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                                   !std::is_same_v<T, int> && !std::is_same_v<T, int64_t>,
+                               int> = 0>
+    Statement& bind(int idx, T v) {
+        return bind(idx, static_cast<int64_t>(v));
+    }
+    Statement& bind(int idx, double v) {
+        detail::check(sqlpool_bind_double(stmt_, idx, v));
+        return *this;
+    }
+    /* Text is copied by the call. */
+    Statement& bind(int idx, std::string_view v) {
+        detail::check(sqlpool_bind_text(stmt_, idx, detail::nonnull(v.data()),
+                                        static_cast<int64_t>(v.size())));
+        return *this;
+    }
+    /* NUL-terminated; a NULL pointer is passed to the C API as is. */
+    Statement& bind(int idx, const char* v) {
+        detail::check(sqlpool_bind_text(stmt_, idx, v, -1));
+        return *this;
+    }
+    Statement& bind(int idx, const std::string& v) { return bind(idx, std::string_view(v)); }
+    /* Bytes are copied by the call; an empty blob binds as an empty BLOB. */
+    Statement& bind(int idx, Blob v) {
+        const void* p = (v.data == nullptr && v.size == 0) ? static_cast<const void*>("") : v.data;
+        detail::check(sqlpool_bind_blob(stmt_, idx, p, static_cast<int64_t>(v.size)));
+        return *this;
+    }
+    Statement& bind(int idx, const std::vector<uint8_t>& v) {
+        return bind(idx, Blob{v.data(), v.size()});
+    }
+    Statement& bind(int idx, std::nullptr_t) {
+        detail::check(sqlpool_bind_null(stmt_, idx));
+        return *this;
+    }
+
+    /* true: a row is ready (SQLPOOL_ROW); false: done (SQLPOOL_DONE).
+     * Anything else throws Error. */
+    bool step() {
+        int rc = sqlpool_step(stmt_);
+        if (rc == SQLPOOL_ROW) return true;
+        if (rc == SQLPOOL_DONE) return false;
+        throw Error::last(rc);
+    }
+    /* Back to the start; bindings are kept (as sqlite3_reset). */
+    void reset() { detail::check(sqlpool_reset(stmt_)); }
+
+    /* Columns are 0-based. As in the C API, an index out of range reads as
+     * NULL (0, 0.0, empty) rather than throwing. */
+    int column_count() const noexcept { return sqlpool_column_count(stmt_); }
+    std::string column_name(int i) const { return detail::nonnull(sqlpool_column_name(stmt_, i)); }
+    /* SQLPOOL_INTEGER, SQLPOOL_FLOAT, SQLPOOL_TEXT, SQLPOOL_BLOB or SQLPOOL_NULL. */
+    int column_type(int i) const noexcept { return sqlpool_column_type(stmt_, i); }
+    bool is_null(int i) const noexcept { return column_type(i) == SQLPOOL_NULL; }
+
+    /* T is int, int64_t, double, std::string, std::string_view (valid until
+     * the next step/reset/finalize) or std::vector<uint8_t>; SQLite converts
+     * between storage classes as sqlite3_column_* does. */
+    template <class T>
+    T get(int i) const {
+        if constexpr (std::is_same_v<T, int>) {
+            return static_cast<int>(sqlpool_column_int64(stmt_, i));
+        } else if constexpr (std::is_same_v<T, int64_t>) {
+            return sqlpool_column_int64(stmt_, i);
+        } else if constexpr (std::is_same_v<T, double>) {
+            return sqlpool_column_double(stmt_, i);
+        } else if constexpr (std::is_same_v<T, std::string_view> ||
+                             std::is_same_v<T, std::string>) {
+            /* text before bytes: the byte count is that of the text form */
+            const char* p = sqlpool_column_text(stmt_, i);
+            if (p == nullptr) return T();
+            return T(p, static_cast<size_t>(sqlpool_column_bytes(stmt_, i)));
+        } else if constexpr (std::is_same_v<T, std::vector<uint8_t>>) {
+            const auto* p = static_cast<const uint8_t*>(sqlpool_column_blob(stmt_, i));
+            if (p == nullptr) return T();
+            return T(p, p + sqlpool_column_bytes(stmt_, i));
+        } else {
+            static_assert(sizeof(T) == 0,
+                          "sqlpool::Statement::get<T>: T must be int, int64_t, double, "
+                          "std::string, std::string_view or std::vector<uint8_t>");
+        }
+    }
+
+    /* Returns the statement to its connection's cache. The handle is given
+     * up even when this throws (e.g. MISUSE after the connection's checkin). */
+    void finalize() { detail::check(sqlpool_finalize(std::exchange(stmt_, nullptr))); }
+
+    explicit operator bool() const noexcept { return stmt_ != nullptr; }
+    sqlpool_stmt* get() const noexcept { return stmt_; }
+
+private:
+    void drop() noexcept {
+        if (stmt_ != nullptr) (void)sqlpool_finalize(std::exchange(stmt_, nullptr));
+    }
+    sqlpool_stmt* stmt_ = nullptr;
+};
+
+/* One connection checked out of a Pool (sqlpool_conn); checked in by the
+ * destructor or checkin(). Use it from one thread at a time. */
+class Connection {
+public:
+    Connection() noexcept = default;
+    /* Takes ownership of a handle from sqlpool_checkout(). */
+    explicit Connection(sqlpool_conn* conn) noexcept : conn_(conn) {}
+    Connection(Connection&& other) noexcept : conn_(std::exchange(other.conn_, nullptr)) {}
+    Connection& operator=(Connection&& other) noexcept {
+        if (this != &other) {
+            drop();
+            conn_ = std::exchange(other.conn_, nullptr);
+        }
+        return *this;
+    }
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    ~Connection() { drop(); }
+
+    /* Runs one or more statements; rows are discarded. */
+    void exec(const std::string& sql) { detail::check(sqlpool_exec(conn_, sql.c_str())); }
+    /* Prepares (or takes from the connection's cache) one statement. */
+    Statement prepare(const std::string& sql) {
+        sqlpool_stmt* stmt = nullptr;
+        detail::check(sqlpool_prepare(conn_, sql.c_str(), &stmt));
+        return Statement(stmt);
+    }
+    /* The connection is closed, not reused, at its checkin. */
+    void invalidate() { detail::check(sqlpool_conn_invalidate(conn_)); }
+    /* Returns the connection to the pool now. The handle is given up even
+     * when this throws. Finalize this connection's Statements first. */
+    void checkin() { detail::check(sqlpool_checkin(std::exchange(conn_, nullptr))); }
+
+    /* false once checked in or moved from. */
+    explicit operator bool() const noexcept { return conn_ != nullptr; }
+    sqlpool_conn* get() const noexcept { return conn_; }
+
+private:
+    void drop() noexcept {
+        if (conn_ != nullptr) (void)sqlpool_checkin(std::exchange(conn_, nullptr));
+    }
+    sqlpool_conn* conn_ = nullptr;
+};
+
+/* A pool of connections to one database file (sqlpool_pool). Safe to use
+ * from several threads at once. */
+class Pool {
+public:
+    /* Opens (and checks) the database now; throws Error on failure. */
+    explicit Pool(const std::string& path, const PoolOptions& options = {}) {
+        std::unique_ptr<sqlpool_options, void (*)(sqlpool_options*)> opts(
+            sqlpool_options_new(), &sqlpool_options_free);
+        if (!opts) throw Error(SQLPOOL_INTERNAL, 0, "sqlpool_options_new failed");
+        sqlpool_options* o = opts.get();
+        detail::check(sqlpool_options_set_pool_size(o, options.pool_size));
+        detail::check(sqlpool_options_set_max_overflow(o, options.max_overflow));
+        detail::check(sqlpool_options_set_timeout_ms(o, options.timeout_ms));
+        detail::check(sqlpool_options_set_pre_ping(o, options.pre_ping));
+        detail::check(sqlpool_options_set_recycle_ms(o, options.recycle_ms));
+        detail::check(sqlpool_options_set_lifo(o, options.lifo));
+        detail::check(sqlpool_options_set_read_only(o, options.read_only));
+        detail::check(sqlpool_options_set_create(o, options.create));
+        if (!options.init_sql.empty())
+            detail::check(sqlpool_options_set_init_sql(o, options.init_sql.c_str()));
+        detail::check(sqlpool_options_set_busy_timeout_ms(o, options.busy_timeout_ms));
+        detail::check(
+            sqlpool_options_set_statement_cache_capacity(o, options.statement_cache_capacity));
+        if (options.read_snapshot.has_value())
+            detail::check(sqlpool_options_set_read_snapshot(o, *options.read_snapshot));
+        detail::check(sqlpool_open(path.c_str(), o, &pool_));
+    }
+    Pool(Pool&& other) noexcept : pool_(std::exchange(other.pool_, nullptr)) {}
+    Pool& operator=(Pool&& other) noexcept {
+        if (this != &other) {
+            drop();
+            pool_ = std::exchange(other.pool_, nullptr);
+        }
+        return *this;
+    }
+    Pool(const Pool&) = delete;
+    Pool& operator=(const Pool&) = delete;
+    ~Pool() { drop(); }
+
+    /* Waits up to timeout_ms for a connection; throws Error (SQLPOOL_TIMEOUT,
+     * SQLPOOL_CLOSED, ...) otherwise. */
+    Connection checkout() {
+        sqlpool_conn* conn = nullptr;
+        detail::check(sqlpool_checkout(pool_, &conn));
+        return Connection(conn);
+    }
+    sqlpool_stats stats() const {
+        sqlpool_stats s{};
+        detail::check(sqlpool_get_stats(pool_, &s, sizeof s));
+        return s;
+    }
+    /* Closes the idle connections; new ones open on demand. */
+    void dispose() { detail::check(sqlpool_dispose(pool_)); }
+    /* Closes the pool: see sqlpool_close(). Checked-out Connections stay
+     * usable until their checkin. The handle is given up even when this
+     * throws. */
+    void close() { detail::check(sqlpool_close(std::exchange(pool_, nullptr))); }
+
+    sqlpool_pool* get() const noexcept { return pool_; }
+
+private:
+    void drop() noexcept {
+        if (pool_ != nullptr) (void)sqlpool_close(std::exchange(pool_, nullptr));
+    }
+    sqlpool_pool* pool_ = nullptr;
+};
+
+}  // namespace sqlpool
+
+#endif /* SQLPOOL_HPP */
