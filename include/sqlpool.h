@@ -206,6 +206,44 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Returns the connection to its pool and releases the handle. The
+ * connection is left clean: statements of this checkout are reset and their
+ * handles released; an open transaction is rolled back. A NULL or stale
+ * handle (checked in twice) is SQLPOOL_MISUSE; so is a connection in use by
+ * another thread at that moment.
+ */
+int sqlpool_checkin(struct sqlpool_conn *conn);
+
+/**
+ * Marks the connection to be closed, not reused, when it is checked in
+ * (after an error the caller does not trust, say). It stays usable until
+ * then.
+ */
+int sqlpool_conn_invalidate(struct sqlpool_conn *conn);
+
+/**
+ * Runs every statement in `sql`; rows of a query are stepped through and
+ * discarded. On a read-snapshot pool, reads join the checkout's snapshot.
+ *
+ * # Safety
+ * `sql` is a NUL-terminated string borrowed for the call.
+ */
+int sqlpool_exec(struct sqlpool_conn *conn, const char *sql);
+
+/**
+ * Prepares the first statement of `sql` on the connection and writes its
+ * handle to `*out`. The same SQL prepared again on the same pooled
+ * connection, in this or a later checkout, reuses the compiled statement
+ * (see statement_cache_hits). The statement is valid until
+ * sqlpool_finalize() or the connection's checkin.
+ *
+ * # Safety
+ * `sql` is a NUL-terminated string borrowed for the call; `out` is NULL or
+ * points to writable memory for a pointer.
+ */
+int sqlpool_prepare(struct sqlpool_conn *conn, const char *sql, struct sqlpool_stmt **out);
+
+/**
  * The message of the last failing call on this thread, naming what failed
  * and why (the path, the SQL error, the time waited); "" if none.
  *
@@ -373,9 +411,11 @@ int sqlpool_dispose(struct sqlpool_pool *pool);
 /**
  * Closes the pool and releases the handle: idle connections close now;
  * checked-out ones stay usable and close at their checkin; threads waiting
- * in checkout wake with SQLPOOL_CLOSED. The pool's memory is released when
- * its last connection is checked in. NULL is a no-op (SQLPOOL_OK); closing
- * twice is SQLPOOL_MISUSE.
+ * in checkout wake with SQLPOOL_CLOSED, and later calls on the handle
+ * return SQLPOOL_CLOSED. The pool's memory is released when its last
+ * connection is checked in (the handle keeps a few bytes, so that it never
+ * aliases another pool). NULL is a no-op (SQLPOOL_OK); closing twice is
+ * SQLPOOL_MISUSE.
  */
 int sqlpool_close(struct sqlpool_pool *pool);
 
@@ -388,44 +428,6 @@ int sqlpool_close(struct sqlpool_pool *pool);
  * `out` is NULL or points to `out_size` writable bytes.
  */
 int sqlpool_get_stats(const struct sqlpool_pool *pool, struct sqlpool_stats *out, size_t out_size);
-
-/**
- * Returns the connection to its pool and releases the handle. The
- * connection is left clean: statements of this checkout are reset and their
- * handles released; an open transaction is rolled back. A NULL or stale
- * handle (checked in twice) is SQLPOOL_MISUSE; so is a connection in use by
- * another thread at that moment.
- */
-int sqlpool_checkin(struct sqlpool_conn *conn);
-
-/**
- * Marks the connection to be closed, not reused, when it is checked in
- * (after an error the caller does not trust, say). It stays usable until
- * then.
- */
-int sqlpool_conn_invalidate(struct sqlpool_conn *conn);
-
-/**
- * Runs every statement in `sql`; rows of a query are stepped through and
- * discarded. On a read-snapshot pool, reads join the checkout's snapshot.
- *
- * # Safety
- * `sql` is a NUL-terminated string borrowed for the call.
- */
-int sqlpool_exec(struct sqlpool_conn *conn, const char *sql);
-
-/**
- * Prepares the first statement of `sql` on the connection and writes its
- * handle to `*out`. The same SQL prepared again on the same pooled
- * connection, in this or a later checkout, reuses the compiled statement
- * (see statement_cache_hits). The statement is valid until
- * sqlpool_finalize() or the connection's checkin.
- *
- * # Safety
- * `sql` is a NUL-terminated string borrowed for the call; `out` is NULL or
- * points to writable memory for a pointer.
- */
-int sqlpool_prepare(struct sqlpool_conn *conn, const char *sql, struct sqlpool_stmt **out);
 
 /**
  * Binds a 64-bit integer to parameter `idx` (1-based). Out of range is

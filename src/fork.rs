@@ -5,8 +5,8 @@
 //! the parent's connections.
 
 use crate::registry::LIVE_POOLS;
+use crate::sync::ForkMutex;
 use crate::{monitor, pool::PoolShared};
-use parking_lot::Mutex;
 use rusqlite::ffi;
 use std::sync::{Arc, Once};
 
@@ -30,7 +30,7 @@ const SQLITE_STATIC_MUTEXES: [i32; 12] = [
 ];
 
 /// Pools whose locks the prepare handler took, kept alive until released.
-static HELD: Mutex<Vec<Arc<PoolShared>>> = Mutex::new(Vec::new());
+static HELD: ForkMutex<Vec<Arc<PoolShared>>> = ForkMutex::new(Vec::new());
 
 /// Registers the fork handlers once per process.
 pub(crate) fn install_handlers() {
@@ -57,8 +57,8 @@ fn sqlite_mutex(id: i32) -> *mut ffi::sqlite3_mutex {
 }
 
 extern "C" fn prepare() {
-    std::mem::forget(LIVE_POOLS.lock());
-    // SAFETY: the registry lock is held (guard forgotten above), so the list
+    LIVE_POOLS.lock_for_fork();
+    // SAFETY: the registry lock is held (taken just above), so the list
     // cannot change while it is read.
     let pools: Vec<Arc<PoolShared>> = unsafe { &*LIVE_POOLS.data_ptr() }
         .iter()
@@ -67,8 +67,9 @@ extern "C" fn prepare() {
     for pool in &pools {
         pool.lock_for_fork();
     }
-    *HELD.lock() = pools;
-    std::mem::forget(HELD.lock());
+    HELD.lock_for_fork();
+    // SAFETY: HELD's lock is held (taken just above) and never by a guard.
+    unsafe { *HELD.data_ptr() = pools };
     for id in SQLITE_STATIC_MUTEXES {
         let m = sqlite_mutex(id);
         if !m.is_null() {
@@ -78,7 +79,8 @@ extern "C" fn prepare() {
     }
 }
 
-/// Releases everything `prepare` took, resetting pools first in the child.
+/// Releases everything `prepare` took; in the child, first abandons the
+/// parent's connections and makes every lock free.
 fn release(in_child: bool) {
     for id in SQLITE_STATIC_MUTEXES.iter().rev() {
         let m = sqlite_mutex(*id);
@@ -87,21 +89,30 @@ fn release(in_child: bool) {
             unsafe { ffi::sqlite3_mutex_leave(m) };
         }
     }
-    // SAFETY: prepare locked HELD and forgot the guard, on this thread.
+    // SAFETY: prepare holds HELD's lock; nothing else reaches it.
     let pools = std::mem::take(unsafe { &mut *HELD.data_ptr() });
-    // SAFETY: as above.
-    unsafe { HELD.force_unlock() };
-    for pool in &pools {
-        if in_child {
-            pool.reset_after_fork();
+    // SAFETY: every lock below was taken by prepare on this thread; in the
+    // child this thread is the only one.
+    unsafe {
+        for pool in &pools {
+            if in_child {
+                pool.reset_after_fork_in_child();
+            } else {
+                pool.unlock_after_fork_in_parent();
+            }
         }
-        // SAFETY: prepare took this pool's lock with lock_for_fork.
-        unsafe { pool.unlock_after_fork() };
+        if in_child {
+            HELD.reset_after_fork_in_child();
+            LIVE_POOLS.reset_after_fork_in_child();
+        } else {
+            HELD.unlock_after_fork_in_parent();
+            LIVE_POOLS.unlock_after_fork_in_parent();
+        }
     }
-    // SAFETY: prepare locked the registry and forgot the guard.
-    unsafe { LIVE_POOLS.force_unlock() };
     if in_child {
         monitor::forget_thread_after_fork();
+        // The parent's pools stay referenced by the parent's (absent)
+        // threads' handles; dropping our references is safe either way.
     }
     drop(pools);
 }

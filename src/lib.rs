@@ -25,6 +25,7 @@ mod registry;
 mod statement;
 mod statement_cache;
 mod stats;
+mod sync;
 
 pub use connection::{Connection, StatementRunner, StmtId};
 pub use error::{Error, ErrorKind, Result};

@@ -8,7 +8,8 @@ use crate::monitor;
 use crate::options::Options;
 use crate::registry;
 use crate::stats::Stats;
-use parking_lot::{Condvar, Mutex};
+use crate::sync::{ForkMutex, ForkMutexGuard};
+use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -25,7 +26,7 @@ pub struct Pool {
 pub(crate) struct PoolShared {
     path: String,
     opts: Options,
-    state: Mutex<State>,
+    state: ForkMutex<State>,
     /// Bumped when the database file is replaced or removed (pre_ping).
     file_generation: AtomicU64,
     watched_file: Option<WatchedFile>,
@@ -38,7 +39,7 @@ pub(crate) struct PoolShared {
 
 struct WatchedFile {
     path: String,
-    identity: Mutex<Option<(u64, u64)>>,
+    identity: ForkMutex<Option<(u64, u64)>>,
 }
 
 /// Counters updated off the pool lock.
@@ -77,10 +78,32 @@ enum Grant {
     Closed,
 }
 
-#[derive(Default)]
+/// A checkout waiting its turn. The thread parks; whoever grants it a
+/// connection stores the grant and unparks it.
 struct Waiter {
-    ready: Condvar,
-    grant: Mutex<Option<Grant>>,
+    thread: std::thread::Thread,
+    /// Written and read only under the pool's state lock.
+    grant: UnsafeCell<Option<Grant>>,
+}
+
+// SAFETY: `grant` is only touched while holding the pool's state lock.
+unsafe impl Sync for Waiter {}
+// SAFETY: as above; Grant is Send.
+unsafe impl Send for Waiter {}
+
+impl Waiter {
+    /// Stores the grant and wakes the waiting thread. Call under the state lock.
+    fn give(&self, _locked: &mut State, grant: Grant) {
+        // SAFETY: the caller holds the state lock (witnessed by &mut State).
+        unsafe { *self.grant.get() = Some(grant) };
+        self.thread.unpark();
+    }
+
+    /// Takes the grant, if given. Call under the state lock.
+    fn take(&self, _locked: &mut State) -> Option<Grant> {
+        // SAFETY: the caller holds the state lock (witnessed by &mut State).
+        unsafe { (*self.grant.get()).take() }
+    }
 }
 
 /// Why a connection leaves the pool.
@@ -101,7 +124,7 @@ impl Pool {
         let shared = Arc::new(PoolShared {
             path: path.to_owned(),
             opts,
-            state: Mutex::new(State {
+            state: ForkMutex::new(State {
                 idle: VecDeque::new(),
                 open: 1,
                 checked_out: 0,
@@ -120,7 +143,7 @@ impl Pool {
         let mut shared = shared;
         if !filename.is_empty() {
             let watched = WatchedFile {
-                identity: Mutex::new(file_identity(&filename)),
+                identity: ForkMutex::new(file_identity(&filename)),
                 path: filename,
             };
             Arc::get_mut(&mut shared)
@@ -178,8 +201,7 @@ impl Pool {
             let idle: Vec<_> = st.idle.drain(..).collect();
             let waiters: Vec<_> = st.waiters.drain(..).collect();
             for w in &waiters {
-                *w.grant.lock() = Some(Grant::Closed);
-                w.ready.notify_one();
+                w.give(&mut st, Grant::Closed);
             }
             (idle, waiters)
         };
@@ -297,40 +319,46 @@ impl PoolShared {
         None
     }
 
-    fn wait_for_grant(&self, mut st: parking_lot::MutexGuard<'_, State>) -> Result<Grant> {
+    fn wait_for_grant<'a>(&'a self, mut st: ForkMutexGuard<'a, State>) -> Result<Grant> {
         let timeout = self.opts.timeout;
         if timeout.is_zero() {
             self.counters.timeouts.fetch_add(1, Relaxed);
             return Err(self.timeout_error(&st, 0));
         }
-        let waiter = Arc::new(Waiter::default());
+        let waiter = Arc::new(Waiter {
+            thread: std::thread::current(),
+            grant: UnsafeCell::new(None),
+        });
         st.waiters.push_back(waiter.clone());
         self.counters.waits.fetch_add(1, Relaxed);
         let start = Instant::now();
         let deadline = start.checked_add(timeout);
         let grant = loop {
-            if let Some(grant) = waiter.grant.lock().take() {
+            if let Some(grant) = waiter.take(&mut st) {
                 break grant;
             }
-            let timed_out = match deadline {
-                Some(deadline) => waiter.ready.wait_until(&mut st, deadline).timed_out(),
-                None => {
-                    waiter.ready.wait(&mut st);
-                    false
+            drop(st);
+            match deadline {
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        st = self.state.lock();
+                        if let Some(grant) = waiter.take(&mut st) {
+                            break grant;
+                        }
+                        st.waiters.retain(|w| !Arc::ptr_eq(w, &waiter));
+                        let waited = start.elapsed();
+                        self.counters.timeouts.fetch_add(1, Relaxed);
+                        self.counters
+                            .wait_ns_total
+                            .fetch_add(waited.as_nanos() as u64, Relaxed);
+                        return Err(self.timeout_error(&st, waited.as_millis()));
+                    }
+                    std::thread::park_timeout(deadline - now);
                 }
-            };
-            if timed_out {
-                if let Some(grant) = waiter.grant.lock().take() {
-                    break grant;
-                }
-                st.waiters.retain(|w| !Arc::ptr_eq(w, &waiter));
-                let waited = start.elapsed();
-                self.counters.timeouts.fetch_add(1, Relaxed);
-                self.counters
-                    .wait_ns_total
-                    .fetch_add(waited.as_nanos() as u64, Relaxed);
-                return Err(self.timeout_error(&st, waited.as_millis()));
+                None => std::thread::park(),
             }
+            st = self.state.lock();
         };
         drop(st);
         self.counters
@@ -422,10 +450,8 @@ impl PoolShared {
         if let Some(w) = st.waiters.pop_front() {
             st.open += 1;
             st.checked_out += 1;
-            *w.grant.lock() = Some(Grant::Open {
-                fork_epoch: st.fork_epoch,
-            });
-            w.ready.notify_one();
+            let fork_epoch = st.fork_epoch;
+            w.give(st, Grant::Open { fork_epoch });
         }
     }
 
@@ -487,8 +513,7 @@ impl PoolShared {
         if reason.is_none() {
             if let Some(w) = st.waiters.pop_front() {
                 st.checked_out += 1;
-                *w.grant.lock() = Some(Grant::Idle(conn));
-                w.ready.notify_one();
+                w.give(&mut st, Grant::Idle(conn));
                 return;
             }
             if st.idle.len() < self.opts.pool_size as usize {
@@ -559,31 +584,44 @@ impl PoolShared {
         }
     }
 
-    /// Takes the state lock across fork() (the fork handlers only).
+    /// Takes the pool's locks across fork() (prepare handler).
     pub(crate) fn lock_for_fork(&self) {
-        std::mem::forget(self.state.lock());
+        self.state.lock_for_fork();
+        if let Some(watched) = &self.watched_file {
+            watched.identity.lock_for_fork();
+        }
     }
 
-    /// Releases the lock taken by `lock_for_fork`.
+    /// Releases the locks taken by `lock_for_fork` (parent handler).
     ///
     /// # Safety
-    /// Only after `lock_for_fork` on this thread (or its forked copy).
-    pub(crate) unsafe fn unlock_after_fork(&self) {
-        // SAFETY: the caller took the lock with lock_for_fork and forgot the guard.
-        unsafe { self.state.force_unlock() };
+    /// Only after `lock_for_fork` on this thread.
+    pub(crate) unsafe fn unlock_after_fork_in_parent(&self) {
+        // SAFETY: the caller took both locks with lock_for_fork.
+        unsafe {
+            if let Some(watched) = &self.watched_file {
+                watched.identity.unlock_after_fork_in_parent();
+            }
+            self.state.unlock_after_fork_in_parent();
+        }
     }
 
-    /// In a forked child (called with the state lock held by the fork
-    /// handler): the parent's connections are abandoned, never used or
-    /// closed, and the counts start again.
-    pub(crate) fn reset_after_fork(&self) {
-        // SAFETY: the fork handler holds the lock (lock_for_fork, on this very
-        // thread, the only thread in the child), so no one else touches it.
+    /// In a forked child (prepare took the locks): the parent's connections
+    /// and waiters are abandoned, never used, closed or dropped, the counts
+    /// start again, and the locks are made free.
+    ///
+    /// # Safety
+    /// Only in a forked child, after `lock_for_fork` in the parent.
+    pub(crate) unsafe fn reset_after_fork_in_child(&self) {
+        // SAFETY: prepare took the lock on the thread that is now the child's
+        // only thread, so nothing else reaches the state.
         let st = unsafe { &mut *self.state.data_ptr() };
         for conn in st.idle.drain(..) {
             std::mem::forget(conn);
         }
-        st.waiters.clear();
+        for waiter in st.waiters.drain(..) {
+            std::mem::forget(waiter);
+        }
         st.open = 0;
         st.checked_out = 0;
         st.fork_epoch += 1;
@@ -604,6 +642,13 @@ impl PoolShared {
             &c.resets,
         ] {
             counter.store(0, Relaxed);
+        }
+        // SAFETY: the child has no other thread.
+        unsafe {
+            if let Some(watched) = &self.watched_file {
+                watched.identity.reset_after_fork_in_child();
+            }
+            self.state.reset_after_fork_in_child();
         }
     }
 }

@@ -1,10 +1,10 @@
 //! Every live pool in the process, for the file monitor and the fork handlers.
 
 use crate::pool::PoolShared;
-use parking_lot::Mutex;
+use crate::sync::ForkMutex;
 use std::sync::{Arc, Weak};
 
-pub(crate) static LIVE_POOLS: Mutex<Vec<Weak<PoolShared>>> = Mutex::new(Vec::new());
+pub(crate) static LIVE_POOLS: ForkMutex<Vec<Weak<PoolShared>>> = ForkMutex::new(Vec::new());
 
 pub(crate) fn register(pool: &Arc<PoolShared>) {
     let mut pools = LIVE_POOLS.lock();

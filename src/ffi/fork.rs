@@ -23,17 +23,15 @@ extern "C" fn prepare() {
 extern "C" fn parent() {
     // SAFETY: prepare took both locks on this thread.
     unsafe {
-        STATEMENTS.unlock_free_list_after_fork();
-        CONNECTIONS.unlock_free_list_after_fork();
+        STATEMENTS.unlock_free_list_after_fork_in_parent();
+        CONNECTIONS.unlock_free_list_after_fork_in_parent();
     }
 }
 
 extern "C" fn child() {
-    STATEMENTS.abandon_all_after_fork();
-    CONNECTIONS.abandon_all_after_fork();
-    // SAFETY: prepare took both locks on this thread (copied into the child).
+    // SAFETY: in the child, after prepare took both locks.
     unsafe {
-        STATEMENTS.unlock_free_list_after_fork();
-        CONNECTIONS.unlock_free_list_after_fork();
+        STATEMENTS.abandon_all_after_fork_in_child();
+        CONNECTIONS.abandon_all_after_fork_in_child();
     }
 }

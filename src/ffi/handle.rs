@@ -9,7 +9,7 @@
 //! exclusively is how "a connection used by two threads at once" is caught.
 
 use crate::error::{Error, Result};
-use parking_lot::Mutex;
+use crate::sync::ForkMutex;
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
@@ -34,7 +34,7 @@ pub(crate) struct HandleTable<T> {
     /// What the handles are, for messages ("connection", "statement", ...).
     kind: &'static str,
     chunks: [AtomicPtr<Slot<T>>; MAX_CHUNKS],
-    free: Mutex<FreeList>,
+    free: ForkMutex<FreeList>,
 }
 
 // SAFETY: a slot's value is only touched by the thread that holds the slot
@@ -66,7 +66,7 @@ impl<T> HandleTable<T> {
         HandleTable {
             kind,
             chunks: [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_CHUNKS],
-            free: Mutex::new(FreeList {
+            free: ForkMutex::new(FreeList {
                 free: Vec::new(),
                 next_unused: 0,
             }),
@@ -205,8 +205,11 @@ impl<T> HandleTable<T> {
 
     /// Called in a forked child with the free list locked: every live handle
     /// becomes stale and its object is abandoned, never dropped (it belongs
-    /// to the parent).
-    pub(crate) fn abandon_all_after_fork(&self) {
+    /// to the parent); then the lock is made free.
+    ///
+    /// # Safety
+    /// Only in a forked child, after `lock_free_list_for_fork` in the parent.
+    pub(crate) unsafe fn abandon_all_after_fork_in_child(&self) {
         // SAFETY: the fork handler holds the free-list lock on this thread,
         // the only thread in the child.
         let free = unsafe { &mut *self.free.data_ptr() };
@@ -227,17 +230,19 @@ impl<T> HandleTable<T> {
                 free.free.push(index as u32);
             }
         }
+        // SAFETY: the child has no other thread.
+        unsafe { self.free.reset_after_fork_in_child() };
     }
 
     pub(crate) fn lock_free_list_for_fork(&self) {
-        std::mem::forget(self.free.lock());
+        self.free.lock_for_fork();
     }
 
     /// # Safety
-    /// Only after `lock_free_list_for_fork` on this thread (or its forked copy).
-    pub(crate) unsafe fn unlock_free_list_after_fork(&self) {
-        // SAFETY: the caller took the lock and forgot its guard.
-        unsafe { self.free.force_unlock() };
+    /// Only after `lock_free_list_for_fork` on this thread.
+    pub(crate) unsafe fn unlock_free_list_after_fork_in_parent(&self) {
+        // SAFETY: the caller took the lock with lock_free_list_for_fork.
+        unsafe { self.free.unlock_after_fork_in_parent() };
     }
 }
 
@@ -262,6 +267,12 @@ impl<T> Exclusive<'_, T> {
         self.table.free.lock().free.push(self.index as u32);
         std::mem::forget(self);
         value
+    }
+}
+
+impl<T> std::fmt::Debug for Exclusive<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Exclusive({} #{})", self.table.kind, self.index)
     }
 }
 

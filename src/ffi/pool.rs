@@ -15,12 +15,33 @@ pub struct sqlpool_pool {
     _private: [u8; 0],
 }
 
-pub(crate) static POOLS: HandleTable<Pool> = HandleTable::new("pool");
+/// A pool handle's object. After sqlpool_close() the handle stays valid as a
+/// small tombstone, so that later calls get SQLPOOL_CLOSED (and a second
+/// close SQLPOOL_MISUSE) while the pool itself is released once its last
+/// connection is checked in.
+pub(crate) enum PoolEntry {
+    Open(Pool),
+    Closed { path: Box<str> },
+}
+
+impl PoolEntry {
+    fn pool(&self) -> crate::Result<&Pool> {
+        match self {
+            PoolEntry::Open(pool) => Ok(pool),
+            PoolEntry::Closed { path } => Err(Error::new(
+                crate::ErrorKind::Closed,
+                format!("the pool on '{path}' was closed"),
+            )),
+        }
+    }
+}
+
+pub(crate) static POOLS: HandleTable<PoolEntry> = HandleTable::new("pool");
 
 impl Handle for sqlpool_pool {
-    type Object = Pool;
+    type Object = PoolEntry;
     const NAME: &'static str = "pool";
-    fn table() -> &'static HandleTable<Pool> {
+    fn table() -> &'static HandleTable<PoolEntry> {
         &POOLS
     }
 }
@@ -116,7 +137,7 @@ pub unsafe extern "C" fn sqlpool_open(
             lock(opts)?.clone()
         };
         let pool = Pool::open(path, options)?;
-        let handle = new_handle::<sqlpool_pool>(pool)?;
+        let handle = new_handle::<sqlpool_pool>(PoolEntry::Open(pool))?;
         // SAFETY: out was checked above.
         unsafe { write_out(out, handle) };
         Ok(SQLPOOL_OK)
@@ -140,7 +161,7 @@ pub unsafe extern "C" fn sqlpool_checkout(
         check_out(out, "out")?;
         // Clone the pool and let go of the handle before waiting, so that
         // sqlpool_close() from another thread is not held up.
-        let pool = share(pool)?.clone();
+        let pool = share(pool)?.pool()?.clone();
         let conn = pool.checkout()?;
         let handle = new_handle::<sqlpool_conn>(ConnEntry::new(conn))?;
         // SAFETY: out was checked above.
@@ -154,24 +175,39 @@ pub unsafe extern "C" fn sqlpool_checkout(
 #[no_mangle]
 pub extern "C" fn sqlpool_dispose(pool: *mut sqlpool_pool) -> c_int {
     call(|| {
-        share(pool)?.dispose();
+        share(pool)?.pool()?.dispose();
         Ok(SQLPOOL_OK)
     })
 }
 
 /// Closes the pool and releases the handle: idle connections close now;
 /// checked-out ones stay usable and close at their checkin; threads waiting
-/// in checkout wake with SQLPOOL_CLOSED. The pool's memory is released when
-/// its last connection is checked in. NULL is a no-op (SQLPOOL_OK); closing
-/// twice is SQLPOOL_MISUSE.
+/// in checkout wake with SQLPOOL_CLOSED, and later calls on the handle
+/// return SQLPOOL_CLOSED. The pool's memory is released when its last
+/// connection is checked in (the handle keeps a few bytes, so that it never
+/// aliases another pool). NULL is a no-op (SQLPOOL_OK); closing twice is
+/// SQLPOOL_MISUSE.
 #[no_mangle]
 pub extern "C" fn sqlpool_close(pool: *mut sqlpool_pool) -> c_int {
     call(|| {
         if pool.is_null() {
             return Ok(SQLPOOL_OK);
         }
-        let pool = lock_for_release(pool)?.remove();
-        pool.close()?;
+        let mut held = lock_for_release(pool)?;
+        let path: Box<str> = match &*held {
+            PoolEntry::Open(p) => p.path().into(),
+            PoolEntry::Closed { path } => {
+                return Err(Error::misuse(format!(
+                    "the pool on '{path}' was closed twice"
+                )));
+            }
+        };
+        let PoolEntry::Open(open) = std::mem::replace(&mut *held, PoolEntry::Closed { path })
+        else {
+            unreachable!("matched Open above")
+        };
+        drop(held);
+        open.close()?;
         Ok(SQLPOOL_OK)
     })
 }
@@ -196,7 +232,7 @@ pub unsafe extern "C" fn sqlpool_get_stats(
                 "out_size {out_size} is smaller than sizeof(sqlpool_stats) = {ours} of this library version"
             )));
         }
-        let stats = sqlpool_stats::from(share(pool)?.stats());
+        let stats = sqlpool_stats::from(share(pool)?.pool()?.stats());
         // SAFETY: out points to out_size >= ours writable bytes.
         unsafe {
             std::ptr::write_bytes(out.cast::<u8>().add(ours), 0, out_size - ours);
