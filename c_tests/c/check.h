@@ -5,7 +5,7 @@
  * passing CHECK counts one pass; the first failing CHECK prints
  *
  *     file:line: CHECK failed: <expression>
- *       sqlpool_errmsg(): "<the thread's last error>" (sqlite errcode N)
+ *       last failing call on this thread: sqlpool_errmsg() = "...", sqlpool_sqlite_errcode() = N
  *     <test>: N passed, 1 failed
  *
  * and ends the process with status 1 (_exit, so that no exit handler runs
@@ -54,8 +54,10 @@ static inline void check_fail(const char *file, int line, const char *expr, cons
     int sqlite_code = sqlpool_sqlite_errcode();
     pthread_mutex_lock(&check_mutex);
     fflush(stdout);
-    fprintf(stderr, "%s:%d: CHECK failed: %s%s\n  sqlpool_errmsg(): \"%s\" (sqlite errcode %d)\n", file, line,
-            expr, detail, msg ? msg : "(NULL)", sqlite_code);
+    fprintf(stderr,
+            "%s:%d: CHECK failed: %s%s\n  last failing call on this thread: sqlpool_errmsg() = \"%s\", "
+            "sqlpool_sqlite_errcode() = %d\n",
+            file, line, expr, detail, msg ? msg : "(NULL)", sqlite_code);
     printf("%s: %lu passed, 1 failed\n", CHECK_TEST_NAME, check_passed_count);
     fflush(stdout);
     fflush(stderr);
