@@ -29,7 +29,11 @@ fn open_fails_fast_on_a_missing_file_naming_the_path_and_never_creates_it() {
 fn open_rejects_a_file_that_is_not_a_database_with_sqlite_notadb() {
     let dir = TempDir::new("notadb");
     let path = dir.path("text.db");
-    std::fs::write(&path, "this is not an SQLite database, just some text".repeat(50)).unwrap();
+    std::fs::write(
+        &path,
+        "this is not an SQLite database, just some text".repeat(50),
+    )
+    .unwrap();
     let err = Pool::open(path.to_str().unwrap(), opts()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Sqlite);
     assert_eq!(err.sqlite_code(), 26);
@@ -59,7 +63,10 @@ fn uri_filenames_work_including_read_only_immutable() {
     assert_eq!(query_i64(&mut c, "SELECT count(*) FROM t").unwrap(), 10);
     let err = c.exec("INSERT INTO t VALUES (11)").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Sqlite);
-    assert!(err.message().contains("INSERT INTO t"), "the message names the SQL: {err}");
+    assert!(
+        err.message().contains("INSERT INTO t"),
+        "the message names the SQL: {err}"
+    );
 }
 
 #[test]
@@ -98,17 +105,30 @@ fn never_more_than_pool_size_plus_overflow_and_timeout_reports_the_state() {
     assert_eq!((s.checked_out, s.idle, s.overflow), (3, 0, 1));
     let err = pool.checkout().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
-    for part in ["timed out after", "timeout_ms=50", "checked_out=3", "pool_size=2", path.to_str().unwrap()] {
+    for part in [
+        "timed out after",
+        "timeout_ms=50",
+        "checked_out=3",
+        "pool_size=2",
+        path.to_str().unwrap(),
+    ] {
         assert!(err.message().contains(part), "missing {part:?} in {err}");
     }
     let s = pool.stats();
     assert_eq!((s.timeouts, s.waits, s.waiting), (1, 1, 0));
-    assert!(s.wait_ns_total >= 40_000_000, "waited about 50 ms: {}", s.wait_ns_total);
+    assert!(
+        s.wait_ns_total >= 40_000_000,
+        "waited about 50 ms: {}",
+        s.wait_ns_total
+    );
     drop(held);
     // The overflow connection was closed at checkin: pool_size were idle.
     let s = pool.stats();
     assert_eq!((s.idle, s.checked_out, s.connections_closed), (2, 0, 1));
-    assert_eq!(s.idle as u64 + s.checked_out as u64, s.connections_created - s.connections_closed);
+    assert_eq!(
+        s.idle as u64 + s.checked_out as u64,
+        s.connections_created - s.connections_closed
+    );
 }
 
 #[test]
@@ -172,15 +192,26 @@ fn many_threads_never_exceed_the_cap_never_share_a_connection_and_lose_nothing()
     let peak = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..16)
         .map(|t| {
-            let (pool, holders, concurrent, peak) = (pool.clone(), holders.clone(), concurrent.clone(), peak.clone());
+            let (pool, holders, concurrent, peak) = (
+                pool.clone(),
+                holders.clone(),
+                concurrent.clone(),
+                peak.clone(),
+            );
             std::thread::spawn(move || {
                 for i in 0..300 {
                     let mut c = pool.checkout().unwrap();
                     let now = concurrent.fetch_add(1, Ordering::SeqCst) + 1;
                     peak.fetch_max(now, Ordering::SeqCst);
-                    assert!(holders.lock().unwrap().insert(identity(&c)), "a connection had two holders");
+                    assert!(
+                        holders.lock().unwrap().insert(identity(&c)),
+                        "a connection had two holders"
+                    );
                     let x = (t * 300 + i) % 100 + 1;
-                    assert_eq!(query_i64(&mut c, &format!("SELECT x FROM t WHERE x = {x}")).unwrap(), x as i64);
+                    assert_eq!(
+                        query_i64(&mut c, &format!("SELECT x FROM t WHERE x = {x}")).unwrap(),
+                        x as i64
+                    );
                     if i % 50 == 7 {
                         c.invalidate();
                     }
@@ -193,7 +224,11 @@ fn many_threads_never_exceed_the_cap_never_share_a_connection_and_lose_nothing()
     for t in threads {
         t.join().unwrap();
     }
-    assert!(peak.load(Ordering::SeqCst) <= 5, "peak {}", peak.load(Ordering::SeqCst));
+    assert!(
+        peak.load(Ordering::SeqCst) <= 5,
+        "peak {}",
+        peak.load(Ordering::SeqCst)
+    );
     let s = pool.stats();
     assert_eq!(s.checked_out, 0);
     assert_eq!(s.checkouts, 16 * 300);
@@ -310,7 +345,10 @@ fn close_wakes_waiters_refuses_checkout_and_lets_held_connections_finish() {
         std::thread::sleep(Duration::from_millis(1));
     }
     pool.close().unwrap();
-    assert_eq!(waiter.join().unwrap().unwrap_err().kind(), ErrorKind::Closed);
+    assert_eq!(
+        waiter.join().unwrap().unwrap_err().kind(),
+        ErrorKind::Closed
+    );
     assert_eq!(pool.checkout().unwrap_err().kind(), ErrorKind::Closed);
     assert_eq!(pool.close().unwrap_err().kind(), ErrorKind::Misuse);
     // Still usable, and closed at checkin.
@@ -379,7 +417,10 @@ fn the_monitor_notices_a_replaced_file_by_itself() {
         if query_i64(&mut c, "SELECT count(*) FROM t").unwrap() == 9 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the replaced file was never noticed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replaced file was never noticed"
+        );
         drop(c);
         std::thread::sleep(sqlpool::MONITOR_TICK);
     }
@@ -397,7 +438,11 @@ fn a_removed_file_gives_cantopen_and_the_pool_serves_again_once_it_is_back() {
     let err = pool.checkout().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::CantOpen, "{err}");
     let s = pool.stats();
-    assert_eq!((s.checked_out, s.idle), (0, 0), "a failed checkout leaves nothing reserved");
+    assert_eq!(
+        (s.checked_out, s.idle),
+        (0, 0),
+        "a failed checkout leaves nothing reserved"
+    );
     std::fs::rename(dir.path("aside.db"), &path).unwrap();
     pool.check_file_now();
     let mut c = pool.checkout().unwrap();
@@ -415,7 +460,11 @@ fn without_pre_ping_a_replaced_file_is_not_noticed() {
     replace_file(&path, 7);
     pool.check_file_now();
     let mut c = pool.checkout().unwrap();
-    assert_eq!(query_i64(&mut c, "SELECT count(*) FROM t").unwrap(), 3, "the old, unlinked file");
+    assert_eq!(
+        query_i64(&mut c, "SELECT count(*) FROM t").unwrap(),
+        3,
+        "the old, unlinked file"
+    );
 }
 
 #[test]
@@ -431,7 +480,10 @@ fn recycle_replaces_connections_older_than_recycle_ms() {
     std::thread::sleep(Duration::from_millis(300));
     drop(pool.checkout().unwrap());
     let s = pool.stats();
-    assert_eq!((s.recycled, s.connections_created, s.connections_closed), (1, 2, 1));
+    assert_eq!(
+        (s.recycled, s.connections_created, s.connections_closed),
+        (1, 2, 1)
+    );
 }
 
 #[test]
@@ -454,23 +506,50 @@ fn a_read_only_pool_sees_one_snapshot_per_checkout() {
     let mut r = reader.checkout().unwrap();
     let mut p = plain.checkout().unwrap();
     assert_eq!(query_i64(&mut r, "SELECT count(*) FROM t").unwrap(), 10);
-    assert!(!r.is_autocommit(), "the snapshot is open after the first read");
+    assert!(
+        !r.is_autocommit(),
+        "the snapshot is open after the first read"
+    );
     assert_eq!(query_i64(&mut p, "SELECT count(*) FROM t").unwrap(), 10);
     assert!(p.is_autocommit());
     // A writer cannot commit while the snapshot holds its read lock in
     // rollback-journal mode, so it waits; use WAL to let it through.
     drop(r);
-    writer.checkout().unwrap().exec("PRAGMA journal_mode=WAL").unwrap();
+    writer
+        .checkout()
+        .unwrap()
+        .exec("PRAGMA journal_mode=WAL")
+        .unwrap();
     let mut r = reader.checkout().unwrap();
     assert_eq!(query_i64(&mut r, "SELECT count(*) FROM t").unwrap(), 10);
-    writer.checkout().unwrap().exec("INSERT INTO t VALUES (11)").unwrap();
-    assert_eq!(query_i64(&mut r, "SELECT count(*) FROM t").unwrap(), 10, "same snapshot");
-    assert_eq!(query_i64(&mut p, "SELECT count(*) FROM t").unwrap(), 11, "autocommit sees it");
+    writer
+        .checkout()
+        .unwrap()
+        .exec("INSERT INTO t VALUES (11)")
+        .unwrap();
+    assert_eq!(
+        query_i64(&mut r, "SELECT count(*) FROM t").unwrap(),
+        10,
+        "same snapshot"
+    );
+    assert_eq!(
+        query_i64(&mut p, "SELECT count(*) FROM t").unwrap(),
+        11,
+        "autocommit sees it"
+    );
     drop(r);
     let mut r = reader.checkout().unwrap();
-    assert_eq!(query_i64(&mut r, "SELECT count(*) FROM t").unwrap(), 11, "a new checkout, a new snapshot");
+    assert_eq!(
+        query_i64(&mut r, "SELECT count(*) FROM t").unwrap(),
+        11,
+        "a new checkout, a new snapshot"
+    );
     drop(r);
-    assert_eq!(reader.stats().resets_on_checkin, 0, "ending the snapshot is not a reset");
+    assert_eq!(
+        reader.stats().resets_on_checkin,
+        0,
+        "ending the snapshot is not a reset"
+    );
 }
 
 #[test]
@@ -486,14 +565,21 @@ fn a_write_or_the_callers_begin_ends_the_snapshot_first() {
         assert_eq!(query_i64(&mut c, "SELECT count(*) FROM t").unwrap(), 2);
         assert!(!c.is_autocommit());
         c.exec("INSERT INTO t VALUES (3)").unwrap();
-        assert!(c.is_autocommit(), "the write ran in autocommit, after the snapshot ended");
+        assert!(
+            c.is_autocommit(),
+            "the write ran in autocommit, after the snapshot ended"
+        );
         assert_eq!(query_i64(&mut c, "SELECT count(*) FROM t").unwrap(), 3);
         c.exec("BEGIN").unwrap();
         c.exec("INSERT INTO t VALUES (4)").unwrap();
         c.exec("COMMIT").unwrap();
     }
     let mut c = pool.checkout().unwrap();
-    assert_eq!(query_i64(&mut c, "SELECT count(*) FROM t").unwrap(), 4, "writes were kept");
+    assert_eq!(
+        query_i64(&mut c, "SELECT count(*) FROM t").unwrap(),
+        4,
+        "writes were kept"
+    );
 }
 
 #[test]
@@ -505,7 +591,10 @@ fn statement_errors_name_the_sql_and_mid_step_binds_are_misuse() {
     let mut c = pool.checkout().unwrap();
     let err = c.prepare("SELECT nope FROM t").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Sqlite);
-    assert!(err.message().contains("SELECT nope FROM t") && err.message().contains("no such column"), "{err}");
+    assert!(
+        err.message().contains("SELECT nope FROM t") && err.message().contains("no such column"),
+        "{err}"
+    );
     let id = c.prepare("SELECT x FROM t WHERE x > ?").unwrap();
     let err = c.statement(id).unwrap().bind_int64(2, 1).unwrap_err();
     assert_eq!((err.kind(), err.sqlite_code()), (ErrorKind::Sqlite, 25));
@@ -513,8 +602,14 @@ fn statement_errors_name_the_sql_and_mid_step_binds_are_misuse() {
     assert_eq!(c.step(id).unwrap(), Step::Row);
     let err = c.statement(id).unwrap().bind_int64(1, 5).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Misuse);
-    assert_eq!(c.statement(id).unwrap().column_int64(3).unwrap_err().kind(), ErrorKind::Misuse);
-    assert_eq!(c.prepare("   -- only a comment").unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        c.statement(id).unwrap().column_int64(3).unwrap_err().kind(),
+        ErrorKind::Misuse
+    );
+    assert_eq!(
+        c.prepare("   -- only a comment").unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
 }
 
 #[test]
