@@ -137,3 +137,28 @@ pub unsafe extern "C" fn sqlpool_prepare(
         Ok(SQLPOOL_OK)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::error::SQLPOOL_INTERNAL;
+    use crate::{ErrorKind, Options, Pool};
+
+    #[test]
+    fn a_panic_on_a_connection_poisons_its_pool() {
+        let dir = std::env::temp_dir().join(format!("sqlpool-poison-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("p.db");
+        let mut opts = Options::default();
+        opts.set_create(true);
+        let pool = Pool::open(path.to_str().unwrap(), opts).unwrap();
+        let mut entry = ConnEntry::new(pool.checkout().unwrap());
+        let rc = call(|| entry.guarded(|_| panic!("inside a connection call")));
+        assert_eq!(rc, SQLPOOL_INTERNAL);
+        drop(entry);
+        let err = pool.checkout().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Internal);
+        assert!(err.message().contains("refuses work"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -203,3 +203,60 @@ pub(crate) fn version_number() -> c_int {
         + part(env!("CARGO_PKG_VERSION_MINOR")) * 1_000
         + part(env!("CARGO_PKG_VERSION_PATCH"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_message() -> String {
+        // SAFETY: sqlpool_errmsg never returns NULL.
+        unsafe { CStr::from_ptr(sqlpool_errmsg()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_internal_with_its_message_and_never_unwinds() {
+        assert_eq!(call(|| panic!("boom at the boundary")), SQLPOOL_INTERNAL);
+        assert!(
+            last_message().contains("boom at the boundary"),
+            "{}",
+            last_message()
+        );
+        assert_eq!(value(7, || -> Result<i32, Error> { panic!("again") }), 7);
+        assert!(last_message().contains("again"));
+    }
+
+    #[test]
+    fn errors_set_the_message_and_code_and_success_leaves_them() {
+        let code = call(|| Err(Error::sqlite(1555, "constraint failed")));
+        assert_eq!(code, SQLPOOL_SQLITE);
+        assert_eq!(sqlpool_sqlite_errcode(), 1555);
+        assert_eq!(call(|| Ok(SQLPOOL_OK)), SQLPOOL_OK);
+        assert_eq!(last_message(), "constraint failed");
+        assert_eq!(call(|| Err(Error::misuse("x"))), SQLPOOL_MISUSE);
+        assert_eq!(sqlpool_sqlite_errcode(), 0);
+    }
+
+    #[test]
+    fn every_code_has_a_distinct_static_name() {
+        let codes = [0, 1, 2, 3, 4, 5, 6, 7, 100, 101];
+        let names: std::collections::HashSet<_> = codes
+            .iter()
+            // SAFETY: errstr returns static NUL-terminated strings.
+            .map(|&c| {
+                unsafe { CStr::from_ptr(sqlpool_errstr(c)) }
+                    .to_str()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(names.len(), codes.len());
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { CStr::from_ptr(sqlpool_errstr(42)) }
+                .to_str()
+                .unwrap(),
+            "SQLPOOL_UNKNOWN"
+        );
+    }
+}
