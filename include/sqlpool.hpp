@@ -9,7 +9,8 @@
  *   - Pool, Connection and Statement are move-only. A moved-from object is
  *     empty (it owns no handle) and its destructor does nothing.
  *   - ~Pool closes the pool if close() was not called. Connections still
- *     checked out stay usable and close at their checkin (C API rule).
+ *     checked out stay usable and close at their checkin (C API rule), so
+ *     a Connection may outlive its Pool object.
  *   - ~Connection checks the connection in; checkin() does it early.
  *   - ~Statement finalizes the statement; finalize() does it early.
  *   - Destructors never throw: a failure there is dropped, as a destructor
@@ -29,18 +30,23 @@
  *       // st is destroyed first, then conn is checked in.
  *
  * Threads: as in the C API. A Pool may be used from any thread at once
- * (checkout(), stats()); a Connection and its Statements by one thread at a
- * time.
+ * (checkout(), stats(), dispose(), close()), but not moved or destroyed
+ * while in use; a Connection and its Statements by one thread at a time.
  *
- * Text and blobs read with get<std::string_view>() point into SQLite's
- * buffer and are valid until the next step(), reset() or finalize(); the
- * other get<T>() return copies.
+ * Text read with get<std::string_view>() points into SQLite's buffer and is
+ * valid until the next step(), reset() or finalize() (as sqlpool_column_text);
+ * the other get<T>() return copies.
+ *
+ * checkin() and finalize() give up the handle even when they throw, and
+ * ~Pool does not close a pool that close() was called on, so a destructor
+ * never repeats them.
  */
 #ifndef SQLPOOL_HPP
 #define SQLPOOL_HPP
 
 #include "sqlpool.h"
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -310,11 +316,15 @@ public:
             detail::check(sqlpool_options_set_read_snapshot(o, *options.read_snapshot));
         detail::check(sqlpool_open(path.c_str(), o, &pool_));
     }
-    Pool(Pool&& other) noexcept : pool_(std::exchange(other.pool_, nullptr)) {}
+    Pool(Pool&& other) noexcept
+        : pool_(std::exchange(other.pool_, nullptr)),
+          closed_(other.closed_.exchange(false, std::memory_order_relaxed)) {}
     Pool& operator=(Pool&& other) noexcept {
         if (this != &other) {
             drop();
             pool_ = std::exchange(other.pool_, nullptr);
+            closed_.store(other.closed_.exchange(false, std::memory_order_relaxed),
+                          std::memory_order_relaxed);
         }
         return *this;
     }
@@ -336,18 +346,30 @@ public:
     }
     /* Closes the idle connections; new ones open on demand. */
     void dispose() { detail::check(sqlpool_dispose(pool_)); }
-    /* Closes the pool: see sqlpool_close(). Checked-out Connections stay
-     * usable until their checkin. The handle is given up even when this
-     * throws. */
-    void close() { detail::check(sqlpool_close(std::exchange(pool_, nullptr))); }
+    /* Closes the pool (sqlpool_close): idle connections close now, checked-out
+     * Connections stay usable until their checkin, threads waiting in
+     * checkout() wake with SQLPOOL_CLOSED. May be called while other threads
+     * use the Pool. The handle is kept (get() still returns it) so later
+     * calls get the C API's answer for a closed pool; closing twice throws
+     * SQLPOOL_MISUSE. */
+    void close() {
+        closed_.store(true, std::memory_order_relaxed);
+        detail::check(sqlpool_close(pool_));
+    }
 
+    /* The C handle, for calls this header does not wrap. Still owned by
+     * the Pool; after close() it may be stale (calls on it then return
+     * SQLPOOL_CLOSED or SQLPOOL_MISUSE, as the C API says). */
     sqlpool_pool* get() const noexcept { return pool_; }
 
 private:
     void drop() noexcept {
-        if (pool_ != nullptr) (void)sqlpool_close(std::exchange(pool_, nullptr));
+        if (pool_ != nullptr && !closed_.exchange(true, std::memory_order_relaxed))
+            (void)sqlpool_close(pool_);
+        pool_ = nullptr;
     }
     sqlpool_pool* pool_ = nullptr;
+    std::atomic<bool> closed_{false};
 };
 
 }  // namespace sqlpool
