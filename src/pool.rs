@@ -39,7 +39,20 @@ pub(crate) struct PoolShared {
 
 struct WatchedFile {
     path: String,
-    identity: ForkMutex<Option<(u64, u64)>>,
+    /// Also compare size and mtime: for `immutable=1` URIs, whose connections
+    /// trust the file never to change and would not see an in-place write.
+    content_too: bool,
+    identity: ForkMutex<Option<FileIdentity>>,
+}
+
+/// What pre_ping compares: device and inode (replaced or removed), and for
+/// immutable files size and mtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i64,
 }
 
 /// Counters updated off the pool lock.
@@ -142,8 +155,10 @@ impl Pool {
         let filename = first.main_filename();
         let mut shared = shared;
         if !filename.is_empty() {
+            let content_too = is_immutable_uri(path);
             let watched = WatchedFile {
-                identity: ForkMutex::new(file_identity(&filename)),
+                identity: ForkMutex::new(file_identity(&filename, content_too)),
+                content_too,
                 path: filename,
             };
             Arc::get_mut(&mut shared)
@@ -256,9 +271,25 @@ fn check_path(path: &str) -> Result<()> {
     Ok(())
 }
 
-fn file_identity(path: &str) -> Option<(u64, u64)> {
+fn file_identity(path: &str, content_too: bool) -> Option<FileIdentity> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    std::fs::metadata(path).ok().map(|m| FileIdentity {
+        dev: m.dev(),
+        ino: m.ino(),
+        size: if content_too { m.size() } else { 0 },
+        mtime_ns: if content_too {
+            m.mtime() * 1_000_000_000 + m.mtime_nsec()
+        } else {
+            0
+        },
+    })
+}
+
+fn is_immutable_uri(path: &str) -> bool {
+    path.starts_with("file:")
+        && path
+            .split_once('?')
+            .is_some_and(|(_, query)| query.split('&').any(|kv| kv == "immutable=1"))
 }
 
 impl PoolShared {
@@ -576,7 +607,7 @@ impl PoolShared {
         let Some(watched) = &self.watched_file else {
             return;
         };
-        let now = file_identity(&watched.path);
+        let now = file_identity(&watched.path, watched.content_too);
         let mut seen = watched.identity.lock();
         if *seen != now {
             *seen = now;

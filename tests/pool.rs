@@ -624,3 +624,74 @@ fn a_pool_is_shared_by_its_clones() {
     assert_eq!(pool.stats().checked_out, 1);
     assert!(c.pool().same_pool(&pool));
 }
+
+#[test]
+fn pre_ping_notices_an_in_place_change_of_an_immutable_file() {
+    let dir = TempDir::new("immutable");
+    let path = dir.path("i.db");
+    make_db(&path, 3);
+    let uri = format!("file:{}?immutable=1", path.display());
+    let pool = Pool::open(&uri, opts()).unwrap();
+    drop(pool.checkout().unwrap());
+    {
+        let writer = rusqlite::Connection::open(&path).unwrap();
+        writer
+            .execute_batch("INSERT INTO t SELECT x + 3 FROM t")
+            .unwrap();
+    }
+    pool.check_file_now();
+    let mut c = pool.checkout().unwrap();
+    assert_eq!(query_i64(&mut c, "SELECT count(*) FROM t").unwrap(), 6);
+    assert_eq!(pool.stats().pre_ping_failures, 1);
+}
+
+#[test]
+fn a_connection_that_hits_a_fatal_error_is_closed_at_checkin_and_the_pool_recovers() {
+    let dir = TempDir::new("truncated");
+    let path = dir.path("tr.db");
+    make_db(&path, 2000);
+    let saved = std::fs::read(&path).unwrap();
+    let mut o = opts();
+    o.set_pool_size(1).unwrap();
+    let pool = open(&path, o);
+    {
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(saved.len() as u64 / 2).unwrap();
+        let mut c = pool.checkout().unwrap();
+        let err = query_i64(&mut c, "SELECT sum(x) FROM t").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Sqlite);
+        assert!(
+            matches!(err.sqlite_code() & 0xff, 11 | 10 | 26),
+            "corrupt, I/O error or not a database: {err}"
+        );
+        assert!(c.is_invalidated(), "marked for closing at checkin");
+    }
+    let s = pool.stats();
+    assert_eq!((s.invalidated, s.idle), (1, 0));
+    std::fs::write(&path, &saved).unwrap();
+    let mut c = pool.checkout().unwrap();
+    assert_eq!(query_i64(&mut c, "SELECT count(*) FROM t").unwrap(), 2000);
+}
+
+#[test]
+fn a_writer_holding_the_lock_gives_busy_after_busy_timeout_then_the_pool_goes_on() {
+    let dir = TempDir::new("busy");
+    let path = dir.path("b.db");
+    make_db(&path, 1);
+    let mut o = opts();
+    o.set_busy_timeout(Duration::from_millis(150));
+    let pool = open(&path, o);
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let mut c = pool.checkout().unwrap();
+    let started = std::time::Instant::now();
+    let err = query_i64(&mut c, "SELECT count(*) FROM t").unwrap_err();
+    assert_eq!(err.sqlite_code() & 0xff, 5, "SQLITE_BUSY: {err}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(140),
+        "busy_timeout was honoured"
+    );
+    assert!(!c.is_invalidated(), "busy is not fatal");
+    locker.execute_batch("COMMIT").unwrap();
+    assert_eq!(query_i64(&mut c, "SELECT count(*) FROM t").unwrap(), 1);
+}
