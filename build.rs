@@ -15,8 +15,7 @@ fn main() {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libsqlpool.so.{major}");
     }
 
-    let mut config =
-        cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
     let version = |part: &str| env::var(format!("CARGO_PKG_VERSION_{part}")).unwrap();
     let (major, minor, patch) = (version("MAJOR"), version("MINOR"), version("PATCH"));
     let number = major.parse::<u32>().unwrap() * 1_000_000

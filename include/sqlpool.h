@@ -119,6 +119,61 @@
 #define SQLPOOL_NULL 5
 
 /**
+ * Event: a new connection was opened.
+ */
+#define SQLPOOL_EVENT_CONNECT 1
+
+/**
+ * Event: a caller got a connection (wait_ns: how long it waited).
+ */
+#define SQLPOOL_EVENT_CHECKOUT 2
+
+/**
+ * Event: a caller returned a connection.
+ */
+#define SQLPOOL_EVENT_CHECKIN 3
+
+/**
+ * Event: an invalidated (or broken) connection was closed at its checkin.
+ */
+#define SQLPOOL_EVENT_INVALIDATE 4
+
+/**
+ * Event: a connection older than recycle_ms was replaced at checkout.
+ */
+#define SQLPOOL_EVENT_RECYCLE 5
+
+/**
+ * Event: a connection whose database file was replaced or removed was replaced.
+ */
+#define SQLPOOL_EVENT_PRE_PING_FAILURE 6
+
+/**
+ * Event: a checkout timed out (connection_id 0).
+ */
+#define SQLPOOL_EVENT_TIMEOUT 7
+
+/**
+ * Log level: an operation failed (a connection could not be opened).
+ */
+#define SQLPOOL_LOG_ERROR 1
+
+/**
+ * Log level: a timeout, a possible connection leak.
+ */
+#define SQLPOOL_LOG_WARN 2
+
+/**
+ * Log level: a replaced connection, a leaked connection's return.
+ */
+#define SQLPOOL_LOG_INFO 3
+
+/**
+ * Log level: detail.
+ */
+#define SQLPOOL_LOG_DEBUG 4
+
+/**
  * A connection checked out of a pool with sqlpool_checkout(). Used by its
  * holder only, one thread at a time; it may move between threads. Returned
  * with sqlpool_checkin(); stale after that.
@@ -144,6 +199,19 @@ typedef struct sqlpool_pool sqlpool_pool;
  * sqlpool_finalize() or its connection's checkin, whichever comes first.
  */
 typedef struct sqlpool_stmt sqlpool_stmt;
+
+/**
+ * Receives pool events: `event` is an SQLPOOL_EVENT_* value,
+ * `connection_id` the pool-local number of the connection (from 1; 0 for a
+ * timeout), `wait_ns` the time a checkout waited.
+ */
+typedef void (*sqlpool_event_callback)(void *user_data, int event, uint64_t connection_id, uint64_t wait_ns);
+
+/**
+ * Receives log messages: `level` is an SQLPOOL_LOG_* value; `message` is
+ * valid for the call only.
+ */
+typedef void (*sqlpool_log_callback)(void *user_data, int level, const char *message);
 
 /**
  * A snapshot of a pool's state and counters (sqlpool_get_stats()). Counts
@@ -201,47 +269,65 @@ typedef struct sqlpool_stats {
   uint64_t resets_on_checkin;
 } sqlpool_stats;
 
+/**
+ * One value to bind (sqlpool_bind_values()). `kind` says which field is
+ * used: SQLPOOL_INTEGER `int_value`; SQLPOOL_FLOAT `float_value`;
+ * SQLPOOL_TEXT (UTF-8) and SQLPOOL_BLOB `len` bytes at `bytes` (which may
+ * be NULL when `len` is 0); SQLPOOL_NULL none.
+ */
+typedef struct sqlpool_value {
+  int kind;
+  int64_t int_value;
+  double float_value;
+  const void *bytes;
+  int64_t len;
+} sqlpool_value;
+
+/**
+ * The shared registry's limits and counters (sqlpool_shared_get_stats()).
+ * Later versions may add fields at the end only.
+ */
+typedef struct sqlpool_shared_stats {
+  /**
+   * Pools in the registry now.
+   */
+  uint32_t pools;
+  /**
+   * Connections of shared pools open now.
+   */
+  uint32_t open_connections;
+  /**
+   * The connection budget; 0 when there is no limit.
+   */
+  uint32_t max_connections;
+  uint32_t _reserved;
+  /**
+   * The idle timeout in ms; -1 when idle pools keep their connections.
+   */
+  int64_t idle_timeout_ms;
+  /**
+   * Times the idle connections of a pool not used for the idle timeout
+   * were closed.
+   */
+  uint64_t idle_disposals;
+  /**
+   * Times a pool closed another shared pool's idle connections to stay
+   * within the budget.
+   */
+  uint64_t budget_evictions;
+  /**
+   * Connection opens that had to wait for the budget.
+   */
+  uint64_t budget_waits;
+  /**
+   * Connection opens that gave up waiting for the budget (SQLPOOL_TIMEOUT).
+   */
+  uint64_t budget_timeouts;
+} sqlpool_shared_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-/**
- * Returns the connection to its pool and releases the handle. The
- * connection is left clean: statements of this checkout are reset and their
- * handles released; an open transaction is rolled back. A NULL or stale
- * handle (checked in twice) is SQLPOOL_MISUSE; so is a connection in use by
- * another thread at that moment.
- */
-int sqlpool_checkin(struct sqlpool_conn *conn);
-
-/**
- * Marks the connection to be closed, not reused, when it is checked in
- * (after an error the caller does not trust, say). It stays usable until
- * then.
- */
-int sqlpool_conn_invalidate(struct sqlpool_conn *conn);
-
-/**
- * Runs every statement in `sql`; rows of a query are stepped through and
- * discarded. On a read-snapshot pool, reads join the checkout's snapshot.
- *
- * # Safety
- * `sql` is a NUL-terminated string borrowed for the call.
- */
-int sqlpool_exec(struct sqlpool_conn *conn, const char *sql);
-
-/**
- * Prepares the first statement of `sql` on the connection and writes its
- * handle to `*out`. The same SQL prepared again on the same pooled
- * connection, in this or a later checkout, reuses the compiled statement
- * (see statement_cache_hits). The statement is valid until
- * sqlpool_finalize() or the connection's checkin.
- *
- * # Safety
- * `sql` is a NUL-terminated string borrowed for the call; `out` is NULL or
- * points to writable memory for a pointer.
- */
-int sqlpool_prepare(struct sqlpool_conn *conn, const char *sql, struct sqlpool_stmt **out);
 
 /**
  * The message of the last failing call on this thread, naming what failed
@@ -373,6 +459,34 @@ int sqlpool_options_set_statement_cache_capacity(struct sqlpool_options *opts, u
 int sqlpool_options_set_read_snapshot(struct sqlpool_options *opts, bool on);
 
 /**
+ * Report a connection held longer than `ms` through the log callback
+ * (level SQLPOOL_LOG_WARN, with the holder's thread id, the time held and
+ * the tag set by sqlpool_conn_set_tag()), once, and again (SQLPOOL_LOG_INFO)
+ * when it is returned. -1 (the default) turns leak detection off; below -1
+ * is SQLPOOL_INVALID_ARGUMENT. Checked by the pool's background thread
+ * every 50 ms.
+ */
+int sqlpool_options_set_leak_threshold_ms(struct sqlpool_options *opts, int64_t ms);
+
+/**
+ * Calls `callback(user_data, event, connection_id, wait_ns)` for every pool
+ * event (SQLPOOL_EVENT_*), on the thread where it happens, never while the
+ * pool's lock is held; the callback may call into sqlpool (stats, even
+ * checkout) but should be quick. NULL clears it. `user_data` is passed back
+ * untouched and must be usable from any thread. When unset, events cost
+ * nothing.
+ */
+int sqlpool_options_set_event_callback(struct sqlpool_options *opts, sqlpool_event_callback callback, void *user_data);
+
+/**
+ * Calls `callback(user_data, level, message)` for the pool's log messages
+ * (SQLPOOL_LOG_*): failures to open connections, timeouts, replaced
+ * connections, leaks. Leak reports come from the pool's background thread.
+ * NULL clears it. `user_data` must be usable from any thread.
+ */
+int sqlpool_options_set_log_callback(struct sqlpool_options *opts, sqlpool_log_callback callback, void *user_data);
+
+/**
  * Opens a pool on `path`: a file name or an SQLite URI
  * ("file:x.db?mode=ro&immutable=1"). `opts` may be NULL for the defaults;
  * they are copied, so the caller may free them right after.
@@ -415,7 +529,8 @@ int sqlpool_dispose(struct sqlpool_pool *pool);
  * return SQLPOOL_CLOSED. The pool's memory is released when its last
  * connection is checked in (the handle keeps a few bytes, so that it never
  * aliases another pool). NULL is a no-op (SQLPOOL_OK); closing twice is
- * SQLPOOL_MISUSE.
+ * SQLPOOL_MISUSE. A handle from sqlpool_open_shared() gives back its
+ * reference: the shared pool closes when its last handle is closed.
  */
 int sqlpool_close(struct sqlpool_pool *pool);
 
@@ -428,6 +543,82 @@ int sqlpool_close(struct sqlpool_pool *pool);
  * `out` is NULL or points to `out_size` writable bytes.
  */
 int sqlpool_get_stats(const struct sqlpool_pool *pool, struct sqlpool_stats *out, size_t out_size);
+
+/**
+ * Writes the pool's state in SQLAlchemy QueuePool.status() wording ("Pool
+ * size: 5  Connections in pool: 1 Current Overflow: -4 Current Checked out
+ * connections: 0") into `buf`, NUL-terminated. With `buf` NULL and `size` 0
+ * only `*needed` is set (the bytes needed, NUL included); a smaller buffer
+ * is SQLPOOL_INVALID_ARGUMENT. `needed` may be NULL.
+ *
+ * # Safety
+ * `buf` is NULL or points to `size` writable bytes; `needed` is NULL or
+ * points to a writable size_t.
+ */
+int sqlpool_status(const struct sqlpool_pool *pool, char *buf, size_t size, size_t *needed);
+
+/**
+ * Writes the pool's metrics in the Prometheus text exposition format
+ * (version 0.0.4; HikariCP's names adapted, label pool="<path>"):
+ * sqlpool_connections, _active, _idle, _pending, _min, _max,
+ * _timeout_total, _created_total, _closed_total{reason=...}, the
+ * _acquire_seconds histogram, and statement cache hits and misses. Buffer
+ * rules as sqlpool_status().
+ *
+ * # Safety
+ * As sqlpool_status().
+ */
+int sqlpool_metrics_prometheus(const struct sqlpool_pool *pool, char *buf, size_t size, size_t *needed);
+
+/**
+ * Returns the connection to its pool and releases the handle. The
+ * connection is left clean: statements of this checkout are reset and their
+ * handles released; an open transaction is rolled back. A NULL or stale
+ * handle (checked in twice) is SQLPOOL_MISUSE; so is a connection in use by
+ * another thread at that moment.
+ */
+int sqlpool_checkin(struct sqlpool_conn *conn);
+
+/**
+ * Marks the connection to be closed, not reused, when it is checked in
+ * (after an error the caller does not trust, say). It stays usable until
+ * then.
+ */
+int sqlpool_conn_invalidate(struct sqlpool_conn *conn);
+
+/**
+ * Runs every statement in `sql`; rows of a query are stepped through and
+ * discarded. On a read-snapshot pool, reads join the checkout's snapshot.
+ *
+ * # Safety
+ * `sql` is a NUL-terminated string borrowed for the call.
+ */
+int sqlpool_exec(struct sqlpool_conn *conn, const char *sql);
+
+/**
+ * Prepares the first statement of `sql` on the connection and writes its
+ * handle to `*out`. The same SQL prepared again on the same pooled
+ * connection, in this or a later checkout, reuses the compiled statement
+ * (see statement_cache_hits). The statement is valid until
+ * sqlpool_finalize() or the connection's checkin.
+ *
+ * # Safety
+ * `sql` is a NUL-terminated string borrowed for the call; `out` is NULL or
+ * points to writable memory for a pointer.
+ */
+int sqlpool_prepare(struct sqlpool_conn *conn, const char *sql, struct sqlpool_stmt **out);
+
+/**
+ * Names the connection's current holder in leak reports (a simulator step
+ * id, a Python traceback): copied; cleared at checkin; NULL clears it now.
+ * Kept only when the pool has a leak threshold
+ * (sqlpool_options_set_leak_threshold_ms()). Invalid UTF-8 is
+ * SQLPOOL_INVALID_ARGUMENT.
+ *
+ * # Safety
+ * `tag` is NULL or a NUL-terminated string borrowed for the call.
+ */
+int sqlpool_conn_set_tag(struct sqlpool_conn *conn, const char *tag);
 
 /**
  * Binds a 64-bit integer to parameter `idx` (1-based). Out of range is
@@ -546,6 +737,170 @@ const void *sqlpool_column_blob(const struct sqlpool_stmt *stmt, int i);
  * error). Call it after sqlpool_column_text() or _blob(), as in SQLite.
  */
 int64_t sqlpool_column_bytes(const struct sqlpool_stmt *stmt, int i);
+
+/**
+ * The name of parameter `idx` (1-based) with its prefix (":name", "@name",
+ * "$name"), as SQLite spells it; NULL for a nameless "?" parameter, an
+ * index out of range, or a NULL or stale statement (which also sets the
+ * last error to SQLPOOL_MISUSE). Owned by the statement: valid until it is
+ * finalized.
+ */
+const char *sqlpool_bind_parameter_name(const struct sqlpool_stmt *stmt, int idx);
+
+/**
+ * 1 when the statement makes no direct change to the database (a SELECT;
+ * sqlite3_stmt_readonly()), 0 when it may write, and 0 on a NULL or stale
+ * statement (which also sets the last error to SQLPOOL_MISUSE).
+ */
+int sqlpool_stmt_readonly(const struct sqlpool_stmt *stmt);
+
+/**
+ * Binds `values[0..n)` to parameters 1..n in one call. `n` must equal the
+ * statement's parameter count (else SQLPOOL_INVALID_ARGUMENT, nothing bound);
+ * values are checked (kind, UTF-8, NULL `bytes` with `len` > 0, `len` < 0)
+ * before any is bound. TEXT and BLOB bytes are copied. Binding while the
+ * statement is mid-step is SQLPOOL_MISUSE, as for the single binds.
+ *
+ * # Safety
+ * `values` is NULL (only when `n` is 0) or points to `n` readable values
+ * whose `bytes` point to `len` readable bytes, all borrowed for the call.
+ */
+int sqlpool_bind_values(struct sqlpool_stmt *stmt, const struct sqlpool_value *values, int n);
+
+/**
+ * Binds packed values to parameters 1..n in one call. Packed values are
+ * native-endian and unaligned, one after the other: a tag byte
+ * (SQLPOOL_INTEGER, _FLOAT, _TEXT, _BLOB or _NULL) then, for INTEGER an
+ * int64, for FLOAT a double, for TEXT (UTF-8) and BLOB a uint32 length and
+ * that many bytes, for NULL nothing. The number of values must equal the statement's parameter count; the
+ * buffer is checked whole before anything is bound (a bad tag, a truncated
+ * value or invalid UTF-8 is SQLPOOL_INVALID_ARGUMENT). `len` 0 binds
+ * nothing (`data` may then be NULL).
+ *
+ * # Safety
+ * `data` points to `len` readable bytes, borrowed for the call.
+ */
+int sqlpool_bind_packed(struct sqlpool_stmt *stmt, const void *data, size_t len);
+
+/**
+ * Fetches rows into `buf` in one call: the statement's current row (when
+ * the last step returned a row: a row sqlpool_fetch() stopped at, or one
+ * from sqlpool_step()), else the next one, then the rows after it, as many
+ * as fit in `buf_size` bytes and at most `max_rows` (0: no limit). Writes
+ * the number of rows to `*out_rows` and the bytes used to `*out_used`.
+ *
+ * Rows follow each other; each is native-endian and unaligned: a uint32
+ * row size in bytes (this field included), a uint32 column count n, n type
+ * bytes (SQLPOOL_INTEGER, _FLOAT, _TEXT, _BLOB, _NULL), n cells (INTEGER an
+ * int64, FLOAT a double, TEXT and BLOB a uint32 length, NULL nothing), then
+ * the TEXT and BLOB bytes in column order (TEXT is UTF-8 without a NUL).
+ *
+ * Returns SQLPOOL_DONE when the statement finished (a further call runs it
+ * again, as sqlpool_step() would), SQLPOOL_ROW when it has more rows: the
+ * next call starts with the row it stopped at. When not even one row fits,
+ * it returns SQLPOOL_ROW with `*out_rows` 0 and `*out_used` the bytes that
+ * row needs; call again with a larger buffer. On error (a step failed) the
+ * rows of this call are lost and the statement is reset.
+ *
+ * # Safety
+ * `buf` is NULL (only when `buf_size` is 0) or points to `buf_size`
+ * writable bytes; `out_rows` and `out_used` are NULL or point to writable
+ * memory; all borrowed for the call.
+ */
+int sqlpool_fetch(struct sqlpool_stmt *stmt, void *buf, size_t buf_size, uint32_t max_rows, uint32_t *out_rows, size_t *out_used);
+
+/**
+ * One call for a whole query on a checked-out connection: prepares `sql`
+ * (from the connection's statement cache when it can), binds the packed
+ * `params` (as sqlpool_bind_packed(); `params_len` 0 for none) and fetches
+ * rows into `buf` (as sqlpool_fetch()).
+ *
+ * `sql_len` is the length of `sql` in bytes, or -1 when it is
+ * NUL-terminated; only its first statement runs. On SQLPOOL_DONE the
+ * statement has finished and gone back to the cache: `*out_stmt` is set to
+ * NULL. On SQLPOOL_ROW it has more rows: `*out_stmt` is a new statement
+ * handle, owned by the caller like one from sqlpool_prepare() (valid until
+ * sqlpool_finalize() or checkin), to pass to sqlpool_fetch(). `*out_rows`
+ * and `*out_used` are as for sqlpool_fetch(). On error nothing is written
+ * and no statement is left behind.
+ *
+ * # Safety
+ * `sql` points to `sql_len` bytes (a NUL-terminated string when -1),
+ * `params` to `params_len` bytes, `buf` to `buf_size` writable bytes (NULL
+ * only with size 0); the out-pointers are NULL or writable; all borrowed
+ * for the call.
+ */
+int sqlpool_query(struct sqlpool_conn *conn, const char *sql, int64_t sql_len, const void *params, size_t params_len, void *buf, size_t buf_size, uint32_t max_rows, struct sqlpool_stmt **out_stmt, uint32_t *out_rows, size_t *out_used);
+
+/**
+ * One call for a whole query on a pool: checks a connection out (waiting
+ * as sqlpool_checkout() does), runs the query as sqlpool_query() would,
+ * and checks the connection back in, so that nothing is held between
+ * calls. For the many short queries of code that only knows a pool.
+ *
+ * Returns SQLPOOL_DONE when every row was written to `buf`; SQLPOOL_ROW
+ * when it stopped early, after `max_rows` rows (0: no limit) or at a row
+ * that did not fit (when none was written, `*out_used` is the bytes that
+ * row needs): the rows not written are lost, so use it for reads, with
+ * `max_rows` (say, 2 to check that a query returns at most one row) or a
+ * buffer large enough, and fall back to sqlpool_query() on a checked-out
+ * connection otherwise. A statement that writes has written by then.
+ *
+ * # Safety
+ * As for sqlpool_query().
+ */
+int sqlpool_pool_query(struct sqlpool_pool *pool, const char *sql, int64_t sql_len, const void *params, size_t params_len, void *buf, size_t buf_size, uint32_t max_rows, uint32_t *out_rows, size_t *out_used);
+
+/**
+ * Opens, or finds, the process's shared pool for `path` and `opts`: the
+ * same pool for the same canonical file ("a.db", "./a.db" and a symlink to
+ * it are one file) and equal options, and a new one otherwise. `opts` may be
+ * NULL for the defaults; they are copied.
+ *
+ * Each call writes a new handle to `*out`, owned by the caller and released
+ * with sqlpool_close(), which gives back its reference: the pool closes when
+ * its last handle is closed. Shared pools count against the registry's
+ * connection budget (sqlpool_shared_set_limits()). Errors as for
+ * sqlpool_open(). Thread-safe.
+ *
+ * # Safety
+ * `path` is a NUL-terminated string borrowed for the call; `out` is NULL or
+ * points to writable memory for a pointer.
+ */
+int sqlpool_open_shared(const char *path, const struct sqlpool_options *opts, struct sqlpool_pool **out);
+
+/**
+ * Sets the shared registry's limits, for all shared pools of the process:
+ * `max_connections`, the most connections open at once across them (0: no
+ * limit, the default); `idle_timeout_ms`, after which a shared pool nobody
+ * used has its idle connections closed (-1: never; default 60000). When the
+ * budget is spent, a shared pool that needs a connection closes the idle
+ * connections of the least recently used shared pool, else waits up to its
+ * timeout_ms and fails with SQLPOOL_TIMEOUT. An idle timeout below -1 is
+ * SQLPOOL_INVALID_ARGUMENT. Thread-safe.
+ */
+int sqlpool_shared_set_limits(uint32_t max_connections, int64_t idle_timeout_ms);
+
+/**
+ * Closes now the idle connections of every shared pool not used for the
+ * idle timeout (sqlpool_open_shared() does this too), and writes how many
+ * pools it disposed to `*out_disposed` (which may be NULL). Thread-safe.
+ *
+ * # Safety
+ * `out_disposed` is NULL or points to writable memory for a uint32_t.
+ */
+int sqlpool_shared_sweep(uint32_t *out_disposed);
+
+/**
+ * Writes the shared registry's limits and counters to `*out`. `out_size`
+ * is sizeof(sqlpool_shared_stats) as the caller compiled it: smaller than
+ * this version's struct is SQLPOOL_INVALID_ARGUMENT; bytes beyond it are
+ * zeroed. Thread-safe.
+ *
+ * # Safety
+ * `out` is NULL or points to `out_size` writable bytes.
+ */
+int sqlpool_shared_get_stats(struct sqlpool_shared_stats *out, size_t out_size);
 
 #ifdef __cplusplus
 }  // extern "C"

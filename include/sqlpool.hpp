@@ -110,6 +110,13 @@ struct PoolOptions {
     uint32_t busy_timeout_ms = 5000;
     uint32_t statement_cache_capacity = 32;
     std::optional<bool> read_snapshot;  /* unset: the library's default (on when read_only) */
+    int64_t leak_threshold_ms = -1;     /* -1: no leak detection */
+    /* C callbacks, as sqlpool_options_set_event_callback / _log_callback:
+     * user_data must outlive the pool and every connection checked out of it. */
+    sqlpool_event_callback on_event = nullptr;
+    void* on_event_user_data = nullptr;
+    sqlpool_log_callback on_log = nullptr;
+    void* on_log_user_data = nullptr;
 };
 
 /* A borrowed byte range to bind as a BLOB. */
@@ -274,6 +281,10 @@ public:
     }
     /* The connection is closed, not reused, at its checkin. */
     void invalidate() { detail::check(sqlpool_conn_invalidate(conn_)); }
+    /* Names the holder in leak reports (sqlpool_conn_set_tag); empty clears it. */
+    void set_tag(const std::string& tag) {
+        detail::check(sqlpool_conn_set_tag(conn_, tag.empty() ? nullptr : tag.c_str()));
+    }
     /* Returns the connection to the pool now. The handle is given up even
      * when this throws. Finalize this connection's Statements first. */
     void checkin() { detail::check(sqlpool_checkin(std::exchange(conn_, nullptr))); }
@@ -314,6 +325,9 @@ public:
             sqlpool_options_set_statement_cache_capacity(o, options.statement_cache_capacity));
         if (options.read_snapshot.has_value())
             detail::check(sqlpool_options_set_read_snapshot(o, *options.read_snapshot));
+        detail::check(sqlpool_options_set_leak_threshold_ms(o, options.leak_threshold_ms));
+        detail::check(sqlpool_options_set_event_callback(o, options.on_event, options.on_event_user_data));
+        detail::check(sqlpool_options_set_log_callback(o, options.on_log, options.on_log_user_data));
         detail::check(sqlpool_open(path.c_str(), o, &pool_));
     }
     Pool(Pool&& other) noexcept
@@ -344,6 +358,10 @@ public:
         detail::check(sqlpool_get_stats(pool_, &s, sizeof s));
         return s;
     }
+    /* SQLAlchemy's QueuePool.status() wording (sqlpool_status). */
+    std::string status() const { return text(sqlpool_status); }
+    /* The Prometheus text exposition format (sqlpool_metrics_prometheus). */
+    std::string prometheus() const { return text(sqlpool_metrics_prometheus); }
     /* Closes the idle connections; new ones open on demand. */
     void dispose() { detail::check(sqlpool_dispose(pool_)); }
     /* Closes the pool (sqlpool_close): idle connections close now, checked-out
@@ -363,6 +381,19 @@ public:
     sqlpool_pool* get() const noexcept { return pool_; }
 
 private:
+    /* Sizes, then fills, a text the C API writes into a caller's buffer. */
+    std::string text(int (*fn)(const sqlpool_pool*, char*, size_t, size_t*)) const {
+        for (;;) {
+            size_t needed = 0;
+            detail::check(fn(pool_, nullptr, 0, &needed));
+            std::string out(needed, '\0');
+            int rc = fn(pool_, out.data(), out.size(), &needed);
+            if (rc == SQLPOOL_INVALID_ARGUMENT) continue;  /* grew in between: again */
+            detail::check(rc);
+            out.resize(needed - 1);
+            return out;
+        }
+    }
     void drop() noexcept {
         if (pool_ != nullptr && !closed_.exchange(true, std::memory_order_relaxed))
             (void)sqlpool_close(pool_);

@@ -3,11 +3,14 @@
 //! snapshot of a checkout.
 
 use crate::error::{Error, Result};
+use crate::fork::{self, InSqlite, SqliteCall};
 use crate::options::Options;
 use crate::statement::{abbreviate, Statement, Step, StmtClass};
 use crate::statement_cache::StatementCache;
 use rusqlite::{ffi, OpenFlags};
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 /// Names a statement handed out by [`Connection::prepare`] during one checkout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,6 +36,8 @@ struct Snapshot {
 /// Pool bookkeeping carried by each connection.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnMeta {
+    /// Numbered from 1 per pool, for events and leak reports.
+    pub(crate) id: u64,
     pub(crate) file_generation: u64,
     pub(crate) fork_epoch: u64,
     /// Coarse-clock millisecond after which the connection is recycled.
@@ -45,16 +50,19 @@ pub(crate) struct ConnMeta {
 }
 
 pub struct Connection {
-    // Field order is drop order: statements are finalized before the
-    // connection closes.
+    // Drop (below) finalizes the statements, then closes `db`.
     active: Vec<ActiveSlot>,
     free_slots: Vec<u32>,
     next_generation: u32,
     cache: StatementCache,
     snapshot: Snapshot,
     raw: NonNull<ffi::sqlite3>,
-    db: rusqlite::Connection,
+    db: ManuallyDrop<rusqlite::Connection>,
     pub(crate) meta: ConnMeta,
+    /// Set when the pool detects leaks.
+    pub(crate) holding: Option<Arc<crate::events::Holding>>,
+    /// Raised while this connection is inside SQLite (see fork::InSqlite).
+    in_sqlite: Arc<InSqlite>,
 }
 
 // SAFETY: the connection is opened in SQLite's multi-thread mode (no
@@ -65,6 +73,10 @@ unsafe impl Send for Connection {}
 impl Connection {
     /// Opens and configures a connection as `opts` say.
     pub(crate) fn open(path: &str, opts: &Options, meta: ConnMeta) -> Result<Connection> {
+        let in_sqlite = fork::new_call_flag();
+        // SAFETY: in_sqlite outlives the guard (it is moved into the result,
+        // which keeps the same allocation, or dropped after the guard).
+        let _call = unsafe { SqliteCall::enter(&in_sqlite) };
         let mut flags = OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if opts.read_only {
             flags |= OpenFlags::SQLITE_OPEN_READ_ONLY;
@@ -81,10 +93,7 @@ impl Connection {
         };
         configure("setting busy_timeout", db.busy_timeout(opts.busy_timeout))?;
         if opts.read_only {
-            configure(
-                "setting query_only",
-                db.pragma_update(None, "query_only", true),
-            )?;
+            configure("setting query_only", db.pragma_update(None, "query_only", true))?;
         }
         // Reading the schema now makes a file that is not a database fail here,
         // at open, rather than at the first query.
@@ -93,20 +102,12 @@ impl Connection {
             db.query_row("PRAGMA schema_version", [], |_| Ok(())),
         )?;
         if let Some(sql) = &opts.init_sql {
-            db.execute_batch(sql).map_err(|e| {
-                Error::from_rusqlite(
-                    &format!("init_sql `{}` failed on '{path}'", abbreviate(sql)),
-                    e,
-                )
-            })?;
+            db.execute_batch(sql)
+                .map_err(|e| Error::from_rusqlite(&format!("init_sql `{}` failed on '{path}'", abbreviate(sql)), e))?;
         }
         // SAFETY: the handle stays owned by `db`, which lives as long as self.
-        let raw = NonNull::new(unsafe { db.handle() }).ok_or_else(|| {
-            Error::new(
-                crate::ErrorKind::Internal,
-                "SQLite returned a NULL connection",
-            )
-        })?;
+        let raw = NonNull::new(unsafe { db.handle() })
+            .ok_or_else(|| Error::new(crate::ErrorKind::Internal, "SQLite returned a NULL connection"))?;
         Ok(Connection {
             active: Vec::new(),
             free_slots: Vec::new(),
@@ -119,9 +120,17 @@ impl Connection {
                 commit: None,
             },
             raw,
-            db,
+            db: ManuallyDrop::new(db),
             meta,
+            holding: None,
+            in_sqlite,
         })
+    }
+
+    /// Marks the connection as inside SQLite until the guard is dropped.
+    fn enter_sqlite(&self) -> SqliteCall {
+        // SAFETY: the guard lives in a method of self, and self owns the flag.
+        unsafe { SqliteCall::enter(&self.in_sqlite) }
     }
 
     /// The file SQLite resolved the path to ("" for memory and temp databases).
@@ -137,10 +146,10 @@ impl Connection {
 
     /// Runs every statement in `sql`, discarding any rows.
     pub fn exec(&mut self, sql: &str) -> Result<()> {
+        let _call = self.enter_sqlite();
         let mut rest = sql;
         loop {
-            let (stmt, consumed) =
-                Statement::prepare_next(self.raw, rest).inspect_err(|e| self.note_error(e))?;
+            let (stmt, consumed) = Statement::prepare_next(self.raw, rest).inspect_err(|e| self.note_error(e))?;
             let Some(mut stmt) = stmt else { return Ok(()) };
             let result = (|| {
                 self.before_first_step(stmt.class())?;
@@ -162,6 +171,7 @@ impl Connection {
             }
             None => {
                 self.meta.cache_misses += 1;
+                let _call = self.enter_sqlite();
                 Statement::prepare(self.raw, sql).inspect_err(|e| self.note_error(e))?
             }
         };
@@ -191,9 +201,7 @@ impl Connection {
             .get_mut(id.index as usize)
             .filter(|s| s.generation == id.generation)
             .and_then(|s| s.stmt.as_mut())
-            .ok_or_else(|| {
-                Error::misuse("statement was finalized or belongs to an earlier checkout")
-            })
+            .ok_or_else(|| Error::misuse("statement was finalized or belongs to an earlier checkout"))
     }
 
     /// The statement, for binding and reading columns.
@@ -207,20 +215,18 @@ impl Connection {
             .get(id.index as usize)
             .filter(|s| s.generation == id.generation)
             .and_then(|s| s.stmt.as_ref())
-            .ok_or_else(|| {
-                Error::misuse("statement was finalized or belongs to an earlier checkout")
-            })
+            .ok_or_else(|| Error::misuse("statement was finalized or belongs to an earlier checkout"))
     }
 
     /// Steps the statement, beginning or ending the read snapshot first when
     /// the statement is about to start.
     pub fn step(&mut self, id: StmtId) -> Result<Step> {
+        let _call = self.enter_sqlite();
         let stmt = self.slot(id)?;
         let starting = !stmt.is_busy();
         let class = stmt.class();
         if starting && self.snapshot.enabled {
-            self.before_first_step(class)
-                .inspect_err(|e| self.note_error(e))?;
+            self.before_first_step(class).inspect_err(|e| self.note_error(e))?;
         }
         let result = self.slot(id)?.step_raw();
         result.inspect_err(|e| self.note_error(e))
@@ -233,17 +239,20 @@ impl Connection {
         let mut stmt = slot.stmt.take().expect("slot checked above");
         slot.generation = 0;
         self.free_slots.push(id.index);
+        let _call = self.enter_sqlite();
         stmt.reset()?;
         self.cache.put(stmt);
         Ok(())
     }
 
+    /// Resets the statement to run again (bindings are kept).
+    pub fn reset(&mut self, id: StmtId) -> Result<()> {
+        let _call = self.enter_sqlite();
+        self.slot(id)?.reset()
+    }
+
     /// Prepares `sql`, gives it to `f`, and finalizes it whatever `f` returns.
-    pub fn with_statement<R>(
-        &mut self,
-        sql: &str,
-        f: impl FnOnce(&mut StatementRunner<'_>) -> Result<R>,
-    ) -> Result<R> {
+    pub fn with_statement<R>(&mut self, sql: &str, f: impl FnOnce(&mut StatementRunner<'_>) -> Result<R>) -> Result<R> {
         let id = self.prepare(sql)?;
         let result = f(&mut StatementRunner { conn: self, id });
         self.finalize(id)?;
@@ -253,6 +262,19 @@ impl Connection {
     /// Marks the connection to be closed, not reused, at its checkin.
     pub fn invalidate(&mut self) {
         self.meta.invalidated = true;
+    }
+
+    /// Names the current holder in leak reports (a step id, a traceback);
+    /// cleared at checkin. Only kept when the pool detects leaks.
+    pub fn set_tag(&self, tag: Option<&str>) {
+        if let Some(holding) = &self.holding {
+            holding.set_tag(tag);
+        }
+    }
+
+    /// The pool-local number of this connection (as in events).
+    pub fn id(&self) -> u64 {
+        self.meta.id
     }
 
     pub fn is_invalidated(&self) -> bool {
@@ -308,6 +330,7 @@ impl Connection {
     /// reset and back in the cache, any open transaction rolled back. True when
     /// something was left running or open (the `resets_on_checkin` count).
     pub(crate) fn clean_for_checkin(&mut self) -> bool {
+        let _call = self.enter_sqlite();
         let mut reset_needed = false;
         for index in 0..self.active.len() {
             let slot = &mut self.active[index];
@@ -321,9 +344,7 @@ impl Connection {
         self.free_slots.clear();
         if self.snapshot.open {
             self.snapshot.open = false;
-            if !self.is_autocommit()
-                && run_cached(self.raw, &mut self.snapshot.commit, "COMMIT").is_err()
-            {
+            if !self.is_autocommit() && run_cached(self.raw, &mut self.snapshot.commit, "COMMIT").is_err() {
                 self.meta.broken = true;
             }
         }
@@ -345,9 +366,7 @@ impl Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection")
-            .field("path", &self.db.path())
-            .finish()
+        f.debug_struct("Connection").field("path", &self.db.path()).finish()
     }
 }
 
@@ -386,5 +405,18 @@ impl StatementRunner<'_> {
             row(self.stmt())?;
         }
         Ok(())
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let _call = self.enter_sqlite();
+        // Statements first: a connection with live statements cannot close.
+        self.active.clear();
+        self.cache = StatementCache::new(0);
+        self.snapshot.begin = None;
+        self.snapshot.commit = None;
+        // SAFETY: db is dropped exactly once, here; nothing uses it after.
+        unsafe { ManuallyDrop::drop(&mut self.db) };
     }
 }

@@ -8,7 +8,8 @@ use crate::registry::LIVE_POOLS;
 use crate::sync::ForkMutex;
 use crate::{monitor, pool::PoolShared};
 use rusqlite::ffi;
-use std::sync::{Arc, Once};
+use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release, Ordering::SeqCst};
+use std::sync::{Arc, Once, Weak};
 
 /// SQLite's static mutexes, outermost first: SQLite takes OPEN then MAIN,
 /// VFS1 or LRU then MEM, so taking them in this order cannot deadlock with
@@ -57,6 +58,7 @@ fn sqlite_mutex(id: i32) -> *mut ffi::sqlite3_mutex {
 }
 
 extern "C" fn prepare() {
+    wait_for_sqlite_calls();
     LIVE_POOLS.lock_for_fork();
     // SAFETY: the registry lock is held (taken just above), so the list
     // cannot change while it is read.
@@ -109,6 +111,7 @@ fn release(in_child: bool) {
             LIVE_POOLS.unlock_after_fork_in_parent();
         }
     }
+    release_sqlite_calls(in_child);
     if in_child {
         monitor::forget_thread_after_fork();
         // The parent's pools stay referenced by the parent's (absent)
@@ -123,4 +126,80 @@ extern "C" fn parent() {
 
 extern "C" fn child() {
     release(true);
+}
+
+/// Set while a pool connection is inside an SQLite call that may take a
+/// per-file lock mutex. SQLite keeps one such mutex per open file (besides
+/// its static ones); a thread holding it at fork() leaves it locked forever
+/// in the child, whose next open of that file hangs (seen: about one fork in
+/// fifty under load). So `prepare` raises FORK_PENDING and waits until no
+/// connection is inside such a call; new calls wait until the fork is done.
+pub(crate) struct InSqlite(AtomicBool);
+
+static FORK_PENDING: AtomicBool = AtomicBool::new(false);
+static CALL_FLAGS: ForkMutex<Vec<Weak<InSqlite>>> = ForkMutex::new(Vec::new());
+
+/// A new flag for one connection, registered for the prepare handler.
+pub(crate) fn new_call_flag() -> Arc<InSqlite> {
+    let flag = Arc::new(InSqlite(AtomicBool::new(false)));
+    let mut flags = CALL_FLAGS.lock();
+    flags.retain(|f| f.strong_count() > 0);
+    flags.push(Arc::downgrade(&flag));
+    flag
+}
+
+/// Marks its connection as inside SQLite until dropped.
+pub(crate) struct SqliteCall {
+    flag: *const InSqlite,
+}
+
+impl SqliteCall {
+    /// # Safety
+    /// `flag` must outlive the returned guard (the connection owns it and
+    /// drops the guard before returning).
+    pub(crate) unsafe fn enter(flag: &InSqlite) -> SqliteCall {
+        loop {
+            // SeqCst on both sides (here and in wait_for_sqlite_calls): either
+            // prepare sees our flag, or we see its FORK_PENDING.
+            flag.0.store(true, SeqCst);
+            if !FORK_PENDING.load(SeqCst) {
+                return SqliteCall { flag };
+            }
+            flag.0.store(false, SeqCst);
+            while FORK_PENDING.load(Acquire) {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+impl Drop for SqliteCall {
+    fn drop(&mut self) {
+        // SAFETY: the caller of enter keeps the flag alive while we exist.
+        unsafe { (*self.flag).0.store(false, Release) };
+    }
+}
+
+fn wait_for_sqlite_calls() {
+    FORK_PENDING.store(true, SeqCst);
+    CALL_FLAGS.lock_for_fork();
+    // SAFETY: the lock is held (just taken) and never through a guard.
+    for flag in unsafe { &*CALL_FLAGS.data_ptr() }.iter().filter_map(Weak::upgrade) {
+        while flag.0.load(SeqCst) {
+            std::thread::yield_now();
+        }
+    }
+}
+
+fn release_sqlite_calls(in_child: bool) {
+    // SAFETY: wait_for_sqlite_calls took the lock on this thread; in the
+    // child this thread is the only one.
+    unsafe {
+        if in_child {
+            CALL_FLAGS.reset_after_fork_in_child();
+        } else {
+            CALL_FLAGS.unlock_after_fork_in_parent();
+        }
+    }
+    FORK_PENDING.store(false, SeqCst);
 }

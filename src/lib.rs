@@ -16,12 +16,15 @@ compile_error!("sqlpool encodes handles in 64-bit pointers");
 
 mod connection;
 mod error;
+mod events;
 pub mod ffi;
 mod fork;
+mod metrics;
 mod monitor;
 mod options;
 mod pool;
 mod registry;
+pub mod shared;
 mod statement;
 mod statement_cache;
 mod stats;
@@ -29,12 +32,13 @@ mod sync;
 
 pub use connection::{Connection, StatementRunner, StmtId};
 pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, EventHandler, EventInfo, LogHandler, LogLevel, WAIT_BUCKETS_SECONDS};
+pub use metrics::Metrics;
 pub use monitor::TICK as MONITOR_TICK;
 pub use options::Options;
 pub use pool::{Pool, PooledConnection};
-pub use statement::{
-    Statement, Step, COLUMN_BLOB, COLUMN_FLOAT, COLUMN_INTEGER, COLUMN_NULL, COLUMN_TEXT,
-};
+pub use shared::SharedStats;
+pub use statement::{Statement, Step, COLUMN_BLOB, COLUMN_FLOAT, COLUMN_INTEGER, COLUMN_NULL, COLUMN_TEXT};
 pub use stats::Stats;
 
 /// The header cbindgen generated in this build; a test compares it with the

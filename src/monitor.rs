@@ -51,6 +51,7 @@ pub(crate) fn ensure_running() {
             refresh_clock();
             for pool in registry::live_pools() {
                 pool.check_file();
+                pool.check_leaks();
             }
         });
     if started.is_err() {

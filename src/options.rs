@@ -3,6 +3,7 @@
 //! recycle 3600 s). Setters validate and name the option they reject.
 
 use crate::error::{Error, Result};
+use crate::events::{EventHandler, LogHandler};
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +20,9 @@ pub struct Options {
     pub(crate) busy_timeout: Duration,
     pub(crate) statement_cache_capacity: u32,
     pub(crate) read_snapshot: Option<bool>,
+    pub(crate) leak_threshold: Option<Duration>,
+    pub(crate) on_event: Option<EventHandler>,
+    pub(crate) on_log: Option<LogHandler>,
 }
 
 impl Default for Options {
@@ -37,6 +41,9 @@ impl Default for Options {
             busy_timeout: Duration::from_millis(5000),
             statement_cache_capacity: 32,
             read_snapshot: None,
+            leak_threshold: None,
+            on_event: None,
+            on_log: None,
         }
     }
 }
@@ -49,9 +56,7 @@ impl Options {
     /// Connections kept open in the pool. Must be at least 1.
     pub fn set_pool_size(&mut self, n: u32) -> Result<&mut Self> {
         if n == 0 {
-            return Err(Error::invalid(
-                "invalid option pool_size = 0: it must be at least 1",
-            ));
+            return Err(Error::invalid("invalid option pool_size = 0: it must be at least 1"));
         }
         self.pool_size = n;
         Ok(self)
@@ -121,9 +126,7 @@ impl Options {
     pub fn set_init_sql(&mut self, sql: Option<&str>) -> Result<&mut Self> {
         if let Some(sql) = sql {
             if sql.contains('\0') {
-                return Err(Error::invalid(
-                    "invalid option init_sql: it contains a NUL byte",
-                ));
+                return Err(Error::invalid("invalid option init_sql: it contains a NUL byte"));
             }
         }
         self.init_sql = sql.map(str::to_owned);
@@ -144,6 +147,27 @@ impl Options {
     /// One read transaction per checkout (default: on when read-only).
     pub fn set_read_snapshot(&mut self, on: bool) -> &mut Self {
         self.read_snapshot = Some(on);
+        self
+    }
+
+    /// Report a connection held longer than this through the log handler,
+    /// once, and again when it comes back; `None` (the default) turns leak
+    /// detection off.
+    pub fn set_leak_threshold(&mut self, threshold: Option<Duration>) -> &mut Self {
+        self.leak_threshold = threshold;
+        self
+    }
+
+    /// Called for every pool event (connect, checkout, checkin, invalidate,
+    /// recycle, pre_ping failure, timeout) on the thread where it happens.
+    pub fn set_event_handler(&mut self, handler: Option<EventHandler>) -> &mut Self {
+        self.on_event = handler;
+        self
+    }
+
+    /// Receives the pool's log messages (errors, timeouts, leaks).
+    pub fn set_log_handler(&mut self, handler: Option<LogHandler>) -> &mut Self {
+        self.on_log = handler;
         self
     }
 

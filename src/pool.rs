@@ -4,6 +4,8 @@
 
 use crate::connection::{ConnMeta, Connection};
 use crate::error::{Error, ErrorKind, Result};
+use crate::events::{wait_bucket, Event, Holding, LogLevel, WAIT_BUCKETS_SECONDS};
+
 use crate::monitor;
 use crate::options::Options;
 use crate::registry;
@@ -13,7 +15,7 @@ use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 /// A pool of connections to one database file. Cheap to clone; every clone
@@ -31,7 +33,13 @@ pub(crate) struct PoolShared {
     file_generation: AtomicU64,
     watched_file: Option<WatchedFile>,
     poisoned: AtomicBool,
+    /// Opened through the shared registry: each open connection holds one
+    /// unit of the registry's connection budget (crate::shared).
+    budgeted: bool,
     counters: Counters,
+    next_connection_id: AtomicU64,
+    /// Who holds each open connection, scanned for leaks (when detected).
+    holdings: ForkMutex<Vec<Weak<Holding>>>,
     /// Mirrors `State::fork_epoch`, so that checkin can tell a parent's
     /// connection before touching it.
     fork_epoch: AtomicU64,
@@ -70,6 +78,12 @@ struct Counters {
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
     resets: AtomicU64,
+    /// Closed at checkin because pool_size were already idle.
+    closed_overflow: AtomicU64,
+    /// Closed by dispose or close.
+    closed_disposed: AtomicU64,
+    /// Checkouts that waited, by wait time (WAIT_BUCKETS_SECONDS, then +Inf).
+    wait_histogram: [AtomicU64; WAIT_BUCKETS_SECONDS.len() + 1],
 }
 
 struct State {
@@ -131,6 +145,12 @@ impl Pool {
     /// opened now, so that a missing, unreadable or non-SQLite file fails here,
     /// and kept as the first idle connection.
     pub fn open(path: &str, opts: Options) -> Result<Pool> {
+        Self::open_in(path, opts, false)
+    }
+
+    /// [`Pool::open`], with `budgeted` pools counted against the shared
+    /// registry's connection budget.
+    pub(crate) fn open_in(path: &str, opts: Options, budgeted: bool) -> Result<Pool> {
         check_path(path)?;
         crate::fork::install_handlers();
         monitor::refresh_clock();
@@ -148,7 +168,10 @@ impl Pool {
             file_generation: AtomicU64::new(0),
             watched_file: None,
             poisoned: AtomicBool::new(false),
+            budgeted,
             counters: Counters::default(),
+            next_connection_id: AtomicU64::new(1),
+            holdings: ForkMutex::new(Vec::new()),
             fork_epoch: AtomicU64::new(0),
         });
         let first = shared.open_connection(0)?;
@@ -161,13 +184,11 @@ impl Pool {
                 content_too,
                 path: filename,
             };
-            Arc::get_mut(&mut shared)
-                .expect("not shared yet")
-                .watched_file = Some(watched);
+            Arc::get_mut(&mut shared).expect("not shared yet").watched_file = Some(watched);
         }
         shared.state.lock().idle.push_back(first);
         registry::register(&shared);
-        if shared.opts.pre_ping || shared.opts.recycle.is_some() {
+        if shared.needs_monitor() {
             monitor::ensure_running();
         }
         Ok(Pool { shared })
@@ -197,6 +218,10 @@ impl Pool {
             st.open -= st.idle.len() as u32;
             st.idle.drain(..).collect()
         };
+        self.shared
+            .counters
+            .closed_disposed
+            .fetch_add(idle.len() as u64, Relaxed);
         self.shared.close_connections(idle);
     }
 
@@ -206,10 +231,7 @@ impl Pool {
         let (idle, waiters) = {
             let mut st = self.shared.state.lock();
             if st.closed {
-                return Err(Error::misuse(format!(
-                    "pool on '{}' closed twice",
-                    self.shared.path
-                )));
+                return Err(Error::misuse(format!("pool on '{}' closed twice", self.shared.path)));
             }
             st.closed = true;
             st.open -= st.idle.len() as u32;
@@ -221,6 +243,10 @@ impl Pool {
             (idle, waiters)
         };
         drop(waiters);
+        self.shared
+            .counters
+            .closed_disposed
+            .fetch_add(idle.len() as u64, Relaxed);
         self.shared.close_connections(idle);
         Ok(())
     }
@@ -231,6 +257,38 @@ impl Pool {
 
     pub fn stats(&self) -> Stats {
         self.shared.stats()
+    }
+
+    /// The stats with the wait-time histogram and close reasons.
+    pub fn metrics(&self) -> crate::Metrics {
+        let c = &self.shared.counters;
+        let stats = self.shared.stats();
+        let mut wait_histogram: [u64; WAIT_BUCKETS_SECONDS.len() + 1] =
+            std::array::from_fn(|i| c.wait_histogram[i].load(Relaxed));
+        // Checkouts that did not wait are not counted on the hot path.
+        wait_histogram[0] += stats.checkouts.saturating_sub(wait_histogram.iter().sum());
+        crate::Metrics {
+            stats,
+            wait_histogram,
+            closed_overflow: c.closed_overflow.load(Relaxed),
+            closed_disposed: c.closed_disposed.load(Relaxed),
+            capacity: self
+                .shared
+                .opts
+                .max_overflow
+                .map(|n| u64::from(self.shared.opts.pool_size) + u64::from(n)),
+        }
+    }
+
+    /// `QueuePool.status()`'s text: "Pool size: 5  Connections in pool: 1
+    /// Current Overflow: -4 Current Checked out connections: 0".
+    pub fn status(&self) -> String {
+        crate::metrics::status(&self.stats())
+    }
+
+    /// The pool's metrics in the Prometheus text exposition format.
+    pub fn prometheus(&self) -> String {
+        crate::metrics::prometheus(&self.shared.path, &self.metrics())
     }
 
     /// Checks the database file now instead of at the monitor's next tick.
@@ -252,9 +310,7 @@ impl Pool {
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pool")
-            .field("path", &self.shared.path)
-            .finish()
+        f.debug_struct("Pool").field("path", &self.shared.path).finish()
     }
 }
 
@@ -299,19 +355,13 @@ impl PoolShared {
             if st.closed {
                 return Err(Error::new(
                     ErrorKind::Closed,
-                    format!(
-                        "checkout from the pool on '{}' after it was closed",
-                        self.path
-                    ),
+                    format!("checkout from the pool on '{}' after it was closed", self.path),
                 ));
             }
             if self.poisoned.load(Relaxed) {
                 return Err(Error::new(
                     ErrorKind::Internal,
-                    format!(
-                        "the pool on '{}' refuses work after an internal panic",
-                        self.path
-                    ),
+                    format!("the pool on '{}' refuses work after an internal panic", self.path),
                 ));
             }
             match self.take_available(&mut st) {
@@ -319,11 +369,11 @@ impl PoolShared {
                 None => {
                     return self
                         .wait_for_grant(st)
-                        .and_then(|g| self.finish_checkout(g))
+                        .and_then(|(grant, waited_ns)| self.finish_checkout(grant, waited_ns))
                 }
             }
         };
-        self.finish_checkout(grant)
+        self.finish_checkout(grant, 0)
     }
 
     /// An idle connection, or the right to open one, without waiting.
@@ -350,11 +400,14 @@ impl PoolShared {
         None
     }
 
-    fn wait_for_grant<'a>(&'a self, mut st: ForkMutexGuard<'a, State>) -> Result<Grant> {
+    /// Queues the caller and parks it until it is granted a connection;
+    /// returns the grant and the ns waited.
+    fn wait_for_grant<'a>(&'a self, mut st: ForkMutexGuard<'a, State>) -> Result<(Grant, u64)> {
         let timeout = self.opts.timeout;
         if timeout.is_zero() {
-            self.counters.timeouts.fetch_add(1, Relaxed);
-            return Err(self.timeout_error(&st, 0));
+            let err = self.timeout_error(&st, 0);
+            drop(st);
+            return Err(self.timed_out(err, 0));
         }
         let waiter = Arc::new(Waiter {
             thread: std::thread::current(),
@@ -379,11 +432,10 @@ impl PoolShared {
                         }
                         st.waiters.retain(|w| !Arc::ptr_eq(w, &waiter));
                         let waited = start.elapsed();
-                        self.counters.timeouts.fetch_add(1, Relaxed);
-                        self.counters
-                            .wait_ns_total
-                            .fetch_add(waited.as_nanos() as u64, Relaxed);
-                        return Err(self.timeout_error(&st, waited.as_millis()));
+                        self.counters.wait_ns_total.fetch_add(waited.as_nanos() as u64, Relaxed);
+                        let err = self.timeout_error(&st, waited.as_millis());
+                        drop(st);
+                        return Err(self.timed_out(err, waited.as_nanos() as u64));
                     }
                     std::thread::park_timeout(deadline - now);
                 }
@@ -392,19 +444,42 @@ impl PoolShared {
             st = self.state.lock();
         };
         drop(st);
-        self.counters
-            .wait_ns_total
-            .fetch_add(start.elapsed().as_nanos() as u64, Relaxed);
+        let waited_ns = start.elapsed().as_nanos() as u64;
+        self.counters.wait_ns_total.fetch_add(waited_ns, Relaxed);
         match grant {
             Grant::Closed => Err(Error::new(
                 ErrorKind::Closed,
-                format!(
-                    "the pool on '{}' was closed while waiting for a connection",
-                    self.path
-                ),
+                format!("the pool on '{}' was closed while waiting for a connection", self.path),
             )),
-            grant => Ok(grant),
+            grant => {
+                self.counters.wait_histogram[wait_bucket(waited_ns)].fetch_add(1, Relaxed);
+                Ok((grant, waited_ns))
+            }
         }
+    }
+
+    /// Counts, reports and returns a checkout timeout (called off the lock).
+    fn timed_out(&self, err: Error, waited_ns: u64) -> Error {
+        self.counters.timeouts.fetch_add(1, Relaxed);
+        self.emit(Event::Timeout, 0, waited_ns);
+        self.log(LogLevel::Warn, err.message());
+        err
+    }
+
+    fn emit(&self, event: Event, connection_id: u64, wait_ns: u64) {
+        if let Some(handler) = &self.opts.on_event {
+            handler.emit(event, connection_id, wait_ns);
+        }
+    }
+
+    fn log(&self, level: LogLevel, message: &str) {
+        if let Some(handler) = &self.opts.on_log {
+            handler.log(level, message);
+        }
+    }
+
+    fn needs_monitor(&self) -> bool {
+        self.opts.pre_ping || self.opts.recycle.is_some() || self.opts.leak_threshold.is_some()
     }
 
     fn timeout_error(&self, st: &State, waited_ms: u128) -> Error {
@@ -429,25 +504,29 @@ impl PoolShared {
 
     /// Turns a grant into a connection fit to hand out: pre_ping and recycle
     /// replace a stale idle connection; a grant to open one opens it.
-    fn finish_checkout(&self, grant: Grant) -> Result<Box<Connection>> {
+    fn finish_checkout(&self, grant: Grant, waited_ns: u64) -> Result<Box<Connection>> {
         let fork_epoch = match grant {
             Grant::Idle(conn) => {
-                let replace = if self.opts.pre_ping
-                    && conn.meta.file_generation != self.file_generation.load(Relaxed)
-                {
+                let replace = if self.opts.pre_ping && conn.meta.file_generation != self.file_generation.load(Relaxed) {
                     self.counters.pre_ping_failures.fetch_add(1, Relaxed);
+                    self.emit(Event::PrePingFailure, conn.meta.id, 0);
+                    self.log(
+                        LogLevel::Info,
+                        &format!(
+                            "pre_ping: replacing connection {} of the pool on '{}': its database file was replaced or removed",
+                            conn.meta.id, self.path
+                        ),
+                    );
                     true
-                } else if self.opts.recycle.is_some()
-                    && monitor::coarse_now_ms() >= conn.meta.expires_at_ms
-                {
+                } else if self.opts.recycle.is_some() && monitor::coarse_now_ms() >= conn.meta.expires_at_ms {
                     self.counters.recycled.fetch_add(1, Relaxed);
+                    self.emit(Event::Recycle, conn.meta.id, 0);
                     true
                 } else {
                     false
                 };
                 if !replace {
-                    self.counters.checkouts.fetch_add(1, Relaxed);
-                    return Ok(conn);
+                    return Ok(self.handed_out(conn, waited_ns));
                 }
                 let fork_epoch = conn.meta.fork_epoch;
                 self.close_connections([conn]);
@@ -457,11 +536,9 @@ impl PoolShared {
             Grant::Closed => unreachable!("wait_for_grant turns Closed into an error"),
         };
         match self.open_connection(fork_epoch) {
-            Ok(conn) => {
-                self.counters.checkouts.fetch_add(1, Relaxed);
-                Ok(conn)
-            }
+            Ok(conn) => Ok(self.handed_out(conn, waited_ns)),
             Err(e) => {
+                self.log(LogLevel::Error, e.message());
                 // Give the reserved place back, to the first waiter if any.
                 let mut st = self.state.lock();
                 st.checked_out -= 1;
@@ -470,6 +547,16 @@ impl PoolShared {
                 Err(e)
             }
         }
+    }
+
+    /// Counts and reports a successful checkout.
+    fn handed_out(&self, conn: Box<Connection>, waited_ns: u64) -> Box<Connection> {
+        self.counters.checkouts.fetch_add(1, Relaxed);
+        if let Some(holding) = &conn.holding {
+            holding.start(monitor::coarse_now_ms());
+        }
+        self.emit(Event::Checkout, conn.meta.id, waited_ns);
+        conn
     }
 
     /// Hands the right to open a connection to the first waiter, when there is
@@ -490,6 +577,7 @@ impl PoolShared {
         monitor::ensure_running_if(self.opts.pre_ping || self.opts.recycle.is_some());
         let file_generation = self.file_generation.load(Relaxed);
         let meta = ConnMeta {
+            id: self.next_connection_id.fetch_add(1, Relaxed),
             file_generation,
             fork_epoch,
             expires_at_ms: self.expiry_from_now(),
@@ -498,9 +586,26 @@ impl PoolShared {
             cache_hits: 0,
             cache_misses: 0,
         };
-        let conn = Connection::open(&self.path, &self.opts, meta)?;
+        if self.budgeted {
+            crate::shared::acquire_connection(&self.path, self.opts.timeout)?;
+        }
+        let conn = Connection::open(&self.path, &self.opts, meta).inspect_err(|_| {
+            if self.budgeted {
+                crate::shared::release_connection();
+            }
+        })?;
         self.counters.created.fetch_add(1, Relaxed);
-        Ok(Box::new(conn))
+        let mut conn = Box::new(conn);
+        if self.opts.leak_threshold.is_some() {
+            let holding = Arc::new(Holding::new(conn.meta.id));
+            let mut holdings = self.holdings.lock();
+            holdings.retain(|h| h.strong_count() > 0);
+            holdings.push(Arc::downgrade(&holding));
+            drop(holdings);
+            conn.holding = Some(holding);
+        }
+        self.emit(Event::Connect, conn.meta.id, 0);
+        Ok(conn)
     }
 
     /// recycle_ms from now, less a random jitter of up to 5 %, so that
@@ -510,11 +615,7 @@ impl PoolShared {
             return u64::MAX;
         };
         let ms = recycle.as_millis().min(u64::MAX as u128) as u64;
-        let jitter = if ms >= 20 {
-            jitter_random() % (ms / 20)
-        } else {
-            0
-        };
+        let jitter = if ms >= 20 { jitter_random() % (ms / 20) } else { 0 };
         monitor::refresh_clock().saturating_add(ms - jitter)
     }
 
@@ -523,6 +624,18 @@ impl PoolShared {
             // The parent's connection, checked out before fork(): never touch it.
             std::mem::forget(conn);
             return;
+        }
+        self.emit(Event::Checkin, conn.meta.id, 0);
+        if let Some(holding) = &conn.holding {
+            if let Some(held_ms) = holding.end(monitor::coarse_now_ms()) {
+                self.log(
+                    LogLevel::Info,
+                    &format!(
+                        "connection {} of the pool on '{}' returned after {held_ms} ms (it was reported as a possible leak)",
+                        conn.meta.id, self.path
+                    ),
+                );
+            }
         }
         let reset = conn.clean_for_checkin();
         let hits = std::mem::take(&mut conn.meta.cache_hits);
@@ -557,8 +670,17 @@ impl PoolShared {
             self.pass_open_right(&mut st);
         }
         drop(st);
-        if let Some(CloseReason::Invalidated) = reason {
-            self.counters.invalidated.fetch_add(1, Relaxed);
+        match reason {
+            Some(CloseReason::Invalidated) => {
+                self.counters.invalidated.fetch_add(1, Relaxed);
+                self.emit(Event::Invalidate, conn.meta.id, 0);
+            }
+            Some(CloseReason::PoolClosed) => {
+                self.counters.closed_disposed.fetch_add(1, Relaxed);
+            }
+            None => {
+                self.counters.closed_overflow.fetch_add(1, Relaxed);
+            }
         }
         self.close_connections([conn]);
     }
@@ -566,6 +688,9 @@ impl PoolShared {
     fn close_connections(&self, conns: impl IntoIterator<Item = Box<Connection>>) {
         for conn in conns {
             drop(conn);
+            if self.budgeted {
+                crate::shared::release_connection();
+            }
             self.counters.closed.fetch_add(1, Relaxed);
         }
     }
@@ -575,10 +700,7 @@ impl PoolShared {
         let st = self.state.lock();
         Stats {
             pool_size: self.opts.pool_size,
-            max_overflow: self
-                .opts
-                .max_overflow
-                .map_or(-1, |n| n.min(i32::MAX as u32) as i32),
+            max_overflow: self.opts.max_overflow.map_or(-1, |n| n.min(i32::MAX as u32) as i32),
             checked_out: st.checked_out,
             idle: st.idle.len() as u32,
             overflow: st.open as i32 - self.opts.pool_size as i32,
@@ -615,9 +737,35 @@ impl PoolShared {
         }
     }
 
+    /// Reports connections held longer than leak_threshold, once each
+    /// (called by the monitor thread).
+    pub(crate) fn check_leaks(&self) {
+        let Some(threshold) = self.opts.leak_threshold else {
+            return;
+        };
+        let threshold_ms = threshold.as_millis() as u64;
+        let now = monitor::coarse_now_ms();
+        let holdings: Vec<Arc<Holding>> = self.holdings.lock().iter().filter_map(Weak::upgrade).collect();
+        for holding in holdings {
+            if let Some((held_ms, thread_id, tag)) = holding.leak(now, threshold_ms) {
+                self.log(
+                    LogLevel::Warn,
+                    &format!(
+                        "possible leak: connection {} of the pool on '{}' has been held for {held_ms} ms \
+                         (leak_threshold_ms={threshold_ms}) by thread {thread_id}, tag: {}",
+                        holding.connection_id(),
+                        self.path,
+                        tag.as_deref().unwrap_or("(none)")
+                    ),
+                );
+            }
+        }
+    }
+
     /// Takes the pool's locks across fork() (prepare handler).
     pub(crate) fn lock_for_fork(&self) {
         self.state.lock_for_fork();
+        self.holdings.lock_for_fork();
         if let Some(watched) = &self.watched_file {
             watched.identity.lock_for_fork();
         }
@@ -633,6 +781,7 @@ impl PoolShared {
             if let Some(watched) = &self.watched_file {
                 watched.identity.unlock_after_fork_in_parent();
             }
+            self.holdings.unlock_after_fork_in_parent();
             self.state.unlock_after_fork_in_parent();
         }
     }
@@ -674,8 +823,16 @@ impl PoolShared {
         ] {
             counter.store(0, Relaxed);
         }
-        // SAFETY: the child has no other thread.
+        for counter in c.wait_histogram.iter().chain([&c.closed_overflow, &c.closed_disposed]) {
+            counter.store(0, Relaxed);
+        }
+        // SAFETY: the child has no other thread; prepare holds the holdings
+        // lock, and the parent's holdings are abandoned with its connections.
         unsafe {
+            for holding in (*self.holdings.data_ptr()).drain(..) {
+                std::mem::forget(holding);
+            }
+            self.holdings.reset_after_fork_in_child();
             if let Some(watched) = &self.watched_file {
                 watched.identity.reset_after_fork_in_child();
             }
@@ -690,9 +847,7 @@ fn jitter_random() -> u64 {
     STATE.with(|s| {
         let mut x = s.get();
         if x == 0 {
-            x = (s as *const _ as u64)
-                ^ monitor::refresh_clock().wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                | 1;
+            x = (s as *const _ as u64) ^ monitor::refresh_clock().wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         }
         // xorshift64
         x ^= x << 13;

@@ -60,24 +60,16 @@ impl Statement {
 
     /// Prepares the first statement of `sql`, returning it (`None` when only
     /// white space or comments are left) and the byte offset of the rest.
-    pub(crate) fn prepare_next(
-        db: NonNull<ffi::sqlite3>,
-        sql: &str,
-    ) -> Result<(Option<Statement>, usize)> {
-        let len = c_int::try_from(sql.len())
-            .map_err(|_| Error::invalid(format!("SQL is too long ({} bytes)", sql.len())))?;
+    pub(crate) fn prepare_next(db: NonNull<ffi::sqlite3>, sql: &str) -> Result<(Option<Statement>, usize)> {
+        let len =
+            c_int::try_from(sql.len()).map_err(|_| Error::invalid(format!("SQL is too long ({} bytes)", sql.len())))?;
         let mut raw = std::ptr::null_mut();
         let mut tail: *const std::ffi::c_char = std::ptr::null();
         // SAFETY: db is a live connection owned by the caller; sql points to
         // len readable bytes; raw and tail are valid out-pointers.
-        let rc = unsafe {
-            ffi::sqlite3_prepare_v2(db.as_ptr(), sql.as_ptr().cast(), len, &mut raw, &mut tail)
-        };
+        let rc = unsafe { ffi::sqlite3_prepare_v2(db.as_ptr(), sql.as_ptr().cast(), len, &mut raw, &mut tail) };
         if rc != ffi::SQLITE_OK {
-            return Err(db_error(
-                db,
-                &format!("prepare failed for SQL `{}`", abbreviate(sql)),
-            ));
+            return Err(db_error(db, &format!("prepare failed for SQL `{}`", abbreviate(sql))));
         }
         let consumed = if tail.is_null() {
             sql.len()
@@ -126,10 +118,7 @@ impl Statement {
         if rc == ffi::SQLITE_OK {
             return Ok(());
         }
-        let what = format!(
-            "bind of parameter {idx} failed for SQL `{}`",
-            abbreviate(&self.sql)
-        );
+        let what = format!("bind of parameter {idx} failed for SQL `{}`", abbreviate(&self.sql));
         if rc == ffi::SQLITE_RANGE {
             return Err(Error::sqlite(
                 ffi::SQLITE_RANGE,
@@ -162,6 +151,23 @@ impl Statement {
         // SAFETY: raw is live; name is NUL-terminated.
         let idx = unsafe { ffi::sqlite3_bind_parameter_index(self.raw.as_ptr(), name.as_ptr()) };
         (idx > 0).then_some(idx)
+    }
+
+    /// The name of parameter `idx` (1-based) with its prefix (":name"),
+    /// `None` for a nameless "?" parameter or an index out of range.
+    pub fn parameter_name(&self, idx: i32) -> Option<&CStr> {
+        // SAFETY: raw is live; SQLite checks idx and returns NULL or a
+        // NUL-terminated string that lives as long as the statement.
+        let p = unsafe { ffi::sqlite3_bind_parameter_name(self.raw.as_ptr(), idx) };
+        // SAFETY: non-NULL p is NUL-terminated (above).
+        (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) })
+    }
+
+    /// True when the statement makes no direct change to the database
+    /// (`sqlite3_stmt_readonly`).
+    pub fn is_read_only(&self) -> bool {
+        // SAFETY: raw is live.
+        unsafe { ffi::sqlite3_stmt_readonly(self.raw.as_ptr()) != 0 }
     }
 
     pub fn bind_int64(&mut self, idx: i32, v: i64) -> Result<()> {
@@ -235,10 +241,7 @@ impl Statement {
             ffi::SQLITE_ROW => Ok(Step::Row),
             ffi::SQLITE_DONE => Ok(Step::Done),
             _ => {
-                let err = db_error(
-                    self.db,
-                    &format!("step failed for SQL `{}`", abbreviate(&self.sql)),
-                );
+                let err = db_error(self.db, &format!("step failed for SQL `{}`", abbreviate(&self.sql)));
                 // Leave the statement re-runnable, as sqlite3_reset would.
                 // SAFETY: raw is live.
                 unsafe { ffi::sqlite3_reset(self.raw.as_ptr()) };
@@ -295,10 +298,7 @@ impl Statement {
         // statement is finalized or re-prepared, which needs &mut self.
         let p = unsafe { ffi::sqlite3_column_name(self.raw.as_ptr(), i) };
         if p.is_null() {
-            return Err(Error::sqlite(
-                ffi::SQLITE_NOMEM,
-                "column_name: out of memory",
-            ));
+            return Err(Error::sqlite(ffi::SQLITE_NOMEM, "column_name: out of memory"));
         }
         // SAFETY: SQLite returns a NUL-terminated UTF-8 string.
         Ok(unsafe { CStr::from_ptr(p) })

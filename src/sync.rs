@@ -95,6 +95,12 @@ impl<T> ForkMutex<T> {
     }
 }
 
+impl<T: Default> Default for ForkMutex<T> {
+    fn default() -> Self {
+        ForkMutex::new(T::default())
+    }
+}
+
 pub(crate) struct ForkMutexGuard<'a, T> {
     mutex: &'a ForkMutex<T>,
 }

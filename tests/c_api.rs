@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The C tests this file runs, one `#[test]` each.
-const C_TESTS: &[&str] = &["test_api", "test_misuse", "test_threads"];
+const C_TESTS: &[&str] = &["test_api", "test_misuse", "test_observe", "test_threads"];
 
 /// A C test that runs longer than this is killed and fails (a deadlock must
 /// not hang `cargo test`).
@@ -32,9 +32,7 @@ fn profile_dir() -> PathBuf {
         "expected the test binary in <target>/<profile>/deps, found {}",
         exe.display()
     );
-    deps.parent()
-        .expect("deps has a parent directory")
-        .to_path_buf()
+    deps.parent().expect("deps has a parent directory").to_path_buf()
 }
 
 /// The `libsqlpool` shared library cargo built for this run.
@@ -88,8 +86,7 @@ fn link_or_copy(from: &Path, to: &Path) {
 
 #[cfg(not(unix))]
 fn link_or_copy(from: &Path, to: &Path) {
-    fs::copy(from, to)
-        .unwrap_or_else(|e| panic!("cannot copy {} to {}: {e}", from.display(), to.display()));
+    fs::copy(from, to).unwrap_or_else(|e| panic!("cannot copy {} to {}: {e}", from.display(), to.display()));
 }
 
 fn shared_library_name() -> String {
@@ -232,6 +229,11 @@ fn c_test_misuse() {
 }
 
 #[test]
+fn c_test_observe() {
+    run_c_test("test_observe");
+}
+
+#[test]
 fn c_test_threads() {
     run_c_test("test_threads");
 }
@@ -250,8 +252,5 @@ fn every_c_test_file_is_run() {
     found.sort();
     let mut listed: Vec<String> = C_TESTS.iter().map(|s| s.to_string()).collect();
     listed.sort();
-    assert_eq!(
-        found, listed,
-        "c_tests/c/*.c and C_TESTS in tests/c_api.rs differ"
-    );
+    assert_eq!(found, listed, "c_tests/c/*.c and C_TESTS in tests/c_api.rs differ");
 }

@@ -26,10 +26,7 @@ fn exported_functions() -> Vec<Exported> {
         let mut rest = text.as_str();
         while let Some(at) = rest.find("extern \"C\" fn ") {
             let after = &rest[at + "extern \"C\" fn ".len()..];
-            let name: String = after
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
+            let name: String = after.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
             let body_start = after.find('{').expect("a body");
             let first_statement = after[body_start + 1..]
                 .trim_start()
@@ -37,8 +34,7 @@ fn exported_functions() -> Vec<Exported> {
                 .next()
                 .unwrap_or("")
                 .to_owned();
-            let exported = rest[..at].trim_end().ends_with("pub")
-                || rest[..at].trim_end().ends_with("pub unsafe");
+            let exported = rest[..at].trim_end().ends_with("pub") || rest[..at].trim_end().ends_with("pub unsafe");
             if exported {
                 found.push(Exported {
                     file: path.file_name().unwrap().to_string_lossy().into_owned(),
@@ -62,11 +58,7 @@ fn every_exported_function_runs_inside_the_panic_boundary() {
     );
     let missing: Vec<_> = functions
         .iter()
-        .filter(|f| {
-            !BOUNDARY_CALLS
-                .iter()
-                .any(|b| f.first_statement.starts_with(b))
-        })
+        .filter(|f| !BOUNDARY_CALLS.iter().any(|b| f.first_statement.starts_with(b)))
         .map(|f| format!("{}: {} starts with `{}`", f.file, f.name, f.first_statement))
         .collect();
     assert!(
@@ -75,17 +67,14 @@ fn every_exported_function_runs_inside_the_panic_boundary() {
         missing.join("\n")
     );
     // The helpers themselves must enter the boundary.
-    let text =
-        |f: &str| std::fs::read_to_string(Path::new(MANIFEST_DIR).join("src/ffi").join(f)).unwrap();
+    let text = |f: &str| std::fs::read_to_string(Path::new(MANIFEST_DIR).join("src/ffi").join(f)).unwrap();
     for (file, helper) in [
         ("options.rs", "fn set("),
         ("stmt.rs", "fn bind("),
         ("stmt.rs", "fn column<"),
     ] {
         let src = text(file);
-        let body = &src[src
-            .find(helper)
-            .unwrap_or_else(|| panic!("{helper} in {file}"))..];
+        let body = &src[src.find(helper).unwrap_or_else(|| panic!("{helper} in {file}"))..];
         let body = &body[body.find('{').unwrap() + 1..];
         let first = body.trim_start();
         assert!(
@@ -123,14 +112,8 @@ fn the_shared_library_exports_only_sqlpool_symbols() {
         .lines()
         .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
         .collect();
-    let foreign: Vec<_> = symbols
-        .iter()
-        .filter(|s| !s.starts_with("sqlpool_"))
-        .collect();
-    assert!(
-        foreign.is_empty(),
-        "exported symbols outside the API: {foreign:?}"
-    );
+    let foreign: Vec<_> = symbols.iter().filter(|s| !s.starts_with("sqlpool_")).collect();
+    assert!(foreign.is_empty(), "exported symbols outside the API: {foreign:?}");
     let exported = exported_functions().len();
     assert_eq!(
         symbols.len(),

@@ -64,10 +64,7 @@ fn fork_while_six_threads_hammer_the_pool() {
     let mut pre_fork_conn: *mut sqlpool_conn = std::ptr::null_mut();
     // SAFETY: valid C string and out-pointers to locals.
     unsafe {
-        assert_eq!(
-            sqlpool_open(c_path.as_ptr(), std::ptr::null(), &mut c_pool),
-            SQLPOOL_OK
-        );
+        assert_eq!(sqlpool_open(c_path.as_ptr(), std::ptr::null(), &mut c_pool), SQLPOOL_OK);
         assert_eq!(sqlpool_checkout(c_pool, &mut pre_fork_conn), SQLPOOL_OK);
     }
 
@@ -141,10 +138,7 @@ fn fork_while_six_threads_hammer_the_pool() {
             SQLPOOL_OK
         );
         assert_eq!(stats.connections_created, 1);
-        assert_eq!(
-            sqlpool::ffi::conn::sqlpool_checkin(pre_fork_conn),
-            SQLPOOL_OK
-        );
+        assert_eq!(sqlpool::ffi::conn::sqlpool_checkin(pre_fork_conn), SQLPOOL_OK);
         assert_eq!(sqlpool_close(c_pool), SQLPOOL_OK);
     }
     let s = pool.stats();

@@ -21,11 +21,7 @@ fn compile_alone(compiler: &str, std: &str, ext: &str) {
     let dir = std::env::temp_dir().join(format!("sqlpool-header-{}-{ext}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let src = dir.join(format!("alone.{ext}"));
-    std::fs::write(
-        &src,
-        "#include \"sqlpool.h\"\nint main(void) { return SQLPOOL_OK; }\n",
-    )
-    .unwrap();
+    std::fs::write(&src, "#include \"sqlpool.h\"\nint main(void) { return SQLPOOL_OK; }\n").unwrap();
     let out = Command::new(compiler)
         .args([
             &format!("-std={std}"),
@@ -61,11 +57,6 @@ fn header_compiles_alone_as_cxx17() {
 #[test]
 fn header_version_macros_match_the_library() {
     let number = sqlpool::ffi::error::sqlpool_version_number();
-    assert!(
-        sqlpool::GENERATED_HEADER.contains(&format!("#define SQLPOOL_VERSION_NUMBER {number}\n"))
-    );
-    assert!(sqlpool::GENERATED_HEADER.contains(&format!(
-        "#define SQLPOOL_VERSION \"{}\"",
-        env!("CARGO_PKG_VERSION")
-    )));
+    assert!(sqlpool::GENERATED_HEADER.contains(&format!("#define SQLPOOL_VERSION_NUMBER {number}\n")));
+    assert!(sqlpool::GENERATED_HEADER.contains(&format!("#define SQLPOOL_VERSION \"{}\"", env!("CARGO_PKG_VERSION"))));
 }

@@ -29,11 +29,7 @@ fn open_fails_fast_on_a_missing_file_naming_the_path_and_never_creates_it() {
 fn open_rejects_a_file_that_is_not_a_database_with_sqlite_notadb() {
     let dir = TempDir::new("notadb");
     let path = dir.path("text.db");
-    std::fs::write(
-        &path,
-        "this is not an SQLite database, just some text".repeat(50),
-    )
-    .unwrap();
+    std::fs::write(&path, "this is not an SQLite database, just some text".repeat(50)).unwrap();
     let err = Pool::open(path.to_str().unwrap(), opts()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Sqlite);
     assert_eq!(err.sqlite_code(), 26);
@@ -116,11 +112,7 @@ fn never_more_than_pool_size_plus_overflow_and_timeout_reports_the_state() {
     }
     let s = pool.stats();
     assert_eq!((s.timeouts, s.waits, s.waiting), (1, 1, 0));
-    assert!(
-        s.wait_ns_total >= 40_000_000,
-        "waited about 50 ms: {}",
-        s.wait_ns_total
-    );
+    assert!(s.wait_ns_total >= 40_000_000, "waited about 50 ms: {}", s.wait_ns_total);
     drop(held);
     // The overflow connection was closed at checkin: pool_size were idle.
     let s = pool.stats();
@@ -192,12 +184,7 @@ fn many_threads_never_exceed_the_cap_never_share_a_connection_and_lose_nothing()
     let peak = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..16)
         .map(|t| {
-            let (pool, holders, concurrent, peak) = (
-                pool.clone(),
-                holders.clone(),
-                concurrent.clone(),
-                peak.clone(),
-            );
+            let (pool, holders, concurrent, peak) = (pool.clone(), holders.clone(), concurrent.clone(), peak.clone());
             std::thread::spawn(move || {
                 for i in 0..300 {
                     let mut c = pool.checkout().unwrap();
@@ -224,11 +211,7 @@ fn many_threads_never_exceed_the_cap_never_share_a_connection_and_lose_nothing()
     for t in threads {
         t.join().unwrap();
     }
-    assert!(
-        peak.load(Ordering::SeqCst) <= 5,
-        "peak {}",
-        peak.load(Ordering::SeqCst)
-    );
+    assert!(peak.load(Ordering::SeqCst) <= 5, "peak {}", peak.load(Ordering::SeqCst));
     let s = pool.stats();
     assert_eq!(s.checked_out, 0);
     assert_eq!(s.checkouts, 16 * 300);
@@ -345,10 +328,7 @@ fn close_wakes_waiters_refuses_checkout_and_lets_held_connections_finish() {
         std::thread::sleep(Duration::from_millis(1));
     }
     pool.close().unwrap();
-    assert_eq!(
-        waiter.join().unwrap().unwrap_err().kind(),
-        ErrorKind::Closed
-    );
+    assert_eq!(waiter.join().unwrap().unwrap_err().kind(), ErrorKind::Closed);
     assert_eq!(pool.checkout().unwrap_err().kind(), ErrorKind::Closed);
     assert_eq!(pool.close().unwrap_err().kind(), ErrorKind::Misuse);
     // Still usable, and closed at checkin.
@@ -480,10 +460,7 @@ fn recycle_replaces_connections_older_than_recycle_ms() {
     std::thread::sleep(Duration::from_millis(300));
     drop(pool.checkout().unwrap());
     let s = pool.stats();
-    assert_eq!(
-        (s.recycled, s.connections_created, s.connections_closed),
-        (1, 2, 1)
-    );
+    assert_eq!((s.recycled, s.connections_created, s.connections_closed), (1, 2, 1));
 }
 
 #[test]
@@ -506,27 +483,16 @@ fn a_read_only_pool_sees_one_snapshot_per_checkout() {
     let mut r = reader.checkout().unwrap();
     let mut p = plain.checkout().unwrap();
     assert_eq!(query_i64(&mut r, "SELECT count(*) FROM t").unwrap(), 10);
-    assert!(
-        !r.is_autocommit(),
-        "the snapshot is open after the first read"
-    );
+    assert!(!r.is_autocommit(), "the snapshot is open after the first read");
     assert_eq!(query_i64(&mut p, "SELECT count(*) FROM t").unwrap(), 10);
     assert!(p.is_autocommit());
     // A writer cannot commit while the snapshot holds its read lock in
     // rollback-journal mode, so it waits; use WAL to let it through.
     drop(r);
-    writer
-        .checkout()
-        .unwrap()
-        .exec("PRAGMA journal_mode=WAL")
-        .unwrap();
+    writer.checkout().unwrap().exec("PRAGMA journal_mode=WAL").unwrap();
     let mut r = reader.checkout().unwrap();
     assert_eq!(query_i64(&mut r, "SELECT count(*) FROM t").unwrap(), 10);
-    writer
-        .checkout()
-        .unwrap()
-        .exec("INSERT INTO t VALUES (11)")
-        .unwrap();
+    writer.checkout().unwrap().exec("INSERT INTO t VALUES (11)").unwrap();
     assert_eq!(
         query_i64(&mut r, "SELECT count(*) FROM t").unwrap(),
         10,
@@ -635,9 +601,7 @@ fn pre_ping_notices_an_in_place_change_of_an_immutable_file() {
     drop(pool.checkout().unwrap());
     {
         let writer = rusqlite::Connection::open(&path).unwrap();
-        writer
-            .execute_batch("INSERT INTO t SELECT x + 3 FROM t")
-            .unwrap();
+        writer.execute_batch("INSERT INTO t SELECT x + 3 FROM t").unwrap();
     }
     pool.check_file_now();
     let mut c = pool.checkout().unwrap();

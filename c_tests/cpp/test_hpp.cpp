@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <mutex>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -620,6 +622,51 @@ static void test_threads_share_a_pool() {
     CHECK(s.connections_created <= 3u);
 }
 
+// Events reach a C callback through PoolOptions; leak reports name the tag;
+// status() and prometheus() return the pool's text forms.
+static void test_observability() {
+    TempDir dir;
+    struct Seen {
+        std::mutex mutex;
+        std::vector<int> events;
+        std::vector<std::string> logs;
+    } seen;
+    sqlpool::PoolOptions o = create_opts();
+    o.pool_size = 2;
+    o.leak_threshold_ms = 50;
+    o.on_event_user_data = &seen;
+    o.on_event = [](void* user, int event, uint64_t, uint64_t) {
+        auto* s = static_cast<Seen*>(user);
+        std::lock_guard<std::mutex> lock(s->mutex);
+        s->events.push_back(event);
+    };
+    o.on_log_user_data = &seen;
+    o.on_log = [](void* user, int, const char* message) {
+        auto* s = static_cast<Seen*>(user);
+        std::lock_guard<std::mutex> lock(s->mutex);
+        s->logs.emplace_back(message);
+    };
+    sqlpool::Pool pool(dir.file("obs.db"), o);
+    {
+        auto conn = pool.checkout();
+        conn.set_tag("frame 12");
+        CHECK_EQ(pool.status(),
+                 std::string("Pool size: 2  Connections in pool: 0 Current Overflow: -1 "
+                             "Current Checked out connections: 1"));
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+    CHECK(pool.prometheus().find("sqlpool_connections_active{pool=\"" + dir.file("obs.db") + "\"} 0\n") !=
+          std::string::npos);
+    std::lock_guard<std::mutex> lock(seen.mutex);
+    CHECK_EQ(seen.events.size(), size_t{3});
+    CHECK_EQ(seen.events.at(0), SQLPOOL_EVENT_CONNECT);
+    CHECK_EQ(seen.events.at(1), SQLPOOL_EVENT_CHECKOUT);
+    CHECK_EQ(seen.events.at(2), SQLPOOL_EVENT_CHECKIN);
+    CHECK_EQ(seen.logs.size(), size_t{2});
+    CHECK(seen.logs.at(0).find("frame 12") != std::string::npos);
+    CHECK(seen.logs.at(1).find("returned after") != std::string::npos);
+}
+
 int main() {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);  // keep ok/FAIL lines in order with stderr
     struct Test {
@@ -640,6 +687,7 @@ int main() {
         {"close_wakes_waiters", test_close_wakes_waiters},
         {"move_pool", test_move_pool},
         {"threads_share_a_pool", test_threads_share_a_pool},
+        {"observability", test_observability},
     };
     int passed = 0, failed = 0;
     for (const Test& t : tests) {

@@ -138,6 +138,28 @@ pub unsafe extern "C" fn sqlpool_prepare(
     })
 }
 
+/// Names the connection's current holder in leak reports (a simulator step
+/// id, a Python traceback): copied; cleared at checkin; NULL clears it now.
+/// Kept only when the pool has a leak threshold
+/// (sqlpool_options_set_leak_threshold_ms()). Invalid UTF-8 is
+/// SQLPOOL_INVALID_ARGUMENT.
+///
+/// # Safety
+/// `tag` is NULL or a NUL-terminated string borrowed for the call.
+#[no_mangle]
+pub unsafe extern "C" fn sqlpool_conn_set_tag(conn: *mut sqlpool_conn, tag: *const c_char) -> c_int {
+    call(|| {
+        let tag = if tag.is_null() {
+            None
+        } else {
+            // SAFETY: the caller passes a NUL-terminated string.
+            Some(unsafe { c_str(tag, "tag") }?)
+        };
+        lock(conn)?.conn.set_tag(tag);
+        Ok(SQLPOOL_OK)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -110,10 +110,7 @@ fn boundary<T>(f: impl FnOnce() -> Result<T, Error>, on_error: impl FnOnce(c_int
             let hooked = PANIC_MESSAGE.with(|m| m.borrow_mut().take());
             let text = hooked.unwrap_or_else(|| match payload.downcast_ref::<&str>() {
                 Some(s) => (*s).to_owned(),
-                None => payload
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .unwrap_or_default(),
+                None => payload.downcast_ref::<String>().cloned().unwrap_or_default(),
             });
             let err = Error::new(
                 ErrorKind::Internal,
@@ -176,11 +173,10 @@ pub extern "C" fn sqlpool_errstr(rc: c_int) -> *const c_char {
     })
 }
 
-const VERSION: &CStr =
-    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
-        Ok(v) => v,
-        Err(_) => panic!("the package version contains a NUL"),
-    };
+const VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+    Ok(v) => v,
+    Err(_) => panic!("the package version contains a NUL"),
+};
 
 /// The library's version, e.g. "0.1.0". Compare with SQLPOOL_VERSION_MAJOR,
 /// _MINOR and _PATCH from the header to check header against library.
@@ -218,11 +214,7 @@ mod tests {
     #[test]
     fn a_panic_becomes_internal_with_its_message_and_never_unwinds() {
         assert_eq!(call(|| panic!("boom at the boundary")), SQLPOOL_INTERNAL);
-        assert!(
-            last_message().contains("boom at the boundary"),
-            "{}",
-            last_message()
-        );
+        assert!(last_message().contains("boom at the boundary"), "{}", last_message());
         assert_eq!(value(7, || -> Result<i32, Error> { panic!("again") }), 7);
         assert!(last_message().contains("again"));
     }
@@ -244,18 +236,12 @@ mod tests {
         let names: std::collections::HashSet<_> = codes
             .iter()
             // SAFETY: errstr returns static NUL-terminated strings.
-            .map(|&c| {
-                unsafe { CStr::from_ptr(sqlpool_errstr(c)) }
-                    .to_str()
-                    .unwrap()
-            })
+            .map(|&c| unsafe { CStr::from_ptr(sqlpool_errstr(c)) }.to_str().unwrap())
             .collect();
         assert_eq!(names.len(), codes.len());
         // SAFETY: as above.
         assert_eq!(
-            unsafe { CStr::from_ptr(sqlpool_errstr(42)) }
-                .to_str()
-                .unwrap(),
+            unsafe { CStr::from_ptr(sqlpool_errstr(42)) }.to_str().unwrap(),
             "SQLPOOL_UNKNOWN"
         );
     }

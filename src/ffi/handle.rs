@@ -94,11 +94,7 @@ impl<T> HandleTable<T> {
                     if i >= CHUNK * MAX_CHUNKS {
                         return Err(Error::new(
                             crate::ErrorKind::Internal,
-                            format!(
-                                "too many open {} handles ({})",
-                                self.kind,
-                                CHUNK * MAX_CHUNKS
-                            ),
+                            format!("too many open {} handles ({})", self.kind, CHUNK * MAX_CHUNKS),
                         ));
                     }
                     if i % CHUNK == 0 {
@@ -121,8 +117,7 @@ impl<T> HandleTable<T> {
         // SAFETY: the slot is not LIVE and was just taken off the free list,
         // so no other thread can reach its value.
         unsafe { *slot.value.get() = Some(value) };
-        slot.state
-            .store(((generation as u64) << 32) | LIVE, Ordering::Release);
+        slot.state.store(((generation as u64) << 32) | LIVE, Ordering::Release);
         Ok(((generation as u64) << 32) | (index as u64 + 1))
     }
 
@@ -137,12 +132,10 @@ impl<T> HandleTable<T> {
         let (index, generation) = decode(handle).ok_or(Refusal::Stale)?;
         let slot = self.slot(index).ok_or(Refusal::Stale)?;
         let idle = ((generation as u64) << 32) | LIVE;
-        match slot.state.compare_exchange(
-            idle,
-            idle | EXCLUSIVE,
-            Ordering::Acquire,
-            Ordering::Relaxed,
-        ) {
+        match slot
+            .state
+            .compare_exchange(idle, idle | EXCLUSIVE, Ordering::Acquire, Ordering::Relaxed)
+        {
             Ok(_) => Ok(Exclusive {
                 table: self,
                 slot,
@@ -158,10 +151,7 @@ impl<T> HandleTable<T> {
     pub(crate) fn lock_exclusive(&self, handle: u64) -> Result<Exclusive<'_, T>> {
         self.try_exclusive(handle).map_err(|refusal| match refusal {
             Refusal::Stale => self.stale(),
-            Refusal::Busy => Error::misuse(format!(
-                "{} is in use by another thread at the same time",
-                self.kind
-            )),
+            Refusal::Busy => Error::misuse(format!("{} is in use by another thread at the same time", self.kind)),
         })
     }
 
@@ -179,12 +169,10 @@ impl<T> HandleTable<T> {
             if now & !(EXCLUSIVE | READERS) != idle || now & EXCLUSIVE != 0 {
                 return Err(self.stale());
             }
-            match slot.state.compare_exchange_weak(
-                now,
-                now + 1,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
+            match slot
+                .state
+                .compare_exchange_weak(now, now + 1, Ordering::Acquire, Ordering::Relaxed)
+            {
                 Ok(_) => return Ok(Shared { slot }),
                 Err(actual) => now = actual,
             }
@@ -223,10 +211,8 @@ impl<T> HandleTable<T> {
                 if let Some(value) = unsafe { (*slot.value.get()).take() } {
                     std::mem::forget(value);
                 }
-                slot.state.store(
-                    (generation_of(state).wrapping_add(1) as u64) << 32,
-                    Ordering::Relaxed,
-                );
+                slot.state
+                    .store((generation_of(state).wrapping_add(1) as u64) << 32, Ordering::Relaxed);
                 free.free.push(index as u32);
             }
         }
@@ -261,9 +247,7 @@ impl<T> Exclusive<'_, T> {
         // SAFETY: this thread holds the slot exclusively.
         let value = unsafe { (*self.slot.value.get()).take() }.expect("a LIVE slot holds a value");
         let next_generation = generation_of(self.idle).wrapping_add(1) as u64;
-        self.slot
-            .state
-            .store(next_generation << 32, Ordering::Release);
+        self.slot.state.store(next_generation << 32, Ordering::Release);
         self.table.free.lock().free.push(self.index as u32);
         std::mem::forget(self);
         value

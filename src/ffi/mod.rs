@@ -10,13 +10,15 @@
 #![allow(non_camel_case_types)]
 
 // In the order the header presents them.
-pub mod conn;
 pub mod error;
-mod fork;
-mod handle;
 pub mod options;
 pub mod pool;
+pub mod conn;
 pub mod stmt;
+pub mod batch;
+pub mod shared;
+mod fork;
+mod handle;
 
 use crate::error::{Error, Result};
 use handle::{Exclusive, HandleTable, Shared};
@@ -43,9 +45,7 @@ pub(crate) fn lock<H: Handle>(handle: *const H) -> Result<Exclusive<'static, H::
 }
 
 /// Takes the handle's object for release, waiting out shared users.
-pub(crate) fn lock_for_release<H: Handle>(
-    handle: *const H,
-) -> Result<Exclusive<'static, H::Object>> {
+pub(crate) fn lock_for_release<H: Handle>(handle: *const H) -> Result<Exclusive<'static, H::Object>> {
     H::table().lock_exclusive_waiting(address(handle)?)
 }
 
@@ -73,12 +73,8 @@ pub(crate) unsafe fn c_str<'a>(p: *const c_char, what: &str) -> Result<&'a str> 
     }
     // SAFETY: the caller promises a NUL-terminated string.
     let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
-    std::str::from_utf8(bytes).map_err(|e| {
-        Error::invalid(format!(
-            "{what} is not valid UTF-8 (at byte {})",
-            e.valid_up_to()
-        ))
-    })
+    std::str::from_utf8(bytes)
+        .map_err(|e| Error::invalid(format!("{what} is not valid UTF-8 (at byte {})", e.valid_up_to())))
 }
 
 /// Checks an out-pointer before any work is done, so that a NULL one fails
@@ -97,4 +93,37 @@ pub(crate) fn check_out<T>(out: *mut T, what: &str) -> Result<()> {
 pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
     // SAFETY: the caller checked out and promises it is writable.
     unsafe { out.write(value) };
+}
+
+/// Copies `text` into a caller's buffer, NUL-terminated, the way every text
+/// function of the API does: with `buf` NULL and `size` 0 it only reports
+/// the size needed (text + NUL) through `needed`; a buffer too small is
+/// SQLPOOL_INVALID_ARGUMENT and leaves it untouched. `needed` may be NULL.
+///
+/// # Safety
+/// `buf` is NULL or points to `size` writable bytes; `needed` is NULL or
+/// points to a writable size_t.
+pub(crate) unsafe fn write_text(text: &str, buf: *mut c_char, size: usize, needed: *mut usize) -> Result<()> {
+    let required = text.len() + 1;
+    if buf.is_null() {
+        if size != 0 {
+            return Err(Error::invalid(format!("buf is NULL but size is {size}")));
+        }
+    } else if size < required {
+        return Err(Error::invalid(format!(
+            "buffer of {size} bytes is too small: {required} needed"
+        )));
+    } else {
+        // SAFETY: buf has size >= required writable bytes; text has
+        // required - 1 readable bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+            *buf.add(text.len()) = 0;
+        }
+    }
+    if !needed.is_null() {
+        // SAFETY: the caller promises needed is writable.
+        unsafe { needed.write(required) };
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@ use super::error::{call, value, SQLPOOL_OK};
 use super::handle::HandleTable;
 use super::{c_str, lock, lock_for_release, new_handle, Handle};
 use crate::Options;
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, c_void};
 use std::time::Duration;
 
 /// Pool settings. Create with sqlpool_options_new(), free with
@@ -136,10 +136,7 @@ pub extern "C" fn sqlpool_options_set_create(opts: *mut sqlpool_options, on: boo
 /// # Safety
 /// `sql` is NULL or a NUL-terminated string, borrowed for the call.
 #[no_mangle]
-pub unsafe extern "C" fn sqlpool_options_set_init_sql(
-    opts: *mut sqlpool_options,
-    sql: *const c_char,
-) -> c_int {
+pub unsafe extern "C" fn sqlpool_options_set_init_sql(opts: *mut sqlpool_options, sql: *const c_char) -> c_int {
     call(|| {
         let sql = if sql.is_null() {
             None
@@ -156,10 +153,7 @@ pub unsafe extern "C" fn sqlpool_options_set_init_sql(
 /// How long a connection waits for another writer's lock, in ms (SQLite's
 /// busy_timeout; default 5000), applied to every connection.
 #[no_mangle]
-pub extern "C" fn sqlpool_options_set_busy_timeout_ms(
-    opts: *mut sqlpool_options,
-    ms: u32,
-) -> c_int {
+pub extern "C" fn sqlpool_options_set_busy_timeout_ms(opts: *mut sqlpool_options, ms: u32) -> c_int {
     set(opts, |o| {
         o.set_busy_timeout(Duration::from_millis(ms.into()));
         Ok(())
@@ -169,10 +163,7 @@ pub extern "C" fn sqlpool_options_set_busy_timeout_ms(
 /// Prepared statements kept per connection for reuse by sqlpool_prepare()
 /// (default 32); 0 disables the cache.
 #[no_mangle]
-pub extern "C" fn sqlpool_options_set_statement_cache_capacity(
-    opts: *mut sqlpool_options,
-    n: u32,
-) -> c_int {
+pub extern "C" fn sqlpool_options_set_statement_cache_capacity(opts: *mut sqlpool_options, n: u32) -> c_int {
     set(opts, |o| {
         o.set_statement_cache_capacity(n);
         Ok(())
@@ -188,6 +179,125 @@ pub extern "C" fn sqlpool_options_set_statement_cache_capacity(
 pub extern "C" fn sqlpool_options_set_read_snapshot(opts: *mut sqlpool_options, on: bool) -> c_int {
     set(opts, |o| {
         o.set_read_snapshot(on);
+        Ok(())
+    })
+}
+
+/// Event: a new connection was opened.
+pub const SQLPOOL_EVENT_CONNECT: c_int = 1;
+/// Event: a caller got a connection (wait_ns: how long it waited).
+pub const SQLPOOL_EVENT_CHECKOUT: c_int = 2;
+/// Event: a caller returned a connection.
+pub const SQLPOOL_EVENT_CHECKIN: c_int = 3;
+/// Event: an invalidated (or broken) connection was closed at its checkin.
+pub const SQLPOOL_EVENT_INVALIDATE: c_int = 4;
+/// Event: a connection older than recycle_ms was replaced at checkout.
+pub const SQLPOOL_EVENT_RECYCLE: c_int = 5;
+/// Event: a connection whose database file was replaced or removed was replaced.
+pub const SQLPOOL_EVENT_PRE_PING_FAILURE: c_int = 6;
+/// Event: a checkout timed out (connection_id 0).
+pub const SQLPOOL_EVENT_TIMEOUT: c_int = 7;
+
+/// Log level: an operation failed (a connection could not be opened).
+pub const SQLPOOL_LOG_ERROR: c_int = 1;
+/// Log level: a timeout, a possible connection leak.
+pub const SQLPOOL_LOG_WARN: c_int = 2;
+/// Log level: a replaced connection, a leaked connection's return.
+pub const SQLPOOL_LOG_INFO: c_int = 3;
+/// Log level: detail.
+pub const SQLPOOL_LOG_DEBUG: c_int = 4;
+
+/// Receives pool events: `event` is an SQLPOOL_EVENT_* value,
+/// `connection_id` the pool-local number of the connection (from 1; 0 for a
+/// timeout), `wait_ns` the time a checkout waited.
+pub type sqlpool_event_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, event: c_int, connection_id: u64, wait_ns: u64)>;
+
+/// Receives log messages: `level` is an SQLPOOL_LOG_* value; `message` is
+/// valid for the call only.
+pub type sqlpool_log_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, level: c_int, message: *const c_char)>;
+
+/// The caller's user_data, handed back to its callback on any thread.
+#[derive(Clone, Copy)]
+struct UserData(*mut c_void);
+// SAFETY: the caller promises (see the setters) that user_data may be used
+// from any thread; the library only passes it back.
+unsafe impl Send for UserData {}
+// SAFETY: as above.
+unsafe impl Sync for UserData {}
+
+/// Report a connection held longer than `ms` through the log callback
+/// (level SQLPOOL_LOG_WARN, with the holder's thread id, the time held and
+/// the tag set by sqlpool_conn_set_tag()), once, and again (SQLPOOL_LOG_INFO)
+/// when it is returned. -1 (the default) turns leak detection off; below -1
+/// is SQLPOOL_INVALID_ARGUMENT. Checked by the pool's background thread
+/// every 50 ms.
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_leak_threshold_ms(opts: *mut sqlpool_options, ms: i64) -> c_int {
+    set(opts, |o| {
+        let threshold = match ms {
+            -1 => None,
+            ms if ms >= 0 => Some(Duration::from_millis(ms as u64)),
+            ms => {
+                return Err(crate::Error::invalid(format!(
+                    "invalid option leak_threshold_ms = {ms}: it must be -1 (off) or >= 0"
+                )))
+            }
+        };
+        o.set_leak_threshold(threshold);
+        Ok(())
+    })
+}
+
+/// Calls `callback(user_data, event, connection_id, wait_ns)` for every pool
+/// event (SQLPOOL_EVENT_*), on the thread where it happens, never while the
+/// pool's lock is held; the callback may call into sqlpool (stats, even
+/// checkout) but should be quick. NULL clears it. `user_data` is passed back
+/// untouched and must be usable from any thread. When unset, events cost
+/// nothing.
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_event_callback(
+    opts: *mut sqlpool_options,
+    callback: sqlpool_event_callback,
+    user_data: *mut c_void,
+) -> c_int {
+    set(opts, |o| {
+        let handler = callback.map(|f| {
+            let user_data = UserData(user_data);
+            crate::EventHandler::new(move |event, info| {
+                let data = user_data;
+                // SAFETY: the caller gave a callback that accepts these
+                // arguments and a user_data it may get back on any thread.
+                unsafe { f(data.0, event as c_int, info.connection_id, info.wait_ns) }
+            })
+        });
+        o.set_event_handler(handler);
+        Ok(())
+    })
+}
+
+/// Calls `callback(user_data, level, message)` for the pool's log messages
+/// (SQLPOOL_LOG_*): failures to open connections, timeouts, replaced
+/// connections, leaks. Leak reports come from the pool's background thread.
+/// NULL clears it. `user_data` must be usable from any thread.
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_log_callback(
+    opts: *mut sqlpool_options,
+    callback: sqlpool_log_callback,
+    user_data: *mut c_void,
+) -> c_int {
+    set(opts, |o| {
+        let handler = callback.map(|f| {
+            let user_data = UserData(user_data);
+            crate::LogHandler::new(move |level, message| {
+                let data = user_data;
+                let text = std::ffi::CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+                // SAFETY: as for the event callback; text lives for the call.
+                unsafe { f(data.0, level as c_int, text.as_ptr()) }
+            })
+        });
+        o.set_log_handler(handler);
         Ok(())
     })
 }

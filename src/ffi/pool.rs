@@ -21,13 +21,17 @@ pub struct sqlpool_pool {
 /// connection is checked in.
 pub(crate) enum PoolEntry {
     Open(Pool),
-    Closed { path: Box<str> },
+    /// A reference to a pool of the shared registry (sqlpool_open_shared()).
+    Shared(Pool),
+    Closed {
+        path: Box<str>,
+    },
 }
 
 impl PoolEntry {
-    fn pool(&self) -> crate::Result<&Pool> {
+    pub(crate) fn pool(&self) -> crate::Result<&Pool> {
         match self {
-            PoolEntry::Open(pool) => Ok(pool),
+            PoolEntry::Open(pool) | PoolEntry::Shared(pool) => Ok(pool),
             PoolEntry::Closed { path } => Err(Error::new(
                 crate::ErrorKind::Closed,
                 format!("the pool on '{path}' was closed"),
@@ -153,10 +157,7 @@ pub unsafe extern "C" fn sqlpool_open(
 /// # Safety
 /// `out` is NULL or points to writable memory for a pointer.
 #[no_mangle]
-pub unsafe extern "C" fn sqlpool_checkout(
-    pool: *mut sqlpool_pool,
-    out: *mut *mut sqlpool_conn,
-) -> c_int {
+pub unsafe extern "C" fn sqlpool_checkout(pool: *mut sqlpool_pool, out: *mut *mut sqlpool_conn) -> c_int {
     call(|| {
         check_out(out, "out")?;
         // Clone the pool and let go of the handle before waiting, so that
@@ -186,7 +187,8 @@ pub extern "C" fn sqlpool_dispose(pool: *mut sqlpool_pool) -> c_int {
 /// return SQLPOOL_CLOSED. The pool's memory is released when its last
 /// connection is checked in (the handle keeps a few bytes, so that it never
 /// aliases another pool). NULL is a no-op (SQLPOOL_OK); closing twice is
-/// SQLPOOL_MISUSE.
+/// SQLPOOL_MISUSE. A handle from sqlpool_open_shared() gives back its
+/// reference: the shared pool closes when its last handle is closed.
 #[no_mangle]
 pub extern "C" fn sqlpool_close(pool: *mut sqlpool_pool) -> c_int {
     call(|| {
@@ -195,19 +197,18 @@ pub extern "C" fn sqlpool_close(pool: *mut sqlpool_pool) -> c_int {
         }
         let mut held = lock_for_release(pool)?;
         let path: Box<str> = match &*held {
-            PoolEntry::Open(p) => p.path().into(),
+            PoolEntry::Open(p) | PoolEntry::Shared(p) => p.path().into(),
             PoolEntry::Closed { path } => {
-                return Err(Error::misuse(format!(
-                    "the pool on '{path}' was closed twice"
-                )));
+                return Err(Error::misuse(format!("the pool on '{path}' was closed twice")));
             }
         };
-        let PoolEntry::Open(open) = std::mem::replace(&mut *held, PoolEntry::Closed { path })
-        else {
-            unreachable!("matched Open above")
-        };
+        let entry = std::mem::replace(&mut *held, PoolEntry::Closed { path });
         drop(held);
-        open.close()?;
+        match entry {
+            PoolEntry::Open(open) => open.close()?,
+            PoolEntry::Shared(shared) => crate::shared::release(&shared)?,
+            PoolEntry::Closed { .. } => unreachable!("matched Closed above"),
+        }
         Ok(SQLPOOL_OK)
     })
 }
@@ -238,6 +239,54 @@ pub unsafe extern "C" fn sqlpool_get_stats(
             std::ptr::write_bytes(out.cast::<u8>().add(ours), 0, out_size - ours);
             write_out(out, stats);
         }
+        Ok(SQLPOOL_OK)
+    })
+}
+
+/// Writes the pool's state in SQLAlchemy QueuePool.status() wording ("Pool
+/// size: 5  Connections in pool: 1 Current Overflow: -4 Current Checked out
+/// connections: 0") into `buf`, NUL-terminated. With `buf` NULL and `size` 0
+/// only `*needed` is set (the bytes needed, NUL included); a smaller buffer
+/// is SQLPOOL_INVALID_ARGUMENT. `needed` may be NULL.
+///
+/// # Safety
+/// `buf` is NULL or points to `size` writable bytes; `needed` is NULL or
+/// points to a writable size_t.
+#[no_mangle]
+pub unsafe extern "C" fn sqlpool_status(
+    pool: *const sqlpool_pool,
+    buf: *mut c_char,
+    size: usize,
+    needed: *mut usize,
+) -> c_int {
+    call(|| {
+        let text = share(pool)?.pool()?.status();
+        // SAFETY: forwarded from the caller.
+        unsafe { super::write_text(&text, buf, size, needed) }?;
+        Ok(SQLPOOL_OK)
+    })
+}
+
+/// Writes the pool's metrics in the Prometheus text exposition format
+/// (version 0.0.4; HikariCP's names adapted, label pool="<path>"):
+/// sqlpool_connections, _active, _idle, _pending, _min, _max,
+/// _timeout_total, _created_total, _closed_total{reason=...}, the
+/// _acquire_seconds histogram, and statement cache hits and misses. Buffer
+/// rules as sqlpool_status().
+///
+/// # Safety
+/// As sqlpool_status().
+#[no_mangle]
+pub unsafe extern "C" fn sqlpool_metrics_prometheus(
+    pool: *const sqlpool_pool,
+    buf: *mut c_char,
+    size: usize,
+    needed: *mut usize,
+) -> c_int {
+    call(|| {
+        let text = share(pool)?.pool()?.prometheus();
+        // SAFETY: forwarded from the caller.
+        unsafe { super::write_text(&text, buf, size, needed) }?;
         Ok(SQLPOOL_OK)
     })
 }

@@ -48,10 +48,7 @@ fn hold(stmt: *const sqlpool_stmt) -> Result<Held> {
 }
 
 /// Runs `f` with the statement's connection and id.
-fn with<R>(
-    stmt: *const sqlpool_stmt,
-    f: impl FnOnce(&mut Connection, StmtId) -> Result<R>,
-) -> Result<R> {
+fn with<R>(stmt: *const sqlpool_stmt, f: impl FnOnce(&mut Connection, StmtId) -> Result<R>) -> Result<R> {
     let mut held = hold(stmt)?;
     let id = held.stmt.id;
     held.conn.guarded(|entry| f(&mut entry.conn, id))
@@ -86,31 +83,18 @@ pub extern "C" fn sqlpool_bind_double(stmt: *mut sqlpool_stmt, idx: c_int, v: f6
 /// `s` points to `len` readable bytes (a NUL-terminated string when `len` is
 /// -1), borrowed for the call.
 #[no_mangle]
-pub unsafe extern "C" fn sqlpool_bind_text(
-    stmt: *mut sqlpool_stmt,
-    idx: c_int,
-    s: *const c_char,
-    len: i64,
-) -> c_int {
+pub unsafe extern "C" fn sqlpool_bind_text(stmt: *mut sqlpool_stmt, idx: c_int, s: *const c_char, len: i64) -> c_int {
     call(|| {
         let text = match len {
             // SAFETY: the caller passes a NUL-terminated string.
             -1 => unsafe { c_str(s, "text") }?,
             _ if s.is_null() => return Err(Error::invalid("text is NULL")),
-            len if len < 0 => {
-                return Err(Error::invalid(format!(
-                    "text length {len} is invalid (use -1 or >= 0)"
-                )))
-            }
+            len if len < 0 => return Err(Error::invalid(format!("text length {len} is invalid (use -1 or >= 0)"))),
             len => {
                 // SAFETY: the caller promises len readable bytes at s.
                 let bytes = unsafe { std::slice::from_raw_parts(s.cast::<u8>(), len as usize) };
-                std::str::from_utf8(bytes).map_err(|e| {
-                    Error::invalid(format!(
-                        "text is not valid UTF-8 (at byte {})",
-                        e.valid_up_to()
-                    ))
-                })?
+                std::str::from_utf8(bytes)
+                    .map_err(|e| Error::invalid(format!("text is not valid UTF-8 (at byte {})", e.valid_up_to())))?
             }
         };
         with(stmt, |conn, id| conn.statement(id)?.bind_text(idx, text))?;
@@ -125,20 +109,11 @@ pub unsafe extern "C" fn sqlpool_bind_text(
 /// # Safety
 /// `p` points to `len` readable bytes, borrowed for the call.
 #[no_mangle]
-pub unsafe extern "C" fn sqlpool_bind_blob(
-    stmt: *mut sqlpool_stmt,
-    idx: c_int,
-    p: *const c_void,
-    len: i64,
-) -> c_int {
+pub unsafe extern "C" fn sqlpool_bind_blob(stmt: *mut sqlpool_stmt, idx: c_int, p: *const c_void, len: i64) -> c_int {
     call(|| {
         let bytes: &[u8] = match len {
             0 => &[],
-            len if len < 0 => {
-                return Err(Error::invalid(format!(
-                    "blob length {len} is invalid (must be >= 0)"
-                )))
-            }
+            len if len < 0 => return Err(Error::invalid(format!("blob length {len} is invalid (must be >= 0)"))),
             _ if p.is_null() => return Err(Error::invalid("blob pointer is NULL")),
             // SAFETY: the caller promises len readable bytes at p.
             len => unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len as usize) },
@@ -158,9 +133,7 @@ pub extern "C" fn sqlpool_bind_null(stmt: *mut sqlpool_stmt, idx: c_int) -> c_in
 #[no_mangle]
 pub extern "C" fn sqlpool_bind_parameter_count(stmt: *const sqlpool_stmt) -> c_int {
     value(0, || {
-        with(stmt, |conn, id| {
-            Ok(conn.statement_ref(id)?.parameter_count())
-        })
+        with(stmt, |conn, id| Ok(conn.statement_ref(id)?.parameter_count()))
     })
 }
 
@@ -170,15 +143,11 @@ pub extern "C" fn sqlpool_bind_parameter_count(stmt: *const sqlpool_stmt) -> c_i
 /// # Safety
 /// `name` is a NUL-terminated string borrowed for the call.
 #[no_mangle]
-pub unsafe extern "C" fn sqlpool_bind_parameter_index(
-    stmt: *const sqlpool_stmt,
-    name: *const c_char,
-) -> c_int {
+pub unsafe extern "C" fn sqlpool_bind_parameter_index(stmt: *const sqlpool_stmt, name: *const c_char) -> c_int {
     value(0, || {
         // SAFETY: the caller passes a NUL-terminated string.
         let name = unsafe { c_str(name, "name") }?;
-        let name =
-            std::ffi::CString::new(name).map_err(|_| Error::invalid("name contains a NUL"))?;
+        let name = std::ffi::CString::new(name).map_err(|_| Error::invalid("name contains a NUL"))?;
         with(stmt, |conn, id| {
             Ok(conn.statement_ref(id)?.parameter_index(&name).unwrap_or(0))
         })
@@ -201,7 +170,10 @@ pub extern "C" fn sqlpool_step(stmt: *mut sqlpool_stmt) -> c_int {
 /// Resets the statement to run again; bindings are kept.
 #[no_mangle]
 pub extern "C" fn sqlpool_reset(stmt: *mut sqlpool_stmt) -> c_int {
-    bind(stmt, |s| s.reset())
+    call(|| {
+        with(stmt, |conn, id| conn.reset(id))?;
+        Ok(SQLPOOL_OK)
+    })
 }
 
 /// Releases the statement handle and returns the compiled statement to the
@@ -227,14 +199,8 @@ pub extern "C" fn sqlpool_finalize(stmt: *mut sqlpool_stmt) -> c_int {
 
 /// Runs a column accessor; on a NULL or stale statement, or an index out of
 /// range, returns `default` and sets the last error to SQLPOOL_MISUSE.
-fn column<R>(
-    stmt: *const sqlpool_stmt,
-    default: R,
-    f: impl FnOnce(&crate::Statement) -> Result<R>,
-) -> R {
-    value(default, || {
-        with(stmt, |conn, id| f(conn.statement_ref(id)?))
-    })
+fn column<R>(stmt: *const sqlpool_stmt, default: R, f: impl FnOnce(&crate::Statement) -> Result<R>) -> R {
+    value(default, || with(stmt, |conn, id| f(conn.statement_ref(id)?)))
 }
 
 /// The number of columns the statement returns (0 for none, or on error).
@@ -275,8 +241,7 @@ pub extern "C" fn sqlpool_column_double(stmt: *const sqlpool_stmt, i: c_int) -> 
 #[no_mangle]
 pub extern "C" fn sqlpool_column_text(stmt: *const sqlpool_stmt, i: c_int) -> *const c_char {
     column(stmt, std::ptr::null(), |s| {
-        Ok(s.column_text(i)?
-            .map_or(std::ptr::null(), |t| t.as_ptr().cast()))
+        Ok(s.column_text(i)?.map_or(std::ptr::null(), |t| t.as_ptr().cast()))
     })
 }
 
@@ -286,8 +251,7 @@ pub extern "C" fn sqlpool_column_text(stmt: *const sqlpool_stmt, i: c_int) -> *c
 #[no_mangle]
 pub extern "C" fn sqlpool_column_blob(stmt: *const sqlpool_stmt, i: c_int) -> *const c_void {
     column(stmt, std::ptr::null(), |s| {
-        Ok(s.column_blob(i)?
-            .map_or(std::ptr::null(), |b| b.as_ptr().cast()))
+        Ok(s.column_blob(i)?.map_or(std::ptr::null(), |b| b.as_ptr().cast()))
     })
 }
 
