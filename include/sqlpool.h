@@ -517,6 +517,15 @@ int sqlpool_open(const char *path, const struct sqlpool_options *opts, struct sq
 int sqlpool_checkout(struct sqlpool_pool *pool, struct sqlpool_conn **out);
 
 /**
+ * As sqlpool_checkout(), waiting up to `timeout_ms` (0: not at all)
+ * instead of the pool's timeout_ms.
+ *
+ * # Safety
+ * `out` is NULL or points to writable memory for a pointer.
+ */
+int sqlpool_checkout_timeout(struct sqlpool_pool *pool, uint64_t timeout_ms, struct sqlpool_conn **out);
+
+/**
  * Closes the idle connections now; new ones are opened on demand.
  * Checked-out connections are not affected.
  */
@@ -578,6 +587,15 @@ int sqlpool_metrics_prometheus(const struct sqlpool_pool *pool, char *buf, size_
  * another thread at that moment.
  */
 int sqlpool_checkin(struct sqlpool_conn *conn);
+
+/**
+ * Interrupts the connection's running query (sqlite3_interrupt): it fails
+ * with SQLPOOL_SQLITE and extended code 9 (SQLITE_INTERRUPT). Unlike every
+ * other call on a connection, this one may come from any thread, while the
+ * holder is inside a query; it does nothing when no query runs. A stale
+ * handle is SQLPOOL_MISUSE.
+ */
+int sqlpool_conn_interrupt(struct sqlpool_conn *conn);
 
 /**
  * Marks the connection to be closed, not reused, when it is checked in
@@ -758,8 +776,9 @@ int sqlpool_stmt_readonly(const struct sqlpool_stmt *stmt);
  * Binds `values[0..n)` to parameters 1..n in one call. `n` must equal the
  * statement's parameter count (else SQLPOOL_INVALID_ARGUMENT, nothing bound);
  * values are checked (kind, UTF-8, NULL `bytes` with `len` > 0, `len` < 0)
- * before any is bound. TEXT and BLOB bytes are copied. Binding while the
- * statement is mid-step is SQLPOOL_MISUSE, as for the single binds.
+ * before any is bound. TEXT and BLOB bytes are copied. A statement that ran
+ * to its end is reset first; binding while it is mid-step (after
+ * SQLPOOL_ROW, before reset) is SQLPOOL_MISUSE, as for the single binds.
  *
  * # Safety
  * `values` is NULL (only when `n` is 0) or points to `n` readable values
@@ -775,7 +794,8 @@ int sqlpool_bind_values(struct sqlpool_stmt *stmt, const struct sqlpool_value *v
  * that many bytes, for NULL nothing. The number of values must equal the statement's parameter count; the
  * buffer is checked whole before anything is bound (a bad tag, a truncated
  * value or invalid UTF-8 is SQLPOOL_INVALID_ARGUMENT). `len` 0 binds
- * nothing (`data` may then be NULL).
+ * nothing (`data` may then be NULL). Reset and mid-step rules as for
+ * sqlpool_bind_values().
  *
  * # Safety
  * `data` points to `len` readable bytes, borrowed for the call.

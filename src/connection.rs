@@ -63,7 +63,13 @@ pub struct Connection {
     pub(crate) holding: Option<Arc<crate::events::Holding>>,
     /// Raised while this connection is inside SQLite (see fork::InSqlite).
     in_sqlite: Arc<InSqlite>,
+    /// Interrupts the running query from any thread (sqlite3_interrupt);
+    /// does nothing once the connection is closed.
+    interrupt: Interrupt,
 }
+
+/// Interrupts a connection's running query, from any thread.
+pub type Interrupt = Arc<dyn Fn() + Send + Sync>;
 
 // SAFETY: the connection is opened in SQLite's multi-thread mode (no
 // per-connection mutex) and the pool guarantees one holder at a time, so it
@@ -105,6 +111,8 @@ impl Connection {
             db.execute_batch(sql)
                 .map_err(|e| Error::from_rusqlite(&format!("init_sql `{}` failed on '{path}'", abbreviate(sql)), e))?;
         }
+        let handle = db.get_interrupt_handle();
+        let interrupt: Interrupt = Arc::new(move || handle.interrupt());
         // SAFETY: the handle stays owned by `db`, which lives as long as self.
         let raw = NonNull::new(unsafe { db.handle() })
             .ok_or_else(|| Error::new(crate::ErrorKind::Internal, "SQLite returned a NULL connection"))?;
@@ -124,6 +132,7 @@ impl Connection {
             meta,
             holding: None,
             in_sqlite,
+            interrupt,
         })
     }
 
@@ -357,10 +366,10 @@ impl Connection {
         reset_needed
     }
 
-    /// A handle that interrupts this connection's running query from any
-    /// thread (`sqlite3_interrupt`).
-    pub fn interrupt_handle(&self) -> rusqlite::InterruptHandle {
-        self.db.get_interrupt_handle()
+    /// Interrupts this connection's running query when called, from any
+    /// thread (`sqlite3_interrupt`); the query fails with SQLITE_INTERRUPT.
+    pub fn interrupter(&self) -> Interrupt {
+        self.interrupt.clone()
     }
 }
 

@@ -40,6 +40,8 @@ pub(crate) struct PoolShared {
     next_connection_id: AtomicU64,
     /// Who holds each open connection, scanned for leaks (when detected).
     holdings: ForkMutex<Vec<Weak<Holding>>>,
+    /// Every open connection's interrupter, for close().
+    interrupters: ForkMutex<Vec<Weak<dyn Fn() + Send + Sync>>>,
     /// Mirrors `State::fork_epoch`, so that checkin can tell a parent's
     /// connection before touching it.
     fork_epoch: AtomicU64,
@@ -172,6 +174,7 @@ impl Pool {
             counters: Counters::default(),
             next_connection_id: AtomicU64::new(1),
             holdings: ForkMutex::new(Vec::new()),
+            interrupters: ForkMutex::new(Vec::new()),
             fork_epoch: AtomicU64::new(0),
         });
         let first = shared.open_connection(0)?;
@@ -204,7 +207,12 @@ impl Pool {
 
     /// Takes a connection, waiting up to the pool's timeout for one.
     pub fn checkout(&self) -> Result<PooledConnection> {
-        let conn = self.shared.checkout()?;
+        self.checkout_timeout(self.shared.opts.timeout)
+    }
+
+    /// Takes a connection, waiting up to `timeout` (instead of the pool's).
+    pub fn checkout_timeout(&self, timeout: std::time::Duration) -> Result<PooledConnection> {
+        let conn = self.shared.checkout(timeout)?;
         Ok(PooledConnection {
             conn: Some(conn),
             pool: self.shared.clone(),
@@ -248,6 +256,17 @@ impl Pool {
             .closed_disposed
             .fetch_add(idle.len() as u64, Relaxed);
         self.shared.close_connections(idle);
+        // What is left is checked out: stop its running queries.
+        let running: Vec<_> = self
+            .shared
+            .interrupters
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for interrupt in running {
+            interrupt();
+        }
         Ok(())
     }
 
@@ -349,7 +368,7 @@ fn is_immutable_uri(path: &str) -> bool {
 }
 
 impl PoolShared {
-    fn checkout(&self) -> Result<Box<Connection>> {
+    fn checkout(&self, timeout: std::time::Duration) -> Result<Box<Connection>> {
         let grant = {
             let mut st = self.state.lock();
             if st.closed {
@@ -368,7 +387,7 @@ impl PoolShared {
                 Some(grant) => grant,
                 None => {
                     return self
-                        .wait_for_grant(st)
+                        .wait_for_grant(st, timeout)
                         .and_then(|(grant, waited_ns)| self.finish_checkout(grant, waited_ns))
                 }
             }
@@ -402,10 +421,13 @@ impl PoolShared {
 
     /// Queues the caller and parks it until it is granted a connection;
     /// returns the grant and the ns waited.
-    fn wait_for_grant<'a>(&'a self, mut st: ForkMutexGuard<'a, State>) -> Result<(Grant, u64)> {
-        let timeout = self.opts.timeout;
+    fn wait_for_grant<'a>(
+        &'a self,
+        mut st: ForkMutexGuard<'a, State>,
+        timeout: std::time::Duration,
+    ) -> Result<(Grant, u64)> {
         if timeout.is_zero() {
-            let err = self.timeout_error(&st, 0);
+            let err = self.timeout_error(&st, timeout, 0);
             drop(st);
             return Err(self.timed_out(err, 0));
         }
@@ -433,7 +455,7 @@ impl PoolShared {
                         st.waiters.retain(|w| !Arc::ptr_eq(w, &waiter));
                         let waited = start.elapsed();
                         self.counters.wait_ns_total.fetch_add(waited.as_nanos() as u64, Relaxed);
-                        let err = self.timeout_error(&st, waited.as_millis());
+                        let err = self.timeout_error(&st, timeout, waited.as_millis());
                         drop(st);
                         return Err(self.timed_out(err, waited.as_nanos() as u64));
                     }
@@ -482,7 +504,7 @@ impl PoolShared {
         self.opts.pre_ping || self.opts.recycle.is_some() || self.opts.leak_threshold.is_some()
     }
 
-    fn timeout_error(&self, st: &State, waited_ms: u128) -> Error {
+    fn timeout_error(&self, st: &State, timeout: std::time::Duration, waited_ms: u128) -> Error {
         let max_overflow = match self.opts.max_overflow {
             Some(n) => n.to_string(),
             None => "unlimited".into(),
@@ -493,7 +515,7 @@ impl PoolShared {
                 "checkout from the pool on '{}' timed out after {waited_ms} ms (timeout_ms={}): \
                  pool_size={}, max_overflow={max_overflow}, checked_out={}, idle={}, waiting={}",
                 self.path,
-                self.opts.timeout.as_millis(),
+                timeout.as_millis(),
                 self.opts.pool_size,
                 st.checked_out,
                 st.idle.len(),
@@ -596,6 +618,11 @@ impl PoolShared {
         })?;
         self.counters.created.fetch_add(1, Relaxed);
         let mut conn = Box::new(conn);
+        {
+            let mut interrupters = self.interrupters.lock();
+            interrupters.retain(|i| i.strong_count() > 0);
+            interrupters.push(Arc::downgrade(&conn.interrupter()));
+        }
         if self.opts.leak_threshold.is_some() {
             let holding = Arc::new(Holding::new(conn.meta.id));
             let mut holdings = self.holdings.lock();
@@ -766,6 +793,7 @@ impl PoolShared {
     pub(crate) fn lock_for_fork(&self) {
         self.state.lock_for_fork();
         self.holdings.lock_for_fork();
+        self.interrupters.lock_for_fork();
         if let Some(watched) = &self.watched_file {
             watched.identity.lock_for_fork();
         }
@@ -781,6 +809,7 @@ impl PoolShared {
             if let Some(watched) = &self.watched_file {
                 watched.identity.unlock_after_fork_in_parent();
             }
+            self.interrupters.unlock_after_fork_in_parent();
             self.holdings.unlock_after_fork_in_parent();
             self.state.unlock_after_fork_in_parent();
         }
@@ -833,6 +862,10 @@ impl PoolShared {
                 std::mem::forget(holding);
             }
             self.holdings.reset_after_fork_in_child();
+            for interrupt in (*self.interrupters.data_ptr()).drain(..) {
+                std::mem::forget(interrupt);
+            }
+            self.interrupters.reset_after_fork_in_child();
             if let Some(watched) = &self.watched_file {
                 watched.identity.reset_after_fork_in_child();
             }

@@ -12,7 +12,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The C tests this file runs, one `#[test]` each.
-const C_TESTS: &[&str] = &["test_api", "test_misuse", "test_observe", "test_threads"];
+const C_TESTS: &[&str] = &[
+    "test_api",
+    "test_interrupt",
+    "test_misuse",
+    "test_observe",
+    "test_threads",
+];
 
 /// A C test that runs longer than this is killed and fails (a deadlock must
 /// not hang `cargo test`).
@@ -226,6 +232,11 @@ fn c_test_api() {
 #[test]
 fn c_test_misuse() {
     run_c_test("test_misuse");
+}
+
+#[test]
+fn c_test_interrupt() {
+    run_c_test("test_interrupt");
 }
 
 #[test]

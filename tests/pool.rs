@@ -659,3 +659,66 @@ fn a_writer_holding_the_lock_gives_busy_after_busy_timeout_then_the_pool_goes_on
     locker.execute_batch("COMMIT").unwrap();
     assert_eq!(query_i64(&mut c, "SELECT count(*) FROM t").unwrap(), 1);
 }
+
+const LONG_QUERY: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+
+#[test]
+fn closing_the_pool_interrupts_queries_still_running() {
+    let dir = TempDir::new("interrupt-close");
+    let path = dir.path("i.db");
+    make_db(&path, 1);
+    let pool = open(&path, opts());
+    let runner = {
+        let pool = pool.clone();
+        std::thread::spawn(move || {
+            let mut c = pool.checkout().unwrap();
+            query_i64(&mut c, LONG_QUERY)
+        })
+    };
+    while pool.stats().checked_out != 1 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    pool.close().unwrap();
+    let err = runner.join().unwrap().unwrap_err();
+    assert_eq!(err.sqlite_code(), 9, "SQLITE_INTERRUPT: {err}");
+}
+
+#[test]
+fn an_interrupter_stops_the_running_query_from_another_thread() {
+    let dir = TempDir::new("interrupter");
+    let path = dir.path("i.db");
+    make_db(&path, 3);
+    let pool = open(&path, opts());
+    let mut c = pool.checkout().unwrap();
+    let interrupt = c.interrupter();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        interrupt();
+    });
+    let err = query_i64(&mut c, LONG_QUERY).unwrap_err();
+    assert_eq!(err.sqlite_code(), 9, "{err}");
+    stopper.join().unwrap();
+    assert_eq!(
+        query_i64(&mut c, "SELECT count(*) FROM t").unwrap(),
+        3,
+        "the connection goes on"
+    );
+    assert!(!c.is_invalidated());
+}
+
+#[test]
+fn a_checkout_may_wait_less_than_the_pool_timeout() {
+    let dir = TempDir::new("checkout-timeout");
+    let path = dir.path("t.db");
+    make_db(&path, 1);
+    let mut o = opts();
+    o.set_pool_size(1).unwrap().set_max_overflow(0).unwrap();
+    let pool = open(&path, o);
+    let _held = pool.checkout().unwrap();
+    let started = std::time::Instant::now();
+    let err = pool.checkout_timeout(Duration::from_millis(30)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(err.message().contains("timeout_ms=30"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

@@ -125,10 +125,20 @@ fn check_count(stmt: &Statement, supplied: usize) -> Result<()> {
     Ok(())
 }
 
+/// A statement that ran to its end is reset before it is bound again (as
+/// SQLite requires); one that is mid-step is left to the bind's MISUSE.
+fn reset_if_finished(stmt: &mut Statement) -> Result<()> {
+    if !stmt.is_busy() {
+        stmt.reset()?;
+    }
+    Ok(())
+}
+
 /// Binds packed values to parameters 1..n: all or none are checked first.
 fn bind_packed(stmt: &mut Statement, data: &[u8]) -> Result<()> {
     let n = parse_packed(data, |_, _| Ok(()))?;
     check_count(stmt, n)?;
+    reset_if_finished(stmt)?;
     parse_packed(data, |idx, p| bind_param(stmt, idx as i32, &p))?;
     Ok(())
 }
@@ -368,8 +378,9 @@ pub extern "C" fn sqlpool_stmt_readonly(stmt: *const sqlpool_stmt) -> c_int {
 /// Binds `values[0..n)` to parameters 1..n in one call. `n` must equal the
 /// statement's parameter count (else SQLPOOL_INVALID_ARGUMENT, nothing bound);
 /// values are checked (kind, UTF-8, NULL `bytes` with `len` > 0, `len` < 0)
-/// before any is bound. TEXT and BLOB bytes are copied. Binding while the
-/// statement is mid-step is SQLPOOL_MISUSE, as for the single binds.
+/// before any is bound. TEXT and BLOB bytes are copied. A statement that ran
+/// to its end is reset first; binding while it is mid-step (after
+/// SQLPOOL_ROW, before reset) is SQLPOOL_MISUSE, as for the single binds.
 ///
 /// # Safety
 /// `values` is NULL (only when `n` is 0) or points to `n` readable values
@@ -409,6 +420,7 @@ pub unsafe extern "C" fn sqlpool_bind_values(stmt: *mut sqlpool_stmt, values: *c
         with_stmt(stmt, |conn, id| {
             let s = conn.statement(id)?;
             check_count(s, params.len())?;
+            reset_if_finished(s)?;
             for (i, p) in params.iter().enumerate() {
                 bind_param(s, i as i32 + 1, p)?;
             }
@@ -425,7 +437,8 @@ pub unsafe extern "C" fn sqlpool_bind_values(stmt: *mut sqlpool_stmt, values: *c
 /// that many bytes, for NULL nothing. The number of values must equal the statement's parameter count; the
 /// buffer is checked whole before anything is bound (a bad tag, a truncated
 /// value or invalid UTF-8 is SQLPOOL_INVALID_ARGUMENT). `len` 0 binds
-/// nothing (`data` may then be NULL).
+/// nothing (`data` may then be NULL). Reset and mid-step rules as for
+/// sqlpool_bind_values().
 ///
 /// # Safety
 /// `data` points to `len` readable bytes, borrowed for the call.

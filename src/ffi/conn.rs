@@ -73,6 +73,19 @@ pub extern "C" fn sqlpool_checkin(conn: *mut sqlpool_conn) -> c_int {
     })
 }
 
+/// Interrupts the connection's running query (sqlite3_interrupt): it fails
+/// with SQLPOOL_SQLITE and extended code 9 (SQLITE_INTERRUPT). Unlike every
+/// other call on a connection, this one may come from any thread, while the
+/// holder is inside a query; it does nothing when no query runs. A stale
+/// handle is SQLPOOL_MISUSE.
+#[no_mangle]
+pub extern "C" fn sqlpool_conn_interrupt(conn: *mut sqlpool_conn) -> c_int {
+    call(|| {
+        super::run_action(conn)?;
+        Ok(SQLPOOL_OK)
+    })
+}
+
 /// Marks the connection to be closed, not reused, when it is checked in
 /// (after an error the caller does not trust, say). It stays usable until
 /// then.

@@ -13,16 +13,30 @@ use crate::sync::ForkMutex;
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::Arc;
 
 const CHUNK: usize = 256;
 const MAX_CHUNKS: usize = 4096;
 const LIVE: u64 = 1 << 31;
 const EXCLUSIVE: u64 = 1 << 30;
-const READERS: u64 = EXCLUSIVE - 1;
+/// Shared users of the object (bits 15..29).
+const READER: u64 = 1 << 15;
+const READERS: u64 = ((1 << 15) - 1) * READER;
+/// Pins: users of the slot's action only, allowed beside an exclusive user
+/// (bits 0..14).
+const PINS: u64 = READER - 1;
+/// The bits that say which handle a slot holds now: generation and LIVE.
+const IDENTITY: u64 = !(EXCLUSIVE | READERS | PINS);
+
+/// Something any thread may do to a handle's object while another thread
+/// uses it (interrupting a connection's query).
+pub(crate) type Action = Arc<dyn Fn() + Send + Sync>;
 
 struct Slot<T> {
     state: AtomicU64,
     value: UnsafeCell<Option<T>>,
+    /// Written only while the slot is not LIVE, or with every pin gone.
+    action: UnsafeCell<Option<Action>>,
 }
 
 struct FreeList {
@@ -84,6 +98,12 @@ impl<T> HandleTable<T> {
 
     /// Stores `value` and returns its new handle.
     pub(crate) fn insert(&self, value: T) -> Result<u64> {
+        self.insert_with_action(value, None)
+    }
+
+    /// Stores `value` with an action other threads may run on it
+    /// (`run_action`), and returns its new handle.
+    pub(crate) fn insert_with_action(&self, value: T, action: Option<Action>) -> Result<u64> {
         super::fork::install_handlers();
         let index = {
             let mut free = self.free.lock();
@@ -102,6 +122,7 @@ impl<T> HandleTable<T> {
                             .map(|_| Slot {
                                 state: AtomicU64::new(0),
                                 value: UnsafeCell::new(None),
+                                action: UnsafeCell::new(None),
                             })
                             .collect();
                         let ptr = Box::into_raw(chunk) as *mut Slot<T>;
@@ -116,7 +137,10 @@ impl<T> HandleTable<T> {
         let generation = generation_of(slot.state.load(Ordering::Acquire));
         // SAFETY: the slot is not LIVE and was just taken off the free list,
         // so no other thread can reach its value.
-        unsafe { *slot.value.get() = Some(value) };
+        unsafe {
+            *slot.value.get() = Some(value);
+            *slot.action.get() = action;
+        }
         slot.state.store(((generation as u64) << 32) | LIVE, Ordering::Release);
         Ok(((generation as u64) << 32) | (index as u64 + 1))
     }
@@ -132,19 +156,64 @@ impl<T> HandleTable<T> {
         let (index, generation) = decode(handle).ok_or(Refusal::Stale)?;
         let slot = self.slot(index).ok_or(Refusal::Stale)?;
         let idle = ((generation as u64) << 32) | LIVE;
-        match slot
-            .state
-            .compare_exchange(idle, idle | EXCLUSIVE, Ordering::Acquire, Ordering::Relaxed)
-        {
-            Ok(_) => Ok(Exclusive {
-                table: self,
-                slot,
-                index,
-                idle,
-            }),
-            Err(now) if now & !(EXCLUSIVE | READERS) == idle => Err(Refusal::Busy),
-            Err(_) => Err(Refusal::Stale),
+        let mut now = slot.state.load(Ordering::Relaxed);
+        loop {
+            if now & IDENTITY != idle {
+                return Err(Refusal::Stale);
+            }
+            if now & (EXCLUSIVE | READERS) != 0 {
+                return Err(Refusal::Busy);
+            }
+            // Pins may come and go meanwhile; they do not conflict.
+            match slot
+                .state
+                .compare_exchange_weak(now, now | EXCLUSIVE, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    return Ok(Exclusive {
+                        table: self,
+                        slot,
+                        index,
+                        idle,
+                    })
+                }
+                Err(actual) => now = actual,
+            }
         }
+    }
+
+    /// Runs the handle's action (if it has one), even while another thread
+    /// holds the object. False when the handle has no action.
+    pub(crate) fn run_action(&self, handle: u64) -> Result<bool> {
+        let (index, generation) = decode(handle).ok_or_else(|| self.stale())?;
+        let slot = self.slot(index).ok_or_else(|| self.stale())?;
+        let idle = ((generation as u64) << 32) | LIVE;
+        let mut now = slot.state.load(Ordering::Relaxed);
+        loop {
+            if now & IDENTITY != idle {
+                return Err(self.stale());
+            }
+            match slot
+                .state
+                .compare_exchange_weak(now, now + 1, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(actual) => now = actual,
+            }
+        }
+        // SAFETY: the pin keeps the slot LIVE with this generation (remove
+        // waits for pins), and the action is only written when not LIVE.
+        // Run while pinned, so that the object cannot be released (and, say,
+        // a connection handed to someone else) before the action is done.
+        let ran = match unsafe { &*slot.action.get() } {
+            Some(action) => {
+                action();
+                true
+            }
+            None => false,
+        };
+        slot.state.fetch_sub(1, Ordering::Release);
+        Ok(ran)
     }
 
     /// Takes the object for this thread alone.
@@ -166,12 +235,12 @@ impl<T> HandleTable<T> {
         let idle = ((generation as u64) << 32) | LIVE;
         let mut now = slot.state.load(Ordering::Relaxed);
         loop {
-            if now & !(EXCLUSIVE | READERS) != idle || now & EXCLUSIVE != 0 {
+            if now & IDENTITY != idle || now & EXCLUSIVE != 0 {
                 return Err(self.stale());
             }
             match slot
                 .state
-                .compare_exchange_weak(now, now + 1, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange_weak(now, now + READER, Ordering::Acquire, Ordering::Relaxed)
             {
                 Ok(_) => return Ok(Shared { slot }),
                 Err(actual) => now = actual,
@@ -211,6 +280,10 @@ impl<T> HandleTable<T> {
                 if let Some(value) = unsafe { (*slot.value.get()).take() } {
                     std::mem::forget(value);
                 }
+                // SAFETY: as above.
+                if let Some(action) = unsafe { (*slot.action.get()).take() } {
+                    std::mem::forget(action);
+                }
                 slot.state
                     .store((generation_of(state).wrapping_add(1) as u64) << 32, Ordering::Relaxed);
                 free.free.push(index as u32);
@@ -244,13 +317,28 @@ impl<T> Exclusive<'_, T> {
     /// Releases the handle: its object is returned and the handle is stale
     /// from now on.
     pub(crate) fn remove(self) -> T {
-        // SAFETY: this thread holds the slot exclusively.
-        let value = unsafe { (*self.slot.value.get()).take() }.expect("a LIVE slot holds a value");
-        let next_generation = generation_of(self.idle).wrapping_add(1) as u64;
-        self.slot.state.store(next_generation << 32, Ordering::Release);
+        let next_generation = (generation_of(self.idle).wrapping_add(1) as u64) << 32;
+        // Retire the handle once no pin is left (pins last a few instructions).
+        while self
+            .slot
+            .state
+            .compare_exchange_weak(
+                self.idle | EXCLUSIVE,
+                next_generation,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+        // SAFETY: the slot is no longer LIVE, so no other thread reaches it,
+        // and it is not on the free list yet.
+        let (value, action) = unsafe { ((*self.slot.value.get()).take(), (*self.slot.action.get()).take()) };
+        drop(action);
         self.table.free.lock().free.push(self.index as u32);
         std::mem::forget(self);
-        value
+        value.expect("a LIVE slot holds a value")
     }
 }
 
@@ -277,7 +365,7 @@ impl<T> DerefMut for Exclusive<'_, T> {
 
 impl<T> Drop for Exclusive<'_, T> {
     fn drop(&mut self) {
-        self.slot.state.store(self.idle, Ordering::Release);
+        self.slot.state.fetch_and(!EXCLUSIVE, Ordering::Release);
     }
 }
 
@@ -296,7 +384,7 @@ impl<T> Deref for Shared<'_, T> {
 
 impl<T> Drop for Shared<'_, T> {
     fn drop(&mut self) {
-        self.slot.state.fetch_sub(1, Ordering::Release);
+        self.slot.state.fetch_sub(READER, Ordering::Release);
     }
 }
 
@@ -338,6 +426,28 @@ mod tests {
             assert!(TABLE.lock_exclusive(h).is_err());
         }
         TABLE.lock_exclusive(h).unwrap().remove();
+    }
+
+    #[test]
+    fn an_action_runs_beside_an_exclusive_user_and_never_after_release() {
+        use std::sync::atomic::AtomicUsize;
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counter = runs.clone();
+        let h = TABLE
+            .insert_with_action(
+                "conn".into(),
+                Some(Arc::new(move || drop(counter.fetch_add(1, Ordering::SeqCst)))),
+            )
+            .unwrap();
+        let held = TABLE.lock_exclusive(h).unwrap();
+        assert!(TABLE.run_action(h).unwrap());
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        held.remove();
+        assert!(TABLE.run_action(h).is_err(), "a released handle runs nothing");
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let plain = TABLE.insert("plain".into()).unwrap();
+        assert!(!TABLE.run_action(plain).unwrap());
+        TABLE.lock_exclusive(plain).unwrap().remove();
     }
 
     #[test]

@@ -63,6 +63,17 @@ pub(crate) fn new_handle<H: Handle>(object: H::Object) -> Result<*mut H> {
     Ok(std::ptr::without_provenance_mut(value as usize))
 }
 
+/// Stores `object` with an action any thread may run on it (`run_action`).
+pub(crate) fn new_handle_with_action<H: Handle>(object: H::Object, action: handle::Action) -> Result<*mut H> {
+    let value = H::table().insert_with_action(object, Some(action))?;
+    Ok(std::ptr::without_provenance_mut(value as usize))
+}
+
+/// Runs the handle's action, even while another thread uses the object.
+pub(crate) fn run_action<H: Handle>(handle: *const H) -> Result<bool> {
+    H::table().run_action(address(handle)?)
+}
+
 /// A NUL-terminated UTF-8 string from C, borrowed for the call.
 ///
 /// # Safety

@@ -4,7 +4,7 @@ use super::conn::{sqlpool_conn, ConnEntry};
 use super::error::{call, SQLPOOL_OK};
 use super::handle::HandleTable;
 use super::options::sqlpool_options;
-use super::{c_str, check_out, lock, lock_for_release, new_handle, share, write_out, Handle};
+use super::{c_str, check_out, lock, lock_for_release, new_handle, new_handle_with_action, share, write_out, Handle};
 use crate::error::Error;
 use crate::{Options, Pool, Stats};
 use std::ffi::{c_char, c_int};
@@ -163,12 +163,46 @@ pub unsafe extern "C" fn sqlpool_checkout(pool: *mut sqlpool_pool, out: *mut *mu
         // Clone the pool and let go of the handle before waiting, so that
         // sqlpool_close() from another thread is not held up.
         let pool = share(pool)?.pool()?.clone();
-        let conn = pool.checkout()?;
-        let handle = new_handle::<sqlpool_conn>(ConnEntry::new(conn))?;
+        let timeout = pool.options().timeout();
         // SAFETY: out was checked above.
-        unsafe { write_out(out, handle) };
-        Ok(SQLPOOL_OK)
+        unsafe { checkout_into(&pool, timeout, out) }
     })
+}
+
+/// As sqlpool_checkout(), waiting up to `timeout_ms` (0: not at all)
+/// instead of the pool's timeout_ms.
+///
+/// # Safety
+/// `out` is NULL or points to writable memory for a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn sqlpool_checkout_timeout(
+    pool: *mut sqlpool_pool,
+    timeout_ms: u64,
+    out: *mut *mut sqlpool_conn,
+) -> c_int {
+    call(|| {
+        check_out(out, "out")?;
+        let pool = share(pool)?.pool()?.clone();
+        // SAFETY: out was checked above.
+        unsafe { checkout_into(&pool, std::time::Duration::from_millis(timeout_ms), out) }
+    })
+}
+
+/// Checks a connection out and writes its new handle to `out`.
+///
+/// # Safety
+/// `out` passed check_out.
+unsafe fn checkout_into(
+    pool: &Pool,
+    timeout: std::time::Duration,
+    out: *mut *mut sqlpool_conn,
+) -> crate::Result<c_int> {
+    let conn = pool.checkout_timeout(timeout)?;
+    let interrupt = conn.interrupter();
+    let handle = new_handle_with_action::<sqlpool_conn>(ConnEntry::new(conn), interrupt)?;
+    // SAFETY: the caller checked out.
+    unsafe { write_out(out, handle) };
+    Ok(SQLPOOL_OK)
 }
 
 /// Closes the idle connections now; new ones are opened on demand.
