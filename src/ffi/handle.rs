@@ -436,7 +436,9 @@ mod tests {
         let h = TABLE
             .insert_with_action(
                 "conn".into(),
-                Some(Arc::new(move || drop(counter.fetch_add(1, Ordering::SeqCst)))),
+                Some(Arc::new(move || {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                })),
             )
             .unwrap();
         let held = TABLE.lock_exclusive(h).unwrap();
