@@ -5,7 +5,8 @@
 #      exported surface, fork
 #   3. scripts/test_native.sh: install, CMake package, pkg-config, C/C++
 #      tests through find_package, ASan+UBSan, valgrind
-#   4. scripts/test_python.sh (the ctypes package) and scripts/bench.sh
+#   4. scripts/fuzz.sh: the fuzz corpus replayed, then 30 s of fuzzing
+#   5. scripts/test_python.sh (the ctypes package) and scripts/bench.sh
 #      --quick (benchmarks build and run; no timing is asserted), when present
 # Works from any directory.
 set -euo pipefail
@@ -32,6 +33,12 @@ cargo test
 
 section "native packaging (scripts/test_native.sh)"
 bash scripts/test_native.sh
+
+section "fuzzing: corpus replay and a 30 s run (scripts/fuzz.sh)"
+bash scripts/fuzz.sh --replay
+bash scripts/fuzz.sh 30
+
+section "torture and fork, short forms are in cargo test; long: scripts/stress.sh"
 
 if [ -f scripts/test_python.sh ]; then
   section "python (scripts/test_python.sh)"
