@@ -38,8 +38,6 @@ section "fuzzing: corpus replay and a 30 s run (scripts/fuzz.sh)"
 bash scripts/fuzz.sh --replay
 bash scripts/fuzz.sh 30
 
-section "torture and fork, short forms are in cargo test; long: scripts/stress.sh"
-
 if [ -f scripts/test_python.sh ]; then
   section "python (scripts/test_python.sh)"
   bash scripts/test_python.sh
