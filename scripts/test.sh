@@ -6,8 +6,9 @@
 #   3. scripts/test_native.sh: install, CMake package, pkg-config, C/C++
 #      tests through find_package, ASan+UBSan, valgrind
 #   4. scripts/fuzz.sh: the fuzz corpus replayed, then 30 s of fuzzing
-#   5. scripts/test_python.sh (the ctypes package) and scripts/bench.sh
-#      --quick (benchmarks build and run; no timing is asserted), when present
+#   5. scripts/test_python.sh (the ctypes package, pytest), and
+#      scripts/bench.sh --quick (benchmarks build and run; no timing is
+#      asserted) when present
 # Works from any directory.
 set -euo pipefail
 
@@ -38,10 +39,8 @@ section "fuzzing: corpus replay and a 30 s run (scripts/fuzz.sh)"
 bash scripts/fuzz.sh --replay
 bash scripts/fuzz.sh 30
 
-if [ -f scripts/test_python.sh ]; then
-  section "python (scripts/test_python.sh)"
-  bash scripts/test_python.sh
-fi
+section "python (scripts/test_python.sh)"
+bash scripts/test_python.sh
 
 if [ -f scripts/bench.sh ]; then
   section "benchmarks, quick mode (scripts/bench.sh --quick)"

@@ -18,7 +18,10 @@ const POOL_SIZE: u32 = 5;
 const MAX_OVERFLOW: i32 = 10;
 
 fn ops_per_thread() -> u64 {
-    std::env::var("SQLPOOL_STRESS_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
+    std::env::var("SQLPOOL_STRESS_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
 }
 
 struct Rng(u64);
@@ -38,7 +41,10 @@ fn sixty_four_threads_on_five_plus_ten() {
     let path = dir.path("t.db");
     make_db(&path, 100);
     let mut o = opts();
-    o.set_pool_size(POOL_SIZE).unwrap().set_max_overflow(MAX_OVERFLOW).unwrap();
+    o.set_pool_size(POOL_SIZE)
+        .unwrap()
+        .set_max_overflow(MAX_OVERFLOW)
+        .unwrap();
     o.set_timeout(Duration::from_secs(10));
     let pool = open(&path, o);
     let cap = (POOL_SIZE as i32 + MAX_OVERFLOW) as usize;
@@ -70,8 +76,14 @@ fn sixty_four_threads_on_five_plus_ten() {
 
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
-            let (pool, holders, held_now, peak, done, timeouts) =
-                (pool.clone(), holders.clone(), held_now.clone(), peak.clone(), done.clone(), timeouts.clone());
+            let (pool, holders, held_now, peak, done, timeouts) = (
+                pool.clone(),
+                holders.clone(),
+                held_now.clone(),
+                peak.clone(),
+                done.clone(),
+                timeouts.clone(),
+            );
             std::thread::spawn(move || {
                 let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1));
                 for _ in 0..ops {
@@ -91,10 +103,17 @@ fn sixty_four_threads_on_five_plus_ten() {
                     };
                     let now = held_now.fetch_add(1, SeqCst) + 1;
                     peak.fetch_max(now, SeqCst);
-                    assert!(holders.lock().unwrap().insert(conn.id()), "connection {} has two holders", conn.id());
+                    assert!(
+                        holders.lock().unwrap().insert(conn.id()),
+                        "connection {} has two holders",
+                        conn.id()
+                    );
                     if roll % 4 == 0 {
                         let x = (rng.next() % 100 + 1) as i64;
-                        assert_eq!(query_i64(&mut conn, &format!("SELECT x FROM t WHERE x = {x}")).unwrap(), x);
+                        assert_eq!(
+                            query_i64(&mut conn, &format!("SELECT x FROM t WHERE x = {x}")).unwrap(),
+                            x
+                        );
                     }
                     let hold = rng.next() % 200;
                     if hold > 150 {
@@ -138,7 +157,11 @@ fn sixty_four_threads_on_five_plus_ten() {
     assert!(peak.load(SeqCst) <= cap, "peak {} > cap {cap}", peak.load(SeqCst));
     assert_eq!(s.checked_out, 0);
     assert_eq!(s.waiting, 0);
-    assert_eq!(s.idle as u64, s.connections_created - s.connections_closed, "nothing lost: {s:?}");
+    assert_eq!(
+        s.idle as u64,
+        s.connections_created - s.connections_closed,
+        "nothing lost: {s:?}"
+    );
     assert_eq!(s.checkouts, done.load(SeqCst), "every successful checkout counted once");
     assert_eq!(s.checkouts + timeouts.load(SeqCst), THREADS as u64 * ops);
     println!(

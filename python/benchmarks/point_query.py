@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Point query through sqlpool vs Python's sqlite3, side by side in one run.
+
+Generates a small nuPlan-shaped database (examples/nuplan/schema.sql +
+generate.sql) unless --db is given, then times the same point query
+("SELECT timestamp FROM lidar_pc WHERE token = ?", a different token each
+time) several ways, in interleaved rounds, and prints the median
+microseconds per query and the ratios the project targets:
+
+    sqlpool (any way)        <= 1.5x   sqlite3 on a held connection
+    connection per query     >= 10x    sqlpool
+
+    SQLPOOL_LIBRARY=target/release/libsqlpool.so python3 python/benchmarks/point_query.py
+"""
+
+import argparse
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+
+import sqlpool  # noqa: E402
+
+SQL = "SELECT timestamp FROM lidar_pc WHERE token = ?"
+WIDE = (
+    "SELECT ep.x, ep.y, ep.qw, ep.qx, ep.qy, ep.qz, lp.timestamp, ep.vx, ep.vy, ep.acceleration_x, "
+    "ep.acceleration_y FROM ego_pose AS ep INNER JOIN lidar_pc AS lp ON lp.ego_pose_token = ep.token "
+    "WHERE lp.token = ?"
+)
+
+
+def generate(path, frames):
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(open(os.path.join(ROOT, "examples/nuplan/schema.sql"), encoding="utf-8").read())
+    db.execute("INSERT INTO gen_params (id, frames) VALUES (1, ?)", (frames,))
+    db.executescript(open(os.path.join(ROOT, "examples/nuplan/generate.sql"), encoding="utf-8").read())
+    db.close()
+
+
+def per_query_connection(sql, params, db_file):
+    """nuPlan's query_session.execute_one: a new sqlite3 connection per query."""
+    connection = sqlite3.connect(db_file)
+    connection.row_factory = sqlite3.Row
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        result = cursor.fetchone()
+        if result is not None and cursor.fetchone() is not None:
+            raise RuntimeError("execute_one query returned multiple rows.")
+        return result
+    finally:
+        cursor.close()
+        connection.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--db", help="an existing nuPlan-shaped database")
+    ap.add_argument("--frames", type=int, default=500)
+    ap.add_argument("--n", type=int, default=2000, help="queries per round and way")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--sql", choices=["point", "wide"], default="point")
+    args = ap.parse_args()
+    sql = SQL if args.sql == "point" else WIDE
+
+    tmp = None
+    path = args.db
+    if path is None:
+        tmp = tempfile.mkdtemp(prefix="sqlpool-bench-")
+        path = os.path.join(tmp, "nuplan.db")
+        generate(path, args.frames)
+    try:
+        held = sqlite3.connect(path, check_same_thread=False)
+        held_row = sqlite3.connect(path)
+        held_row.row_factory = sqlite3.Row
+        tokens = [r[0] for r in held.execute("SELECT token FROM lidar_pc ORDER BY timestamp")]
+        params = [(tokens[(i * 7) % len(tokens)],) for i in range(args.n)]
+
+        pool = sqlpool.Pool(path)
+        conn = pool.connection()
+        ro_pool = sqlpool.Pool(path, read_only=True)
+        ro_conn = ro_pool.connection()
+        sqlpool.execute_one(sql, params[0], path)  # warm the shared pool
+        expected = [tuple(held.execute(sql, p).fetchone()) for p in params[:50]]
+        assert [tuple(conn.execute(sql, p).fetchone()) for p in params[:50]] == expected
+        assert [tuple(sqlpool.execute_one(sql, p, path)) for p in params[:50]] == expected
+
+        def sqlite3_held():
+            ex = held.execute
+            for p in params:
+                ex(sql, p).fetchone()
+
+        def sqlite3_held_row():
+            ex = held_row.execute
+            for p in params:
+                ex(sql, p).fetchone()
+
+        def sqlite3_per_query():
+            for p in params[: max(1, len(params) // 10)]:
+                per_query_connection(sql, p, path)
+
+        def sqlpool_held():
+            ex = conn.execute
+            for p in params:
+                ex(sql, p).fetchone()
+
+        def sqlpool_held_read_only():
+            ex = ro_conn.execute
+            for p in params:
+                ex(sql, p).fetchone()
+
+        def sqlpool_checkout_per_query():
+            for p in params:
+                with pool.connection() as c:
+                    c.execute(sql, p).fetchone()
+
+        def sqlpool_execute_one():
+            ex = sqlpool.execute_one
+            for p in params:
+                ex(sql, p, path)
+
+        ways = {
+            "sqlite3, held connection": (sqlite3_held, len(params)),
+            "sqlite3, held connection, Row": (sqlite3_held_row, len(params)),
+            "sqlite3, connection per query (nuPlan)": (sqlite3_per_query, max(1, len(params) // 10)),
+            "sqlpool, held connection": (sqlpool_held, len(params)),
+            "sqlpool, held connection, read_only pool": (sqlpool_held_read_only, len(params)),
+            "sqlpool, checkout per query": (sqlpool_checkout_per_query, len(params)),
+            "sqlpool.execute_one (drop-in)": (sqlpool_execute_one, len(params)),
+        }
+        times = {name: [] for name in ways}
+        for _ in range(args.rounds):
+            for name, (fn, count) in ways.items():
+                t0 = time.perf_counter()
+                fn()
+                times[name].append((time.perf_counter() - t0) * 1e6 / count)
+        us = {name: statistics.median(v) for name, v in times.items()}
+        print(f"{args.sql} query, {args.n} queries x {args.rounds} rounds, median us/query "
+              f"(Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, library {sqlpool.library_path})")
+        for name, v in us.items():
+            print(f"  {name:<42} {v:8.2f} us")
+        base = us["sqlite3, held connection"]
+        per_query = us["sqlite3, connection per query (nuPlan)"]
+        print("ratios:")
+        for name in ("sqlpool, held connection", "sqlpool, held connection, read_only pool",
+                     "sqlpool, checkout per query", "sqlpool.execute_one (drop-in)"):
+            print(f"  {name:<42} {us[name] / base:5.2f}x sqlite3 held    "
+                  f"{per_query / us[name]:6.1f}x faster than a connection per query")
+        conn.close()
+        pool.close()
+        ro_conn.close()
+        ro_pool.close()
+    finally:
+        if tmp:
+            for f in os.listdir(tmp):
+                os.unlink(os.path.join(tmp, f))
+            os.rmdir(tmp)
+
+
+if __name__ == "__main__":
+    main()

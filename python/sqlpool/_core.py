@@ -1,0 +1,801 @@
+"""Pool, Connection, Result and Row over the C API.
+
+A query costs few crossings into the library: ``sqlpool_query`` prepares
+(from the connection's statement cache), binds every parameter (packed into
+one bytes object) and fetches a batch of rows into a per-thread buffer in one
+call; ``sqlpool_pool_query`` does the same with the checkout and the checkin
+for ``Pool.execute`` and the drop-ins. Rows are decoded with one
+``struct.unpack_from`` per row, its format cached per column-type signature.
+"""
+
+import ctypes
+import os
+import struct
+import threading
+import weakref
+from ctypes import byref, c_char, c_size_t, c_uint32, c_void_p
+
+from . import _ffi
+from .errors import InvalidArgument, Misuse, MultipleRowsError, check, error_from
+
+lib = _ffi.lib
+_OK = _ffi.SQLPOOL_OK
+_ROW = _ffi.SQLPOOL_ROW
+_DONE = _ffi.SQLPOOL_DONE
+_INTEGER = _ffi.SQLPOOL_INTEGER
+_FLOAT = _ffi.SQLPOOL_FLOAT
+_TEXT = _ffi.SQLPOOL_TEXT
+_BLOB = _ffi.SQLPOOL_BLOB
+_NULL = _ffi.SQLPOOL_NULL
+
+_sqlpool_query = lib.sqlpool_query
+_sqlpool_pool_query = lib.sqlpool_pool_query
+_sqlpool_fetch = lib.sqlpool_fetch
+_sqlpool_checkout = lib.sqlpool_checkout
+_sqlpool_checkin = lib.sqlpool_checkin
+_sqlpool_finalize = lib.sqlpool_finalize
+
+# ---------------------------------------------------------------- rows
+
+
+class Row(tuple):
+    """A result row: a tuple that also answers ``row["name"]`` (first column of
+    that name; case-insensitive, as ``sqlite3.Row``), ``keys()`` and
+    ``as_dict()``. Compares equal to the tuple of its values; pickles."""
+
+    __slots__ = ()
+    _keys = ()
+    _index = {}
+
+    def __getitem__(self, key, _get=tuple.__getitem__):
+        if key.__class__ is str:
+            try:
+                return _get(self, self._index[key])
+            except KeyError:
+                try:
+                    return _get(self, self._index[key.lower()])
+                except KeyError:
+                    raise IndexError(f"No item with that key: {key!r}") from None
+        return _get(self, key)
+
+    def keys(self):
+        """The column names, in order."""
+        return list(self._keys)
+
+    def as_dict(self):
+        """{column name: value}."""
+        return dict(zip(self._keys, self))
+
+    def __repr__(self):
+        return "<sqlpool.Row " + ", ".join(f"{k}={v!r}" for k, v in zip(self._keys, self)) + ">"
+
+    def __reduce__(self):
+        return (_rebuild_row, (self._keys, tuple(self)))
+
+
+_ROW_CLASSES = {}
+
+
+def row_class(names):
+    """The Row subclass for these column names (cached)."""
+    cls = _ROW_CLASSES.get(names)
+    if cls is None:
+        index = {}
+        for i, name in enumerate(names):
+            index.setdefault(name, i)
+        for i, name in enumerate(names):
+            index.setdefault(name.lower(), i)
+        cls = type("Row", (Row,), {"__slots__": (), "_keys": names, "_index": index, "__module__": __name__})
+        _ROW_CLASSES[names] = cls
+    return cls
+
+
+def _rebuild_row(names, values):
+    return row_class(tuple(names))(values)
+
+
+# ---------------------------------------------------------------- buffers
+
+
+class _Buffer:
+    """One thread's fetch buffer and out-parameters, reused by every call."""
+
+    __slots__ = ("size", "arr", "mv", "rows", "used", "handle")
+
+    def __init__(self, size):
+        self.size = size
+        self.arr = (c_char * size)()
+        self.mv = memoryview(self.arr).cast("B")
+        self.rows = c_uint32()
+        self.used = c_size_t()
+        self.handle = c_void_p()
+
+
+_DEFAULT_BUFFER = 64 * 1024
+_tls = threading.local()
+
+
+def _buffer():
+    try:
+        return _tls.buf
+    except AttributeError:
+        buf = _tls.buf = _Buffer(_DEFAULT_BUFFER)
+        return buf
+
+
+def _grow(needed):
+    """A larger buffer for this thread, for a row of ``needed`` bytes."""
+    size = max(needed, _tls.buf.size * 2)
+    buf = _tls.buf = _Buffer(size)
+    return buf
+
+
+# ---------------------------------------------------------------- decoding
+
+_HEADER = struct.Struct("=II")
+_PLANS = {}
+_CELL = {_INTEGER: "q", _FLOAT: "d", _TEXT: "I", _BLOB: "I", _NULL: ""}
+
+
+def _plan(types):
+    plan = _PLANS.get(types)
+    if plan is None:
+        try:
+            fmt = "=" + "".join(_CELL[t] for t in types)
+        except KeyError:
+            raise error_from(_ffi.SQLPOOL_INTERNAL) from None
+        simple = all(t == _INTEGER or t == _FLOAT for t in types)
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        plan = _PLANS[types] = (struct.Struct(fmt), simple, types)
+    return plan
+
+
+def _decode(mv, nrows, rowcls, _header=_HEADER.unpack_from, _plans=_PLANS):
+    """The ``nrows`` rows at the start of ``mv`` (the fetch format of
+    sqlpool_fetch()), as ``rowcls`` instances."""
+    out = []
+    pos = 0
+    for _ in range(nrows):
+        size, ncols = _header(mv, pos)
+        cells = pos + 8 + ncols
+        key = mv[pos + 8:cells].tobytes()
+        plan = _plans.get(key) or _plan(key)
+        fmt = plan[0]
+        values = fmt.unpack_from(mv, cells)
+        if plan[1]:
+            out.append(rowcls(values))
+        else:
+            out.append(rowcls(_fix(mv, values, plan[2], cells + fmt.size)))
+        pos += size
+    return out
+
+
+def _fix(mv, values, types, data):
+    """The values of a row with TEXT, BLOB or NULL columns."""
+    row = []
+    k = 0
+    for t in types:
+        if t == _NULL:
+            row.append(None)
+            continue
+        v = values[k]
+        k += 1
+        if t == _TEXT:
+            end = data + v
+            v = str(mv[data:end], "utf-8")
+            data = end
+        elif t == _BLOB:
+            end = data + v
+            v = mv[data:end].tobytes()
+            data = end
+        row.append(v)
+    return row
+
+
+# ---------------------------------------------------------------- parameters
+
+_pack_int = struct.Struct("=Bq").pack
+_pack_float = struct.Struct("=Bd").pack
+_pack_len = struct.Struct("=BI").pack
+_NULL_BYTE = bytes([_NULL])
+
+
+def _pack_value(i, v, parts):
+    t = v.__class__
+    if t is int or t is bool:
+        try:
+            parts.append(_pack_int(_INTEGER, v))
+        except struct.error:
+            raise OverflowError("Python int too large to convert to SQLite INTEGER") from None
+    elif t is str:
+        b = v.encode("utf-8")
+        parts.append(_pack_len(_TEXT, len(b)))
+        parts.append(b)
+    elif t is bytes:
+        parts.append(_pack_len(_BLOB, len(v)))
+        parts.append(v)
+    elif t is float:
+        parts.append(_pack_float(_FLOAT, v))
+    elif v is None:
+        parts.append(_NULL_BYTE)
+    elif isinstance(v, (bytearray, memoryview)):
+        b = bytes(v) if t is bytearray else v.tobytes()
+        parts.append(_pack_len(_BLOB, len(b)))
+        parts.append(b)
+    elif isinstance(v, int):
+        _pack_value(i, int(v), parts)
+    elif isinstance(v, float):
+        _pack_value(i, float(v), parts)
+    elif isinstance(v, str):
+        _pack_value(i, str(v), parts)
+    elif isinstance(v, bytes):
+        _pack_value(i, bytes(v), parts)
+    else:
+        raise InvalidArgument(f"Error binding parameter {i}: type '{t.__name__}' is not supported")
+
+
+def _pack(params, meta):
+    """Packed values (sqlpool_bind_packed()) for a tuple, list or dict."""
+    cls = params.__class__
+    if cls is tuple or cls is list:
+        if len(params) == 1:
+            # The common point query: one key.
+            v = params[0]
+            c = v.__class__
+            if c is bytes:
+                return _pack_len(_BLOB, len(v)) + v
+            if c is int and -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
+                return _pack_int(_INTEGER, v)
+    elif isinstance(params, dict):
+        keys = meta.param_keys
+        if keys is None:
+            raise InvalidArgument(
+                f"named parameters given, but the statement has nameless ('?') parameters: {meta.text!r}"
+            )
+        values = []
+        for key in keys:
+            try:
+                values.append(params[key])
+            except KeyError:
+                raise InvalidArgument(f"You did not supply a value for binding parameter :{key}.") from None
+        params = values
+    elif params is None:
+        return b""
+    elif isinstance(params, (str, bytes, bytearray)) or not hasattr(params, "__len__"):
+        raise InvalidArgument(f"parameters are of unsupported type {type(params).__name__}: use a tuple, list or dict")
+    parts = []
+    i = 0
+    for v in params:
+        i += 1
+        _pack_value(i, v, parts)
+    return b"".join(parts)
+
+
+# ---------------------------------------------------------------- statements
+
+
+class _Meta:
+    """What is known about one SQL text on one pool: encoded SQL, column
+    names, parameter names, whether it only reads."""
+
+    __slots__ = ("text", "sql", "sql_len", "names", "param_keys", "readonly", "rowcls", "description")
+
+    def __init__(self, text, conn_handle):
+        if "\x00" in text:
+            raise InvalidArgument("the query contains a null character")
+        self.text = text
+        self.sql = text.encode("utf-8")
+        self.sql_len = len(self.sql)
+        stmt = c_void_p()
+        check(lib.sqlpool_prepare(conn_handle, self.sql, byref(stmt)))
+        try:
+            n = lib.sqlpool_column_count(stmt)
+            self.names = tuple((lib.sqlpool_column_name(stmt, i) or b"").decode("utf-8") for i in range(n))
+            count = lib.sqlpool_bind_parameter_count(stmt)
+            names = [lib.sqlpool_bind_parameter_name(stmt, i) for i in range(1, count + 1)]
+            # sqlite3's rule: a dict binds by name without the prefix (":x" -> "x").
+            self.param_keys = None if any(n is None for n in names) else tuple(n.decode()[1:] for n in names)
+            self.readonly = lib.sqlpool_stmt_readonly(stmt) == 1
+        finally:
+            check(lib.sqlpool_finalize(stmt))
+        self.rowcls = row_class(self.names)
+        self.description = tuple((name, None, None, None, None, None, None) for name in self.names) or None
+
+
+# ---------------------------------------------------------------- results
+
+
+class Result:
+    """The rows of one ``Connection.execute``, like a DB-API cursor: iterate
+    it, or call ``fetchone``, ``fetchmany``, ``fetchall``. Rows come from the
+    library in batches; the statement is released when the last row has been
+    read, by ``close()``, or at the connection's checkin (after which a
+    result with rows left raises Misuse)."""
+
+    __slots__ = ("_conn", "_stmt", "_rows", "_pos", "_meta")
+
+    def __init__(self, conn, stmt, rows, meta):
+        self._conn = conn
+        self._stmt = stmt
+        self._rows = rows
+        self._pos = 0
+        self._meta = meta
+
+    @property
+    def description(self):
+        """DB-API description: a 7-tuple per column, name first; None for a
+        statement that returns no columns."""
+        return self._meta.description
+
+    @property
+    def columns(self):
+        """The column names."""
+        return self._meta.names
+
+    def _more(self):
+        """Fetches the next batch; False when there is none."""
+        stmt = self._stmt
+        if stmt is None:
+            return False
+        buf = _buffer()
+        while True:
+            rc = _sqlpool_fetch(stmt, buf.arr, buf.size, 0, buf.rows, buf.used)
+            if rc == _ROW and buf.rows.value == 0:
+                buf = _grow(buf.used.value)
+                continue
+            break
+        if rc != _ROW and rc != _DONE:
+            self._stmt = None
+            raise error_from(rc)
+        self._rows = _decode(buf.mv, buf.rows.value, self._meta.rowcls)
+        self._pos = 0
+        if rc == _DONE:
+            self._release()
+        return bool(self._rows)
+
+    def _release(self):
+        stmt, self._stmt = self._stmt, None
+        if stmt is not None:
+            check(_sqlpool_finalize(stmt))
+
+    def fetchone(self):
+        """The next row, or None when there are no more."""
+        pos = self._pos
+        rows = self._rows
+        if pos < len(rows):
+            self._pos = pos + 1
+            return rows[pos]
+        if self._more():
+            self._pos = 1
+            return self._rows[0]
+        return None
+
+    def fetchmany(self, size=100):
+        out = []
+        while len(out) < size:
+            row = self.fetchone()
+            if row is None:
+                break
+            out.append(row)
+        return out
+
+    def fetchall(self):
+        """Every remaining row, as a list."""
+        out = self._rows[self._pos:]
+        self._rows = []
+        self._pos = 0
+        while self._more():
+            out.extend(self._rows)
+            self._rows = []
+        return out
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        row = self.fetchone()
+        if row is None:
+            raise StopIteration
+        return row
+
+    def close(self):
+        """Releases the statement now (idempotent); remaining rows are dropped."""
+        self._rows = []
+        self._pos = 0
+        self._release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if self._stmt is not None:
+            try:
+                _sqlpool_finalize(self._stmt)
+            except Exception:  # pragma: no cover - interpreter shutdown
+                pass
+
+
+# ---------------------------------------------------------------- connections
+
+
+class Connection:
+    """A connection checked out of a Pool. Use it from one thread at a time;
+    ``close()`` (or leaving the ``with`` block, also on an exception) checks it
+    back in: an open transaction is rolled back, statements are released."""
+
+    __slots__ = ("_handle", "_pool", "__weakref__")
+
+    def __init__(self, pool, handle):
+        self._pool = pool
+        self._handle = handle
+
+    def _h(self):
+        h = self._handle
+        if h is None:
+            raise Misuse("the connection was checked in (closed)", _ffi.SQLPOOL_MISUSE)
+        return h
+
+    def _meta(self, sql):
+        meta = self._pool._metas.get(sql)
+        if meta is None:
+            if sql.__class__ is not str:
+                raise InvalidArgument(f"sql must be str, not {type(sql).__name__}")
+            meta = self._pool._metas[sql] = _Meta(sql, self._h())
+        return meta
+
+    def execute(self, sql, params=()):
+        """Runs the first statement of ``sql`` with ``params`` (a tuple or list
+        for ``?``, a dict for ``:name``) and returns its Result."""
+        h = self._handle
+        if h is None:
+            self._h()
+        meta = self._pool._metas.get(sql) or self._meta(sql)
+        packed = _pack(params, meta) if params else b""
+        try:
+            buf = _tls.buf
+        except AttributeError:
+            buf = _buffer()
+        stmt = buf.handle
+        rc = _sqlpool_query(
+            h, meta.sql, meta.sql_len, packed, len(packed), buf.arr, buf.size, 0, stmt, buf.rows, buf.used
+        )
+        if rc == _DONE:
+            return Result(self, None, _decode(buf.mv, buf.rows.value, meta.rowcls), meta)
+        if rc != _ROW:
+            raise error_from(rc)
+        result = Result(self, stmt.value, _decode(buf.mv, buf.rows.value, meta.rowcls), meta)
+        if not result._rows:
+            result._more()
+        return result
+
+    def executescript(self, sql):
+        """Runs every statement in ``sql`` (sqlpool_exec), discarding rows."""
+        if "\x00" in sql:
+            raise InvalidArgument("the script contains a null character")
+        check(lib.sqlpool_exec(self._h(), sql.encode("utf-8")))
+
+    def invalidate(self):
+        """Closes the connection, instead of reusing it, when it is checked in."""
+        check(lib.sqlpool_conn_invalidate(self._h()))
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def close(self):
+        """Checks the connection back in (idempotent)."""
+        h, self._handle = self._handle, None
+        if h is not None:
+            check(_sqlpool_checkin(h))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        h = self._handle
+        if h is not None:
+            self._handle = None
+            try:
+                _sqlpool_checkin(h)
+            except Exception:  # pragma: no cover - interpreter shutdown
+                pass
+
+    def __repr__(self):
+        state = "checked in" if self._handle is None else "checked out"
+        return f"<sqlpool.Connection {state} from {self._pool.path!r}>"
+
+
+# ---------------------------------------------------------------- pools
+
+
+def _close_pool(handle):
+    """weakref.finalize callback: closes a pool handle (at GC or exit)."""
+    try:
+        lib.sqlpool_close(handle)
+    except Exception:  # pragma: no cover - interpreter shutdown
+        pass
+
+
+_STATS_FIELDS = [name for name, _ in _ffi.Stats._fields_]
+
+
+def _int(value, name, lo, hi):
+    """``value`` checked against the C type's range (ctypes would wrap it)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise InvalidArgument(f"invalid option {name} = {value!r}: it must be an int in [{lo}, {hi}]")
+    return value
+
+
+def _ms(seconds, name, unlimited):
+    if seconds is None:
+        return unlimited
+    if seconds < 0:
+        raise InvalidArgument(f"invalid option {name} = {seconds}: it must be >= 0")
+    return min(int(round(seconds * 1000)), unlimited)
+
+
+class Pool:
+    """A pool of SQLite connections to one database file.
+
+    The defaults are those of nuPlan's SessionManager (SQLAlchemy QueuePool):
+    ``pool_size`` connections kept open, ``max_overflow`` more allowed (-1: no
+    limit), checkout waits up to ``timeout`` seconds (None: forever),
+    ``pre_ping`` replaces connections whose file was replaced or that broke,
+    ``recycle`` replaces connections older than that many seconds (None or
+    -1: never). ``read_only`` opens read-only (and turns on
+    ``read_snapshot``: one read transaction per checkout); ``create``
+    creates a missing file; ``init_sql`` runs on each new connection;
+    ``busy_timeout`` (seconds) waits for another writer's lock;
+    ``statement_cache_capacity`` statements are kept prepared per
+    connection; ``lifo`` hands out the most recently returned connection.
+
+    ``shared=True`` takes the process-wide shared pool for this file and
+    these options (``sqlpool_open_shared``): one pool per file, however many
+    times it is asked for, within the registry's connection budget
+    (``configure_shared``); it closes when its last user closes it.
+    """
+
+    def __init__(
+        self,
+        path,
+        *,
+        pool_size=5,
+        max_overflow=10,
+        timeout=30.0,
+        pre_ping=True,
+        recycle=3600,
+        read_only=False,
+        create=False,
+        init_sql=None,
+        busy_timeout=5.0,
+        statement_cache_capacity=32,
+        read_snapshot=None,
+        lifo=False,
+        shared=False,
+    ):
+        path = os.fspath(path)
+        if not isinstance(path, str):
+            raise InvalidArgument("path must be a str or os.PathLike of str")
+        self._options = dict(
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            timeout=timeout,
+            pre_ping=pre_ping,
+            recycle=recycle,
+            read_only=read_only,
+            create=create,
+            init_sql=init_sql,
+            busy_timeout=busy_timeout,
+            statement_cache_capacity=statement_cache_capacity,
+            read_snapshot=read_snapshot,
+            lifo=lifo,
+        )
+        self.path = path
+        self.shared = bool(shared)
+        self._metas = {}
+        self._handle = None
+        opts = lib.sqlpool_options_new()
+        if not opts:
+            raise error_from(_ffi.SQLPOOL_INTERNAL)
+        try:
+            check(lib.sqlpool_options_set_pool_size(opts, _int(pool_size, "pool_size", 0, 2**32 - 1)))
+            check(lib.sqlpool_options_set_max_overflow(opts, _int(max_overflow, "max_overflow", -(2**31), 2**31 - 1)))
+            check(lib.sqlpool_options_set_timeout_ms(opts, _ms(timeout, "timeout", 2**64 - 1)))
+            check(lib.sqlpool_options_set_pre_ping(opts, bool(pre_ping)))
+            check(lib.sqlpool_options_set_recycle_ms(opts, -1 if recycle in (None, -1) else _ms(recycle, "recycle", 2**63 - 1)))
+            check(lib.sqlpool_options_set_lifo(opts, bool(lifo)))
+            check(lib.sqlpool_options_set_read_only(opts, bool(read_only)))
+            check(lib.sqlpool_options_set_create(opts, bool(create)))
+            if init_sql is not None:
+                check(lib.sqlpool_options_set_init_sql(opts, init_sql.encode("utf-8")))
+            check(lib.sqlpool_options_set_busy_timeout_ms(opts, _ms(busy_timeout, "busy_timeout", 2**32 - 1)))
+            check(lib.sqlpool_options_set_statement_cache_capacity(
+                opts, _int(statement_cache_capacity, "statement_cache_capacity", 0, 2**32 - 1)))
+            if read_snapshot is not None:
+                check(lib.sqlpool_options_set_read_snapshot(opts, bool(read_snapshot)))
+            out = c_void_p()
+            opener = lib.sqlpool_open_shared if shared else lib.sqlpool_open
+            check(opener(path.encode("utf-8"), opts, byref(out)))
+        finally:
+            lib.sqlpool_options_free(opts)
+        self._handle = out.value
+        self._finalizer = weakref.finalize(self, _close_pool, self._handle)
+
+    # -- checkout
+
+    def connection(self):
+        """Checks a connection out (waiting up to ``timeout``); use it as a
+        context manager, which checks it back in on exit, also on an
+        exception."""
+        buf = _buffer()
+        out = buf.handle
+        rc = _sqlpool_checkout(self._handle, out)
+        if rc != _OK:
+            raise error_from(rc)
+        return Connection(self, out.value)
+
+    connect = connection
+
+    def _meta(self, sql):
+        meta = self._metas.get(sql)
+        if meta is None:
+            with self.connection() as conn:
+                meta = conn._meta(sql)
+        return meta
+
+    def _pool_query(self, meta, packed, max_rows):
+        """sqlpool_pool_query: (rc, rows) with the rows decoded, the buffer
+        grown until the first row fits."""
+        while True:
+            buf = _buffer()
+            rc = _sqlpool_pool_query(
+                self._handle, meta.sql, meta.sql_len, packed, len(packed), buf.arr, buf.size, max_rows,
+                buf.rows, buf.used,
+            )
+            if rc == _ROW and buf.rows.value == 0:
+                # Not even the first row fitted: the statement reads, so
+                # running it again with room for that row is safe.
+                _grow(buf.used.value)
+                continue
+            if rc != _ROW and rc != _DONE:
+                raise error_from(rc)
+            return rc, _decode(buf.mv, buf.rows.value, meta.rowcls)
+
+    def execute(self, sql, params=()):
+        """Runs ``sql`` on a connection checked out for this call only and
+        returns all its rows as a list."""
+        meta = self._metas.get(sql) or self._meta(sql)
+        packed = _pack(params, meta) if params else b""
+        if meta.readonly:
+            rc, rows = self._pool_query(meta, packed, 0)
+            if rc == _DONE:
+                return rows
+        with self.connection() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def execute_one(self, sql, params=()):
+        """The one row ``sql`` returns, or None; MultipleRowsError (a
+        RuntimeError) when it returns more than one. A read is one call into
+        the library (checkout, query, checkin)."""
+        meta = self._metas.get(sql) or self._meta(sql)
+        packed = _pack(params, meta) if params else b""
+        if meta.readonly:
+            try:
+                buf = _tls.buf
+            except AttributeError:
+                buf = _buffer()
+            rc = _sqlpool_pool_query(
+                self._handle, meta.sql, meta.sql_len, packed, len(packed), buf.arr, buf.size, 2,
+                buf.rows, buf.used,
+            )
+            n = buf.rows.value
+            if rc == _DONE:
+                return _decode(buf.mv, 1, meta.rowcls)[0] if n else None
+            if rc != _ROW:
+                raise error_from(rc)
+            if n == 0:
+                # The first row did not fit the buffer: again, with room.
+                rc, rows = self._pool_query(meta, packed, 2)
+                if rc == _DONE:
+                    return rows[0] if rows else None
+        else:
+            with self.connection() as conn:
+                rows = conn.execute(sql, params).fetchmany(2)
+            if len(rows) < 2:
+                return rows[0] if rows else None
+        # Two rows, or one and another that did not fit.
+        raise MultipleRowsError("execute_one query returned multiple rows.")
+
+    def execute_many(self, sql, params=()):
+        """A generator of the rows of ``sql``. A read whose rows fit in one
+        batch holds no connection while the rows are consumed; otherwise a
+        connection is held until the generator is exhausted or closed."""
+        meta = self._metas.get(sql) or self._meta(sql)
+        if meta.readonly:
+            packed = _pack(params, meta) if params else b""
+            rc, rows = self._pool_query(meta, packed, 0)
+            if rc == _DONE:
+                yield from rows
+                return
+        with self.connection() as conn:
+            yield from conn.execute(sql, params)
+
+    # -- state
+
+    def stats(self):
+        """The pool's state and counters (struct sqlpool_stats) as a dict."""
+        s = _ffi.Stats()
+        check(lib.sqlpool_get_stats(self._handle, byref(s), ctypes.sizeof(s)))
+        return {name: getattr(s, name) for name in _STATS_FIELDS}
+
+    def status(self):
+        """The state in SQLAlchemy's QueuePool.status() wording."""
+        s = self.stats()
+        return (
+            f"Pool size: {s['pool_size']}  Connections in pool: {s['idle']} "
+            f"Current Overflow: {s['overflow']} Current Checked out connections: {s['checked_out']}"
+        )
+
+    def size(self):
+        return self.stats()["pool_size"]
+
+    def checkedin(self):
+        return self.stats()["idle"]
+
+    def checkedout(self):
+        return self.stats()["checked_out"]
+
+    def overflow(self):
+        return self.stats()["overflow"]
+
+    @property
+    def options(self):
+        """The options the pool was opened with, as keyword arguments."""
+        return dict(self._options)
+
+    def dispose(self):
+        """Closes the idle connections; new ones open on demand."""
+        check(lib.sqlpool_dispose(self._handle))
+
+    @property
+    def closed(self):
+        finalizer = getattr(self, "_finalizer", None)
+        return finalizer is None or not finalizer.alive
+
+    def close(self):
+        """Closes the pool (idempotent): idle connections now, checked-out
+        ones at their checkin; later checkouts raise PoolClosed. A shared
+        pool gives back this reference only."""
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None and finalizer.detach() is not None:
+            check(lib.sqlpool_close(self._handle))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __reduce__(self):
+        # A pool is per process: unpickling (multiprocessing spawn, Ray)
+        # opens an equal pool in the receiving process.
+        return (_reopen, (self.path, self._options, self.shared))
+
+    def __repr__(self):
+        kind = "shared pool" if self.shared else "pool"
+        state = "closed" if self.closed else "open"
+        return f"<sqlpool.Pool {state} {kind} on {self.path!r}>"
+
+
+def _reopen(path, options, shared):
+    return Pool(path, shared=shared, **options)
+
+
+__all__ = ["Pool", "Connection", "Result", "Row"]

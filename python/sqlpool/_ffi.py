@@ -1,0 +1,270 @@
+"""Loads libsqlpool and declares every C function's argtypes and restype.
+
+Search order: the package directory (a wheel or `pip install` that copied the
+library next to this file), then ``$SQLPOOL_LIBRARY`` (a path to the .so),
+then the system loader (``libsqlpool.so.0``, ``find_library("sqlpool")``).
+The library's version is checked right after loading.
+
+``FUNCTIONS`` is the single table of C signatures; tests/test_ffi.py checks it
+against include/sqlpool.h, so that it cannot drift from the header.
+"""
+
+import ctypes
+import ctypes.util
+import os
+from ctypes import (
+    POINTER,
+    Structure,
+    c_bool,
+    c_char_p,
+    c_double,
+    c_int,
+    c_int32,
+    c_int64,
+    c_size_t,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+
+# The C API version this package was written against: the library must have
+# the same major version and, while the major is 0, the same minor, and a
+# patch at least this one.
+REQUIRED_VERSION = (0, 1, 0)
+
+# Result codes and column types (fixed by the C contract, never renumbered).
+SQLPOOL_OK = 0
+SQLPOOL_SQLITE = 1
+SQLPOOL_MISUSE = 2
+SQLPOOL_INVALID_ARGUMENT = 3
+SQLPOOL_TIMEOUT = 4
+SQLPOOL_CLOSED = 5
+SQLPOOL_CANTOPEN = 6
+SQLPOOL_INTERNAL = 7
+SQLPOOL_ROW = 100
+SQLPOOL_DONE = 101
+
+SQLPOOL_INTEGER = 1
+SQLPOOL_FLOAT = 2
+SQLPOOL_TEXT = 3
+SQLPOOL_BLOB = 4
+SQLPOOL_NULL = 5
+
+
+class Stats(Structure):
+    """struct sqlpool_stats."""
+
+    _fields_ = [
+        ("pool_size", c_uint32),
+        ("max_overflow", c_int32),
+        ("checked_out", c_uint32),
+        ("idle", c_uint32),
+        ("overflow", c_int32),
+        ("waiting", c_uint32),
+        ("connections_created", c_uint64),
+        ("connections_closed", c_uint64),
+        ("checkouts", c_uint64),
+        ("waits", c_uint64),
+        ("timeouts", c_uint64),
+        ("wait_ns_total", c_uint64),
+        ("pre_ping_failures", c_uint64),
+        ("recycled", c_uint64),
+        ("invalidated", c_uint64),
+        ("statement_cache_hits", c_uint64),
+        ("statement_cache_misses", c_uint64),
+        ("resets_on_checkin", c_uint64),
+    ]
+
+
+class SharedStats(Structure):
+    """struct sqlpool_shared_stats."""
+
+    _fields_ = [
+        ("pools", c_uint32),
+        ("open_connections", c_uint32),
+        ("max_connections", c_uint32),
+        ("_reserved", c_uint32),
+        ("idle_timeout_ms", c_int64),
+        ("idle_disposals", c_uint64),
+        ("budget_evictions", c_uint64),
+        ("budget_waits", c_uint64),
+        ("budget_timeouts", c_uint64),
+    ]
+
+
+class Value(Structure):
+    """struct sqlpool_value (sqlpool_bind_values())."""
+
+    _fields_ = [
+        ("kind", c_int),
+        ("int_value", c_int64),
+        ("float_value", c_double),
+        ("bytes", c_void_p),
+        ("len", c_int64),
+    ]
+
+
+# Callback types (typedefs of the header).
+EventCallback = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_uint64, c_uint64)
+LogCallback = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
+
+# Opaque handles (sqlpool_options, _pool, _conn, _stmt) are c_void_p: Python
+# ints, never dereferenced here.
+_H = c_void_p
+_HH = POINTER(c_void_p)  # an out-pointer to a handle
+
+# name: (restype, [argtypes]) for every function of include/sqlpool.h.
+FUNCTIONS = {
+    # errors and version
+    "sqlpool_errmsg": (c_char_p, []),
+    "sqlpool_sqlite_errcode": (c_int, []),
+    "sqlpool_errstr": (c_char_p, [c_int]),
+    "sqlpool_version": (c_char_p, []),
+    "sqlpool_version_number": (c_int, []),
+    # options
+    "sqlpool_options_new": (_H, []),
+    "sqlpool_options_free": (None, [_H]),
+    "sqlpool_options_set_pool_size": (c_int, [_H, c_uint32]),
+    "sqlpool_options_set_max_overflow": (c_int, [_H, c_int32]),
+    "sqlpool_options_set_timeout_ms": (c_int, [_H, c_uint64]),
+    "sqlpool_options_set_pre_ping": (c_int, [_H, c_bool]),
+    "sqlpool_options_set_recycle_ms": (c_int, [_H, c_int64]),
+    "sqlpool_options_set_lifo": (c_int, [_H, c_bool]),
+    "sqlpool_options_set_read_only": (c_int, [_H, c_bool]),
+    "sqlpool_options_set_create": (c_int, [_H, c_bool]),
+    "sqlpool_options_set_init_sql": (c_int, [_H, c_char_p]),
+    "sqlpool_options_set_busy_timeout_ms": (c_int, [_H, c_uint32]),
+    "sqlpool_options_set_statement_cache_capacity": (c_int, [_H, c_uint32]),
+    "sqlpool_options_set_read_snapshot": (c_int, [_H, c_bool]),
+    "sqlpool_options_set_leak_threshold_ms": (c_int, [_H, c_int64]),
+    "sqlpool_options_set_event_callback": (c_int, [_H, EventCallback, c_void_p]),
+    "sqlpool_options_set_log_callback": (c_int, [_H, LogCallback, c_void_p]),
+    # pool
+    "sqlpool_open": (c_int, [c_char_p, _H, _HH]),
+    "sqlpool_checkout": (c_int, [_H, _HH]),
+    "sqlpool_checkout_timeout": (c_int, [_H, c_uint64, _HH]),
+    "sqlpool_dispose": (c_int, [_H]),
+    "sqlpool_close": (c_int, [_H]),
+    "sqlpool_get_stats": (c_int, [_H, POINTER(Stats), c_size_t]),
+    "sqlpool_status": (c_int, [_H, c_char_p, c_size_t, POINTER(c_size_t)]),
+    "sqlpool_metrics_prometheus": (c_int, [_H, c_char_p, c_size_t, POINTER(c_size_t)]),
+    # shared registry
+    "sqlpool_open_shared": (c_int, [c_char_p, _H, _HH]),
+    "sqlpool_shared_set_limits": (c_int, [c_uint32, c_int64]),
+    "sqlpool_shared_sweep": (c_int, [POINTER(c_uint32)]),
+    "sqlpool_shared_get_stats": (c_int, [POINTER(SharedStats), c_size_t]),
+    # connection
+    "sqlpool_checkin": (c_int, [_H]),
+    "sqlpool_conn_invalidate": (c_int, [_H]),
+    "sqlpool_conn_interrupt": (c_int, [_H]),
+    "sqlpool_exec": (c_int, [_H, c_char_p]),
+    "sqlpool_prepare": (c_int, [_H, c_char_p, _HH]),
+    "sqlpool_conn_set_tag": (c_int, [_H, c_char_p]),
+    # statement
+    "sqlpool_bind_int64": (c_int, [_H, c_int, c_int64]),
+    "sqlpool_bind_double": (c_int, [_H, c_int, c_double]),
+    "sqlpool_bind_text": (c_int, [_H, c_int, c_char_p, c_int64]),
+    "sqlpool_bind_blob": (c_int, [_H, c_int, c_void_p, c_int64]),
+    "sqlpool_bind_null": (c_int, [_H, c_int]),
+    "sqlpool_bind_parameter_count": (c_int, [_H]),
+    "sqlpool_bind_parameter_index": (c_int, [_H, c_char_p]),
+    "sqlpool_step": (c_int, [_H]),
+    "sqlpool_reset": (c_int, [_H]),
+    "sqlpool_finalize": (c_int, [_H]),
+    "sqlpool_column_count": (c_int, [_H]),
+    "sqlpool_column_type": (c_int, [_H, c_int]),
+    "sqlpool_column_name": (c_char_p, [_H, c_int]),
+    "sqlpool_column_int64": (c_int64, [_H, c_int]),
+    "sqlpool_column_double": (c_double, [_H, c_int]),
+    "sqlpool_column_text": (c_char_p, [_H, c_int]),
+    "sqlpool_column_blob": (c_void_p, [_H, c_int]),
+    "sqlpool_column_bytes": (c_int64, [_H, c_int]),
+    # batch: few crossings per query
+    "sqlpool_bind_parameter_name": (c_char_p, [_H, c_int]),
+    "sqlpool_stmt_readonly": (c_int, [_H]),
+    "sqlpool_bind_values": (c_int, [_H, POINTER(Value), c_int]),
+    "sqlpool_bind_packed": (c_int, [_H, c_void_p, c_size_t]),
+    "sqlpool_fetch": (c_int, [_H, c_void_p, c_size_t, c_uint32, POINTER(c_uint32), POINTER(c_size_t)]),
+    "sqlpool_query": (
+        c_int,
+        [_H, c_char_p, c_int64, c_void_p, c_size_t, c_void_p, c_size_t, c_uint32,
+         _HH, POINTER(c_uint32), POINTER(c_size_t)],
+    ),
+    "sqlpool_pool_query": (
+        c_int,
+        [_H, c_char_p, c_int64, c_void_p, c_size_t, c_void_p, c_size_t, c_uint32,
+         POINTER(c_uint32), POINTER(c_size_t)],
+    ),
+}
+
+_LIB_NAMES = ("libsqlpool.so", "libsqlpool.so.0", "libsqlpool.dylib", "sqlpool.dll")
+
+
+def _candidates():
+    """(where, path) pairs in search order."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in _LIB_NAMES:
+        path = os.path.join(here, name)
+        if os.path.exists(path):
+            yield "package directory", path
+    env = os.environ.get("SQLPOOL_LIBRARY")
+    if env:
+        yield "$SQLPOOL_LIBRARY", env
+    for name in ("libsqlpool.so.0", "libsqlpool.so"):
+        yield "system loader", name
+    found = ctypes.util.find_library("sqlpool")
+    if found:
+        yield "system loader", found
+
+
+def _load():
+    errors = []
+    for where, path in _candidates():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError as e:
+            errors.append(f"  {where}: {path}: {e}")
+            continue
+        return lib, path
+    raise ImportError(
+        "sqlpool: cannot load the libsqlpool shared library. Build it (cargo build --release) and "
+        "set SQLPOOL_LIBRARY=/path/to/libsqlpool.so, or copy it next to the sqlpool package. Tried:\n"
+        + "\n".join(errors)
+    )
+
+
+def _declare(lib, path):
+    for name, (restype, argtypes) in FUNCTIONS.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            raise ImportError(f"sqlpool: {path} has no function {name}: the library is older than this package") from None
+        fn.restype = restype
+        fn.argtypes = argtypes
+
+
+def _check_version(lib, path):
+    number = lib.sqlpool_version_number()
+    have = (number // 1_000_000, number // 1_000 % 1_000, number % 1_000)
+    want = REQUIRED_VERSION
+    compatible = have[0] == want[0] and (want[0] != 0 or have[1] == want[1]) and have >= want
+    if not compatible:
+        raise ImportError(
+            f"sqlpool: {path} is version {'.'.join(map(str, have))}, this package needs "
+            f"{'.'.join(map(str, want))} (same major{', same minor' if want[0] == 0 else ''}, "
+            "at least this patch)"
+        )
+    return have
+
+
+def load():
+    lib, path = _load()
+    # The version function first, by itself: an incompatible library may lack others.
+    lib.sqlpool_version_number.restype = c_int
+    lib.sqlpool_version_number.argtypes = []
+    version = _check_version(lib, path)
+    _declare(lib, path)
+    return lib, path, version
+
+
+lib, library_path, library_version = load()
