@@ -45,7 +45,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 pip=("$venv/bin/python" -m pip --disable-pip-version-check)
 "${pip[@]}" install --quiet --upgrade pip
-"${pip[@]}" install --quiet pytest sqlalchemy
+"${pip[@]}" install --quiet pytest sqlalchemy prometheus_client
 if ! "${pip[@]}" install --quiet ray; then
   echo "test_python: pip has no ray for $("$venv/bin/python" --version 2>&1); its test will be skipped" >&2
 fi

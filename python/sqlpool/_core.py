@@ -9,6 +9,7 @@ for ``Pool.execute`` and the drop-ins. Rows are decoded with one
 """
 
 import ctypes
+import logging
 import os
 import struct
 import threading
@@ -482,6 +483,17 @@ class Connection:
         """Closes the connection, instead of reusing it, when it is checked in."""
         check(lib.sqlpool_conn_invalidate(self._h()))
 
+    def set_tag(self, tag):
+        """Names the holder in leak reports (e.g. a traceback or a step id);
+        None clears it. Kept only when the pool has a ``leak_threshold``."""
+        check(lib.sqlpool_conn_set_tag(self._h(), None if tag is None else str(tag).encode("utf-8")))
+
+    def interrupt(self):
+        """Stops the query running on this connection; it raises
+        OperationalError (sqlite_errorcode 9). The one call that may come from
+        another thread."""
+        check(lib.sqlpool_conn_interrupt(self._h()))
+
     @property
     def closed(self):
         return self._handle is None
@@ -524,6 +536,51 @@ def _close_pool(handle):
 
 
 _STATS_FIELDS = [name for name, _ in _ffi.Stats._fields_]
+
+# Event and log level names, by the C API's values (SQLPOOL_EVENT_*, _LOG_*).
+EVENTS = {1: "connect", 2: "checkout", 3: "checkin", 4: "invalidate", 5: "recycle", 6: "pre_ping_failure", 7: "timeout"}
+_LOG_LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG}
+
+# ctypes callbacks given to the library live as long as the process: a
+# connection checked in after its Pool object is gone still reports events.
+_CALLBACKS = []
+
+
+def _event_callback(on_event):
+    def call(_user, event, connection_id, wait_ns):
+        try:
+            on_event(EVENTS.get(event, str(event)), connection_id, wait_ns)
+        except Exception:  # an exception must not cross into C
+            logging.getLogger("sqlpool").exception("the on_event callback raised")
+
+    cb = _ffi.EventCallback(call)
+    _CALLBACKS.append(cb)
+    return cb
+
+
+def _log_callback(logger):
+    def call(_user, level, message):
+        try:
+            logger.log(_LOG_LEVELS.get(level, logging.INFO), "%s", message.decode("utf-8", "replace"))
+        except Exception:  # pragma: no cover - a broken handler must not cross into C
+            pass
+
+    cb = _ffi.LogCallback(call)
+    _CALLBACKS.append(cb)
+    return cb
+
+
+def _text(fn, handle):
+    """A text the C API writes into a caller's buffer (status, Prometheus)."""
+    while True:
+        needed = c_size_t()
+        check(fn(handle, None, 0, byref(needed)))
+        buf = ctypes.create_string_buffer(needed.value)
+        rc = fn(handle, buf, needed.value, byref(needed))
+        if rc == _ffi.SQLPOOL_INVALID_ARGUMENT:
+            continue  # grew in between: ask again
+        check(rc)
+        return buf.value.decode("utf-8")
 
 
 def _int(value, name, lo, hi):
@@ -579,6 +636,9 @@ class Pool:
         read_snapshot=None,
         lifo=False,
         shared=False,
+        leak_threshold=None,
+        on_event=None,
+        logger=None,
     ):
         path = os.fspath(path)
         if not isinstance(path, str):
@@ -596,6 +656,9 @@ class Pool:
             statement_cache_capacity=statement_cache_capacity,
             read_snapshot=read_snapshot,
             lifo=lifo,
+            leak_threshold=leak_threshold,
+            on_event=on_event,
+            logger=logger,
         )
         self.path = path
         self.shared = bool(shared)
@@ -620,6 +683,13 @@ class Pool:
                 opts, _int(statement_cache_capacity, "statement_cache_capacity", 0, 2**32 - 1)))
             if read_snapshot is not None:
                 check(lib.sqlpool_options_set_read_snapshot(opts, bool(read_snapshot)))
+            if leak_threshold is not None:
+                check(lib.sqlpool_options_set_leak_threshold_ms(opts, _ms(leak_threshold, "leak_threshold", 2**63 - 1)))
+            if on_event is not None:
+                check(lib.sqlpool_options_set_event_callback(opts, _event_callback(on_event), None))
+            if logger is not None or leak_threshold is not None:
+                log = logger if isinstance(logger, logging.Logger) else logging.getLogger("sqlpool")
+                check(lib.sqlpool_options_set_log_callback(opts, _log_callback(log), None))
             out = c_void_p()
             opener = lib.sqlpool_open_shared if shared else lib.sqlpool_open
             check(opener(path.encode("utf-8"), opts, byref(out)))
@@ -737,11 +807,11 @@ class Pool:
 
     def status(self):
         """The state in SQLAlchemy's QueuePool.status() wording."""
-        s = self.stats()
-        return (
-            f"Pool size: {s['pool_size']}  Connections in pool: {s['idle']} "
-            f"Current Overflow: {s['overflow']} Current Checked out connections: {s['checked_out']}"
-        )
+        return _text(lib.sqlpool_status, self._handle)
+
+    def prometheus(self):
+        """The pool's metrics in the Prometheus text exposition format."""
+        return _text(lib.sqlpool_metrics_prometheus, self._handle)
 
     def size(self):
         return self.stats()["pool_size"]
