@@ -32,6 +32,9 @@ cargo clippy --all-targets -- -D warnings
 section "cargo test"
 cargo test
 
+section "cargo test --features test-panic --test panic (a panic inside the library)"
+cargo test --features test-panic --test panic
+
 section "native packaging (scripts/test_native.sh)"
 bash scripts/test_native.sh
 

@@ -12,6 +12,10 @@ use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
+/// With the `test-panic` feature, `exec` of this SQL panics inside the core.
+#[cfg(feature = "test-panic")]
+pub const TEST_PANIC_SQL: &str = "SELECT sqlpool_test_panic()";
+
 /// Names a statement handed out by [`Connection::prepare`] during one checkout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StmtId {
@@ -155,6 +159,12 @@ impl Connection {
 
     /// Runs every statement in `sql`, discarding any rows.
     pub fn exec(&mut self, sql: &str) -> Result<()> {
+        // A panic deep inside the library, for the tests of the panic
+        // boundary (cargo feature test-panic; never in a normal build).
+        #[cfg(feature = "test-panic")]
+        if sql == TEST_PANIC_SQL {
+            panic!("test panic requested through exec");
+        }
         let _call = self.enter_sqlite();
         let mut rest = sql;
         loop {
