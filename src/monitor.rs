@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 /// How often the clock advances and the files are checked.
 pub const TICK: Duration = Duration::from_millis(50);
 
+/// The shared registry's idle sweep runs every this many ticks (1 s).
+const SWEEP_EVERY_TICKS: u64 = 20;
+
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 static COARSE_MS: AtomicU64 = AtomicU64::new(0);
 static RUNNING: AtomicBool = AtomicBool::new(false);
@@ -44,16 +47,21 @@ pub(crate) fn ensure_running() {
         return;
     }
     refresh_clock();
-    let started = std::thread::Builder::new()
-        .name("sqlpool-monitor".into())
-        .spawn(|| loop {
+    let started = std::thread::Builder::new().name("sqlpool-monitor".into()).spawn(|| {
+        for tick in 1u64.. {
             std::thread::sleep(TICK);
             refresh_clock();
             for pool in registry::live_pools() {
                 pool.check_file();
                 pool.check_leaks();
             }
-        });
+            // Shared pools of files not used lately give back their idle
+            // connections even when no one opens another shared pool.
+            if tick % SWEEP_EVERY_TICKS == 0 {
+                crate::shared::sweep();
+            }
+        }
+    });
     if started.is_err() {
         // No thread now: the next pool operation tries again.
         RUNNING.store(false, Ordering::Release);

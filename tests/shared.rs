@@ -319,3 +319,21 @@ fn after_fork_the_child_starts_with_an_empty_budget() {
     shared::release(&pool).unwrap();
     shared::set_limits(0, None);
 }
+
+#[test]
+fn the_background_thread_sweeps_idle_pools_without_being_asked() {
+    let _g = serial();
+    let dir = TempDir::new("shared-background");
+    let path = dir.path("bg.db");
+    make_db(&path, 1);
+    shared::set_limits(0, Some(Duration::from_millis(100)));
+    let pool = shared::open_shared(path.to_str().unwrap(), &opts()).unwrap();
+    drop(pool.checkout().unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while pool.stats().idle != 0 {
+        assert!(std::time::Instant::now() < deadline, "never swept: {:?}", pool.stats());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    shared::release(&pool).unwrap();
+    shared::set_limits(0, None);
+}
