@@ -327,6 +327,11 @@ impl Pool {
     }
 }
 
+// A panic while using a pool cannot leave it half-changed for other users:
+// its state only changes under its lock, in steps that do not panic.
+impl std::panic::UnwindSafe for Pool {}
+impl std::panic::RefUnwindSafe for Pool {}
+
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool").field("path", &self.shared.path).finish()

@@ -149,3 +149,78 @@ fn fork_while_six_threads_hammer_the_pool() {
         "nothing lost: {s:?}"
     );
 }
+
+/// In a child that dropped root (root reads any file), a database made
+/// unreadable under a live pool gives SQLPOOL_CANTOPEN naming the path, and
+/// the pool serves again once the file is readable.
+#[test]
+fn an_unreadable_file_is_cantopen_and_the_pool_recovers() {
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        // Not root: the file's owner is us, so chmod 000 is enough.
+        unreadable_checks(&make_owned_db("unreadable-user"));
+        return;
+    }
+    let (dir, path) = make_owned_db("unreadable-root");
+    const NOBODY: u32 = 65534;
+    let c_path = CString::new(path.to_str().unwrap()).unwrap();
+    let c_dir = CString::new(dir.0.to_str().unwrap()).unwrap();
+    // SAFETY: valid C strings; giving the directory and file to nobody.
+    unsafe {
+        assert_eq!(libc::chown(c_dir.as_ptr(), NOBODY, NOBODY), 0);
+        assert_eq!(libc::chown(c_path.as_ptr(), NOBODY, NOBODY), 0);
+    }
+    let pool = Pool::open(path.to_str().unwrap(), Options::default()).unwrap();
+    drop(pool.checkout().unwrap());
+    // SAFETY: the child only runs unreadable_checks and _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        // SAFETY: dropping privileges in the child.
+        let dropped = unsafe { libc::setgid(NOBODY) == 0 && libc::setuid(NOBODY) == 0 };
+        let code = if !dropped {
+            10
+        } else {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unreadable_checks_on(&pool, &path))) {
+                Ok(()) => 0,
+                Err(_) => 11,
+            }
+        };
+        // SAFETY: leaves the child without running the parent's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: our child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(libc::WIFEXITED(status), "child died: {status:#x}");
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        0,
+        "checks failed in the child (10: setuid, 11: an assertion)"
+    );
+    drop(dir);
+}
+
+fn make_owned_db(tag: &str) -> (TempDir, std::path::PathBuf) {
+    let dir = TempDir::new(tag);
+    let path = dir.path("u.db");
+    make_db(&path, 3);
+    (dir, path)
+}
+
+fn unreadable_checks((_dir, path): &(TempDir, std::path::PathBuf)) {
+    let pool = Pool::open(path.to_str().unwrap(), Options::default()).unwrap();
+    unreadable_checks_on(&pool, path);
+}
+
+fn unreadable_checks_on(pool: &Pool, path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    pool.dispose();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let err = pool.checkout().unwrap_err();
+    assert_eq!(err.kind(), sqlpool::ErrorKind::CantOpen, "{err}");
+    assert!(err.message().contains(path.to_str().unwrap()), "{err}");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut c = pool.checkout().unwrap();
+    assert_eq!(query_i64(&mut c, "SELECT count(*) FROM t").unwrap(), 3);
+}
