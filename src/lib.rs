@@ -30,9 +30,9 @@ mod statement_cache;
 mod stats;
 mod sync;
 
-pub use connection::{Connection, StatementRunner, StmtId};
 #[cfg(feature = "test-panic")]
 pub use connection::TEST_PANIC_SQL;
+pub use connection::{Connection, StatementRunner, StmtId};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventHandler, EventInfo, LogHandler, LogLevel, WAIT_BUCKETS_SECONDS};
 pub use metrics::Metrics;

@@ -16,7 +16,10 @@ fn open(path: &std::path::Path) -> *mut sqlpool_pool {
     let c_path = CString::new(path.to_str().unwrap()).unwrap();
     let mut pool = std::ptr::null_mut();
     // SAFETY: a valid C string and an out-pointer to a local.
-    assert_eq!(unsafe { sqlpool_open(c_path.as_ptr(), std::ptr::null(), &mut pool) }, SQLPOOL_OK);
+    assert_eq!(
+        unsafe { sqlpool_open(c_path.as_ptr(), std::ptr::null(), &mut pool) },
+        SQLPOOL_OK
+    );
     pool
 }
 
@@ -40,9 +43,15 @@ fn a_panic_inside_the_library_is_sqlpool_internal_and_poisons_only_its_pool() {
     // SAFETY: a live handle and a valid C string.
     assert_eq!(unsafe { sqlpool_exec(conn, trigger.as_ptr()) }, SQLPOOL_INTERNAL);
     // SAFETY: errmsg never returns NULL.
-    let message = unsafe { CStr::from_ptr(sqlpool_errmsg()) }.to_string_lossy().into_owned();
+    let message = unsafe { CStr::from_ptr(sqlpool_errmsg()) }
+        .to_string_lossy()
+        .into_owned();
     assert!(message.contains("test panic requested"), "{message}");
-    assert_eq!(sqlpool_checkin(conn), SQLPOOL_OK, "the connection can still be returned");
+    assert_eq!(
+        sqlpool_checkin(conn),
+        SQLPOOL_OK,
+        "the connection can still be returned"
+    );
     let (rc, _) = checkout(a);
     assert_eq!(rc, SQLPOOL_INTERNAL, "the pool that panicked refuses work");
     let (rc, other) = checkout(b);
