@@ -381,6 +381,11 @@ impl Connection {
     pub fn interrupter(&self) -> Interrupt {
         self.interrupt.clone()
     }
+
+    /// The interrupter, borrowed: valid as long as this connection.
+    pub(crate) fn interrupt_fn(&self) -> *const (dyn Fn() + Send + Sync) {
+        Arc::as_ptr(&self.interrupt)
+    }
 }
 
 impl std::fmt::Debug for Connection {

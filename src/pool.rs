@@ -70,16 +70,14 @@ struct FileIdentity {
 struct Counters {
     created: AtomicU64,
     closed: AtomicU64,
-    checkouts: AtomicU64,
+
     waits: AtomicU64,
     timeouts: AtomicU64,
     wait_ns_total: AtomicU64,
     pre_ping_failures: AtomicU64,
     recycled: AtomicU64,
     invalidated: AtomicU64,
-    cache_hits: AtomicU64,
-    cache_misses: AtomicU64,
-    resets: AtomicU64,
+
     /// Closed at checkin because pool_size were already idle.
     closed_overflow: AtomicU64,
     /// Closed by dispose or close.
@@ -98,6 +96,30 @@ struct State {
     closed: bool,
     /// Bumped in a forked child: connections of an older epoch are the parent's.
     fork_epoch: u64,
+    /// Counters of the hot path, kept under the lock it takes anyway.
+    hot: HotCounters,
+}
+
+#[derive(Default)]
+struct HotCounters {
+    checkouts: u64,
+    cache_hits: u64,
+    cache_misses: u64,
+    resets: u64,
+}
+
+impl State {
+    /// Reserves a place for a caller: a connection handed out or being opened.
+    fn reserve(&mut self) {
+        self.checked_out += 1;
+        self.hot.checkouts += 1;
+    }
+
+    /// Gives back a place whose checkout failed.
+    fn unreserve(&mut self) {
+        self.checked_out -= 1;
+        self.hot.checkouts -= 1;
+    }
 }
 
 /// What a checkout is given: a connection, or the right to open one.
@@ -166,6 +188,7 @@ impl Pool {
                 waiters: VecDeque::new(),
                 closed: false,
                 fork_epoch: 0,
+                hot: HotCounters::default(),
             }),
             file_generation: AtomicU64::new(0),
             watched_file: None,
@@ -208,6 +231,15 @@ impl Pool {
     /// Takes a connection, waiting up to the pool's timeout for one.
     pub fn checkout(&self) -> Result<PooledConnection> {
         self.checkout_timeout(self.shared.opts.timeout)
+    }
+
+    /// Takes a connection if one is free (or may be opened) now, without
+    /// waiting; `Ok(None)` when the caller would have to wait.
+    pub fn try_checkout(&self) -> Result<Option<PooledConnection>> {
+        Ok(self.shared.try_checkout()?.map(|conn| PooledConnection {
+            conn: Some(conn),
+            pool: self.shared.clone(),
+        }))
     }
 
     /// Takes a connection, waiting up to `timeout` (instead of the pool's).
@@ -374,30 +406,44 @@ fn is_immutable_uri(path: &str) -> bool {
 
 impl PoolShared {
     fn checkout(&self, timeout: std::time::Duration) -> Result<Box<Connection>> {
-        let grant = {
-            let mut st = self.state.lock();
-            if st.closed {
-                return Err(Error::new(
-                    ErrorKind::Closed,
-                    format!("checkout from the pool on '{}' after it was closed", self.path),
-                ));
+        let mut st = self.state.lock();
+        self.check_usable(&st)?;
+        match self.take_available(&mut st) {
+            Some(grant) => {
+                drop(st);
+                self.finish_checkout(grant, 0)
             }
-            if self.poisoned.load(Relaxed) {
-                return Err(Error::new(
-                    ErrorKind::Internal,
-                    format!("the pool on '{}' refuses work after an internal panic", self.path),
-                ));
-            }
-            match self.take_available(&mut st) {
-                Some(grant) => grant,
-                None => {
-                    return self
-                        .wait_for_grant(st, timeout)
-                        .and_then(|(grant, waited_ns)| self.finish_checkout(grant, waited_ns))
-                }
-            }
+            None => self
+                .wait_for_grant(st, timeout)
+                .and_then(|(grant, waited_ns)| self.finish_checkout(grant, waited_ns)),
+        }
+    }
+
+    /// A connection if one can be had without waiting; `None` otherwise.
+    fn try_checkout(&self) -> Result<Option<Box<Connection>>> {
+        let mut st = self.state.lock();
+        self.check_usable(&st)?;
+        let Some(grant) = self.take_available(&mut st) else {
+            return Ok(None);
         };
-        self.finish_checkout(grant, 0)
+        drop(st);
+        self.finish_checkout(grant, 0).map(Some)
+    }
+
+    fn check_usable(&self, st: &State) -> Result<()> {
+        if st.closed {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                format!("checkout from the pool on '{}' after it was closed", self.path),
+            ));
+        }
+        if self.poisoned.load(Relaxed) {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!("the pool on '{}' refuses work after an internal panic", self.path),
+            ));
+        }
+        Ok(())
     }
 
     /// An idle connection, or the right to open one, without waiting.
@@ -411,12 +457,12 @@ impl PoolShared {
             st.idle.pop_front()
         };
         if let Some(conn) = conn {
-            st.checked_out += 1;
+            st.reserve();
             return Some(Grant::Idle(conn));
         }
         if st.open < self.opts.capacity() {
             st.open += 1;
-            st.checked_out += 1;
+            st.reserve();
             return Some(Grant::Open {
                 fork_epoch: st.fork_epoch,
             });
@@ -568,7 +614,7 @@ impl PoolShared {
                 self.log(LogLevel::Error, e.message());
                 // Give the reserved place back, to the first waiter if any.
                 let mut st = self.state.lock();
-                st.checked_out -= 1;
+                st.unreserve();
                 st.open -= 1;
                 self.pass_open_right(&mut st);
                 Err(e)
@@ -578,7 +624,6 @@ impl PoolShared {
 
     /// Counts and reports a successful checkout.
     fn handed_out(&self, conn: Box<Connection>, waited_ns: u64) -> Box<Connection> {
-        self.counters.checkouts.fetch_add(1, Relaxed);
         if let Some(holding) = &conn.holding {
             holding.start(monitor::coarse_now_ms());
         }
@@ -594,7 +639,7 @@ impl PoolShared {
         }
         if let Some(w) = st.waiters.pop_front() {
             st.open += 1;
-            st.checked_out += 1;
+            st.reserve();
             let fork_epoch = st.fork_epoch;
             w.give(st, Grant::Open { fork_epoch });
         }
@@ -672,12 +717,10 @@ impl PoolShared {
         let reset = conn.clean_for_checkin();
         let hits = std::mem::take(&mut conn.meta.cache_hits);
         let misses = std::mem::take(&mut conn.meta.cache_misses);
-        self.counters.cache_hits.fetch_add(hits, Relaxed);
-        self.counters.cache_misses.fetch_add(misses, Relaxed);
-        if reset {
-            self.counters.resets.fetch_add(1, Relaxed);
-        }
         let mut st = self.state.lock();
+        st.hot.cache_hits += hits;
+        st.hot.cache_misses += misses;
+        st.hot.resets += u64::from(reset);
         st.checked_out -= 1;
         let reason = if conn.is_invalidated() {
             Some(CloseReason::Invalidated)
@@ -688,7 +731,7 @@ impl PoolShared {
         };
         if reason.is_none() {
             if let Some(w) = st.waiters.pop_front() {
-                st.checked_out += 1;
+                st.reserve();
                 w.give(&mut st, Grant::Idle(conn));
                 return;
             }
@@ -739,16 +782,16 @@ impl PoolShared {
             waiting: st.waiters.len() as u32,
             connections_created: c.created.load(Relaxed),
             connections_closed: c.closed.load(Relaxed),
-            checkouts: c.checkouts.load(Relaxed),
+            checkouts: st.hot.checkouts,
             waits: c.waits.load(Relaxed),
             timeouts: c.timeouts.load(Relaxed),
             wait_ns_total: c.wait_ns_total.load(Relaxed),
             pre_ping_failures: c.pre_ping_failures.load(Relaxed),
             recycled: c.recycled.load(Relaxed),
             invalidated: c.invalidated.load(Relaxed),
-            statement_cache_hits: c.cache_hits.load(Relaxed),
-            statement_cache_misses: c.cache_misses.load(Relaxed),
-            resets_on_checkin: c.resets.load(Relaxed),
+            statement_cache_hits: st.hot.cache_hits,
+            statement_cache_misses: st.hot.cache_misses,
+            resets_on_checkin: st.hot.resets,
         }
     }
 
@@ -837,6 +880,7 @@ impl PoolShared {
             std::mem::forget(waiter);
         }
         st.open = 0;
+        st.hot = HotCounters::default();
         st.checked_out = 0;
         st.fork_epoch += 1;
         self.fork_epoch.store(st.fork_epoch, Relaxed);
@@ -844,16 +888,12 @@ impl PoolShared {
         for counter in [
             &c.created,
             &c.closed,
-            &c.checkouts,
             &c.waits,
             &c.timeouts,
             &c.wait_ns_total,
             &c.pre_ping_failures,
             &c.recycled,
             &c.invalidated,
-            &c.cache_hits,
-            &c.cache_misses,
-            &c.resets,
         ] {
             counter.store(0, Relaxed);
         }

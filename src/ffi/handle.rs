@@ -13,7 +13,6 @@ use crate::sync::ForkMutex;
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
-use std::sync::Arc;
 
 const CHUNK: usize = 256;
 const MAX_CHUNKS: usize = 4096;
@@ -29,8 +28,9 @@ const PINS: u64 = READER - 1;
 const IDENTITY: u64 = !(EXCLUSIVE | READERS | PINS);
 
 /// Something any thread may do to a handle's object while another thread
-/// uses it (interrupting a connection's query).
-pub(crate) type Action = Arc<dyn Fn() + Send + Sync>;
+/// uses it (interrupting a connection's query). Borrowed from the object,
+/// which keeps it alive as long as the handle is live.
+pub(crate) type Action = *const (dyn Fn() + Send + Sync);
 
 struct Slot<T> {
     state: AtomicU64,
@@ -98,12 +98,17 @@ impl<T> HandleTable<T> {
 
     /// Stores `value` and returns its new handle.
     pub(crate) fn insert(&self, value: T) -> Result<u64> {
-        self.insert_with_action(value, None)
+        // SAFETY: no action.
+        unsafe { self.insert_with_action(value, None) }
     }
 
     /// Stores `value` with an action other threads may run on it
     /// (`run_action`), and returns its new handle.
-    pub(crate) fn insert_with_action(&self, value: T, action: Option<Action>) -> Result<u64> {
+    ///
+    /// # Safety
+    /// `action` stays valid while the handle is live (it points into `value`,
+    /// say, which the table keeps until `remove`).
+    pub(crate) unsafe fn insert_with_action(&self, value: T, action: Option<Action>) -> Result<u64> {
         super::fork::install_handlers();
         let index = {
             let mut free = self.free.lock();
@@ -205,9 +210,11 @@ impl<T> HandleTable<T> {
         // waits for pins), and the action is only written when not LIVE.
         // Run while pinned, so that the object cannot be released (and, say,
         // a connection handed to someone else) before the action is done.
-        let ran = match unsafe { &*slot.action.get() } {
+        let ran = match unsafe { *slot.action.get() } {
             Some(action) => {
-                action();
+                // SAFETY: insert_with_action's caller keeps the action valid
+                // while the handle is live, which the pin guarantees.
+                unsafe { (*action)() };
                 true
             }
             None => false,
@@ -281,9 +288,7 @@ impl<T> HandleTable<T> {
                     std::mem::forget(value);
                 }
                 // SAFETY: as above.
-                if let Some(action) = unsafe { (*slot.action.get()).take() } {
-                    std::mem::forget(action);
-                }
+                unsafe { *slot.action.get() = None };
                 slot.state
                     .store((generation_of(state).wrapping_add(1) as u64) << 32, Ordering::Relaxed);
                 free.free.push(index as u32);
@@ -334,8 +339,10 @@ impl<T> Exclusive<'_, T> {
         }
         // SAFETY: the slot is no longer LIVE, so no other thread reaches it,
         // and it is not on the free list yet.
-        let (value, action) = unsafe { ((*self.slot.value.get()).take(), (*self.slot.action.get()).take()) };
-        drop(action);
+        let value = unsafe {
+            *self.slot.action.get() = None;
+            (*self.slot.value.get()).take()
+        };
         self.table.free.lock().free.push(self.index as u32);
         std::mem::forget(self);
         value.expect("a LIVE slot holds a value")
@@ -392,6 +399,7 @@ impl<T> Drop for Shared<'_, T> {
 mod tests {
     use super::*;
     use crate::ErrorKind;
+    use std::sync::Arc;
 
     static TABLE: HandleTable<String> = HandleTable::new("thing");
 
@@ -433,14 +441,11 @@ mod tests {
         use std::sync::atomic::AtomicUsize;
         let runs = Arc::new(AtomicUsize::new(0));
         let counter = runs.clone();
-        let h = TABLE
-            .insert_with_action(
-                "conn".into(),
-                Some(Arc::new(move || {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                })),
-            )
-            .unwrap();
+        let action: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        // SAFETY: `action` outlives the handle (it lives to the end of the test).
+        let h = unsafe { TABLE.insert_with_action("conn".into(), Some(Arc::as_ptr(&action))) }.unwrap();
         let held = TABLE.lock_exclusive(h).unwrap();
         assert!(TABLE.run_action(h).unwrap());
         assert_eq!(runs.load(Ordering::SeqCst), 1);

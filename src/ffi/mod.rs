@@ -64,8 +64,13 @@ pub(crate) fn new_handle<H: Handle>(object: H::Object) -> Result<*mut H> {
 }
 
 /// Stores `object` with an action any thread may run on it (`run_action`).
-pub(crate) fn new_handle_with_action<H: Handle>(object: H::Object, action: handle::Action) -> Result<*mut H> {
-    let value = H::table().insert_with_action(object, Some(action))?;
+///
+/// # Safety
+/// `action` stays valid as long as `object` lives.
+pub(crate) unsafe fn new_handle_with_action<H: Handle>(object: H::Object, action: handle::Action) -> Result<*mut H> {
+    // SAFETY: the table keeps `object`, which keeps the action, while the
+    // handle is live.
+    let value = unsafe { H::table().insert_with_action(object, Some(action)) }?;
     Ok(std::ptr::without_provenance_mut(value as usize))
 }
 

@@ -160,12 +160,8 @@ pub unsafe extern "C" fn sqlpool_open(
 pub unsafe extern "C" fn sqlpool_checkout(pool: *mut sqlpool_pool, out: *mut *mut sqlpool_conn) -> c_int {
     call(|| {
         check_out(out, "out")?;
-        // Clone the pool and let go of the handle before waiting, so that
-        // sqlpool_close() from another thread is not held up.
-        let pool = share(pool)?.pool()?.clone();
-        let timeout = pool.options().timeout();
         // SAFETY: out was checked above.
-        unsafe { checkout_into(&pool, timeout, out) }
+        unsafe { checkout_into(pool, None, out) }
     })
 }
 
@@ -182,24 +178,35 @@ pub unsafe extern "C" fn sqlpool_checkout_timeout(
 ) -> c_int {
     call(|| {
         check_out(out, "out")?;
-        let pool = share(pool)?.pool()?.clone();
         // SAFETY: out was checked above.
-        unsafe { checkout_into(&pool, std::time::Duration::from_millis(timeout_ms), out) }
+        unsafe { checkout_into(pool, Some(std::time::Duration::from_millis(timeout_ms)), out) }
     })
 }
 
-/// Checks a connection out and writes its new handle to `out`.
+/// Checks a connection out (waiting up to `timeout`, or the pool's) and
+/// writes its new handle to `out`.
 ///
 /// # Safety
 /// `out` passed check_out.
 unsafe fn checkout_into(
-    pool: &Pool,
-    timeout: std::time::Duration,
+    pool: *mut sqlpool_pool,
+    timeout: Option<std::time::Duration>,
     out: *mut *mut sqlpool_conn,
 ) -> crate::Result<c_int> {
-    let conn = pool.checkout_timeout(timeout)?;
-    let interrupt = conn.interrupter();
-    let handle = new_handle_with_action::<sqlpool_conn>(ConnEntry::new(conn), interrupt)?;
+    let held = share(pool)?;
+    let conn = match held.pool()?.try_checkout()? {
+        Some(conn) => conn,
+        None => {
+            // Let go of the handle before waiting, so that sqlpool_close()
+            // from another thread is not held up.
+            let pool = held.pool()?.clone();
+            drop(held);
+            pool.checkout_timeout(timeout.unwrap_or(pool.options().timeout()))?
+        }
+    };
+    let interrupt = conn.interrupt_fn();
+    // SAFETY: the connection, which the entry owns, keeps its interrupter.
+    let handle = unsafe { new_handle_with_action::<sqlpool_conn>(ConnEntry::new(conn), interrupt) }?;
     // SAFETY: the caller checked out.
     unsafe { write_out(out, handle) };
     Ok(SQLPOOL_OK)
