@@ -1,0 +1,445 @@
+#!/usr/bin/env python3
+"""Writes docs/BENCHMARKS.md (and the throughput plot) from one run of
+scripts/bench.sh: criterion's estimates (target/criterion/*/new/estimates.json,
+the median) and the result files of the other benchmarks (build/bench/results).
+Called by scripts/bench.sh; standard library only, plus matplotlib for --plot.
+"""
+
+import argparse
+import glob
+import json
+import os
+import platform
+import re
+import subprocess
+
+
+def sh(*cmd, cwd=None):
+    try:
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def load_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def criterion_medians(target):
+    """full_id -> median ns."""
+    out = {}
+    for est in glob.glob(os.path.join(target, "criterion", "**", "new", "estimates.json"), recursive=True):
+        bench = load_json(est.replace("estimates.json", "benchmark.json"))
+        e = load_json(est)
+        if bench and e:
+            out[bench["full_id"]] = e["median"]["point_estimate"]
+    return out
+
+
+def fmt_ns(ns):
+    if ns is None:
+        return "n/a"
+    if ns >= 1e6:
+        return f"{ns / 1e6:,.2f} ms"
+    if ns >= 1e4:
+        return f"{ns / 1e3:,.1f} µs"
+    if ns >= 1e3:
+        return f"{ns / 1e3:,.2f} µs"
+    return f"{ns:,.1f} ns"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt_ratio(r, digits=2):
+    return "n/a" if r is None else f"{r:.{digits}f}×"
+
+
+def verdict(ok):
+    if ok is None:
+        return "n/a"
+    return "**met**" if ok else "**missed**"
+
+
+def lock_versions(root):
+    """name -> version from Cargo.lock, for the crates the benchmarks use."""
+    out = {}
+    try:
+        text = open(os.path.join(root, "Cargo.lock"), encoding="utf-8").read()
+    except OSError:
+        return out
+    for m in re.finditer(r'\[\[package\]\]\nname = "([^"]+)"\nversion = "([^"]+)"', text):
+        out.setdefault(m.group(1), m.group(2))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--target", required=True)
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--mode", default="full")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--plot")
+    ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--loadavg-start", default="")
+    ap.add_argument("--loadavg-end", default="")
+    ap.add_argument("--elapsed", default="")
+    ap.add_argument("--python-status", default="")
+    ap.add_argument("--command", default="scripts/bench.sh")
+    a = ap.parse_args()
+
+    crit = criterion_medians(a.target)
+    cont = load_json(os.path.join(a.results, "contended.json")) or {"runs": [], "fifo": []}
+    cres = load_json(os.path.join(a.results, "c.json")) or {"results": []}
+    c = {f"{r['group']}/{r['name']}": r["median_ns"] for r in cres["results"]}
+    stepstats = load_json(os.path.join(a.results, "step_pool_stats.json")) or {}
+    py = load_json(os.path.join(a.results, "python.json"))
+    K = crit.get
+
+    def run_of(impl, pool, hold, threads):
+        size, overflow = pool
+        for r in cont["runs"]:
+            if (r["impl"], r["pool_size"], r["max_overflow"], r["hold"], r["threads"]) == (
+                impl, size, overflow, hold, threads
+            ):
+                return r
+        return None
+
+    # ------------------------------------------------------------ targets
+    targets = []  # (target, measured, ok)
+
+    def add(target, value, ok_fn, shown=None):
+        ok = None if value is None else ok_fn(value)
+        targets.append((target, shown if shown is not None else fmt_ratio(value), ok))
+
+    c_checkout_from_c = c.get("checkout/sqlpool_c")
+    c_checkout_rust = K("checkout/sqlpool_c")
+    add("C API checkout+checkin, pre_ping on, ≤ 100 ns (from the C program)", c_checkout_from_c,
+        lambda v: v <= 100, fmt_ns(c_checkout_from_c))
+    add("… same, through the extern functions from Rust", c_checkout_rust, lambda v: v <= 100, fmt_ns(c_checkout_rust))
+    r = ratio(K("checkout/r2d2_default"), c_checkout_rust)
+    add("≥ 20× faster than r2d2 default (test_on_check_out)", r, lambda v: v >= 20)
+    r = ratio(K("checkout/r2d2_unchecked"), c_checkout_rust)
+    add("≥ 4× faster than r2d2 unchecked", r, lambda v: v >= 4)
+    r = ratio(c_checkout_rust, K("checkout/floor_parking_lot_mutex_vec"))
+    add("≤ 2.5× the Mutex<Vec> pop+push floor (parking_lot, same process)", r, lambda v: v <= 2.5)
+    r = ratio(c_checkout_from_c, c.get("checkout/floor_pthread_mutex_array"))
+    add("… from C: ≤ 2.5× a pthread mutex + array pop+push", r, lambda v: v <= 2.5)
+
+    for imp in ("sqlpool_c", "sqlpool_rust"):
+        s = run_of(imp, (5, 0), "none", 64)
+        rd = run_of("r2d2_default", (5, 0), "none", 64)
+        if s and rd:
+            add(f"64 threads, pool 5: {imp} throughput ≥ 2× r2d2's", ratio(s["ops_per_s"], rd["ops_per_s"]), lambda v: v >= 2)
+            add(f"64 threads, pool 5: {imp} p99 wait ≤ ½ r2d2's", ratio(s["p99_wait_ns"], rd["p99_wait_ns"]), lambda v: v <= 0.5)
+    fifo = {f["impl"]: f for f in cont.get("fifo", [])}
+    if fifo:
+        ok = all(f["in_order"] for k, f in fifo.items() if k.startswith("sqlpool"))
+        targets.append(("waiters served in order (16 waiters, pool of 1)", "yes" if ok else "no", ok))
+
+    r = ratio(c.get("point_query/sqlpool_c"), c.get("point_query/held_sqlite3"))
+    add("point query through the pool from C ≤ 1.1× a held connection", r, lambda v: v <= 1.1)
+    r = ratio(c.get("step/sqlpool_c_read_only"), c.get("step/held_autocommit"))
+    add("step from C, read-only pool + snapshot ≤ 0.4× a held autocommit connection", r, lambda v: v <= 0.4)
+    r = ratio(c.get("step/connection_per_batch"), c.get("step/sqlpool_c_read_only"))
+    add("step from C ≥ 6× faster than a connection per batch", r, lambda v: v >= 6)
+    created = cres.get("step_connections_created_per_step")
+    if created is None and "read_only" in stepstats:
+        created = stepstats["read_only"]["connections_created_per_step"]
+    add("0 connections created per step after warm-up", created, lambda v: v == 0,
+        "n/a" if created is None else f"{created:g}")
+    if py:
+        p = py["point_query_us"]
+        best = min(p["sqlpool_pool_execute_one"], p["sqlpool_checkout_per_query"], p["sqlpool_dropin_execute_one"])
+        add("Python point query ≤ 1.5× a held sqlite3 connection (best sqlpool way)", ratio(best, p["sqlite3_held"]), lambda v: v <= 1.5)
+        add("… Pool.execute_one", ratio(p["sqlpool_pool_execute_one"], p["sqlite3_held"]), lambda v: v <= 1.5)
+        add("Python point query ≥ 10× faster than sqlite3.connect per query", ratio(p["sqlite3_connect_per_query"], best), lambda v: v >= 10)
+    sizes = [K(f"scaling_pool_size/sqlpool_c/{n}") for n in (5, 64, 1024)]
+    if all(sizes):
+        dev = max(abs(s / sizes[0] - 1) for s in sizes)
+        add("checkout cost flat (±20 %) from pool size 5 to 1,024", dev, lambda v: v <= 0.2, f"max {dev * 100:.0f} % off size 5")
+    pools = [K(f"scaling_pools/sqlpool_c/{n}") for n in (1, 10, 100)]
+    if all(pools):
+        dev = max(abs(s / pools[0] - 1) for s in pools)
+        add("checkout cost flat (±20 %) from 1 to 100 pools", dev, lambda v: v <= 0.2, f"max {dev * 100:.0f} % off 1 pool")
+
+    # ------------------------------------------------------------ machine, versions
+    cpu = ""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        for line in open("/proc/meminfo", encoding="utf-8"):
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    versions = lock_versions(a.root)
+    git = sh("git", "rev-parse", "--short", "HEAD", cwd=a.root)
+    dirty = sh("git", "status", "--porcelain", "--", "src", "include", "Cargo.toml", cwd=a.root)
+    source = os.environ.get("SQLPOOL_BENCH_SOURCE") or (
+        f"{git}{' + uncommitted changes in src/include' if dirty else ''}" if git else "not a git checkout"
+    )
+
+    L = []
+    w = L.append
+    w("# sqlpool benchmarks\n")
+    w("Generated by `scripts/bench.sh` (issue 5). Every figure is a median, and every ratio is "
+      "between figures measured in the same run (mostly the same process): the machine is shared "
+      "and noisy, so absolute times do not carry from run to run; ratios do, roughly.\n")
+    if a.mode != "full":
+        w("> **Quick mode**: a smoke run, its timings mean nothing.\n")
+
+    w("## Machine and versions\n")
+    w("| | |\n|---|---|")
+    w(f"| CPU | {cpu} × {os.cpu_count()} (nproc) |")
+    w(f"| memory | {mem} |")
+    w(f"| load average (1, 5, 15 min) at start | {' '.join(a.loadavg_start.split()[:3])} |")
+    w(f"| load average at end | {' '.join(a.loadavg_end.split()[:3])} |")
+    w(f"| kernel | {platform.release()} |")
+    w(f"| run time | {a.elapsed} s |")
+    w(f"| sqlpool | {cres.get('sqlpool_version', '?')}, source: {source} |")
+    w(f"| SQLite (bundled, used by sqlpool, rusqlite, r2d2 and the C program) | {cres.get('sqlite_version', '?')} |")
+    w(f"| rustc | {sh('rustc', '--version')} |")
+    w(f"| C compiler | {sh('cc', '--version').splitlines()[0] if sh('cc', '--version') else '?'} |")
+    w(f"| crates | rusqlite {versions.get('rusqlite', '?')}, r2d2 {versions.get('r2d2', '?')}, "
+      f"r2d2_sqlite {versions.get('r2d2_sqlite', '?')}, criterion {versions.get('criterion', '?')}, "
+      f"parking_lot {versions.get('parking_lot', '?')} |")
+    if py:
+        w(f"| Python | {py['python']}, its sqlite3 module on SQLite {py['sqlite3_sqlite_version']}, "
+          f"SQLAlchemy {py['sqlalchemy']} |")
+    w(f"| Python benchmarks | {a.python_status} |")
+    w("")
+    w(f"Command: `{a.command}` (see the header of scripts/bench.sh for what it runs; "
+      "criterion with `--warm-up-time 1 --measurement-time 3`).\n")
+
+    w("## Targets of issue 5\n")
+    w("| target | measured | |\n|---|---|---|")
+    for t, m, ok in targets:
+        w(f"| {t} | {m} | {verdict(ok)} |")
+    w("")
+
+    # ------------------------------------------------------------ details
+    w("## Uncontended checkout + checkin\n")
+    floor = K("checkout/floor_parking_lot_mutex_vec")
+    w("One thread, a connection taken and given back (criterion, same process; "
+      "the C program's figures measured from C).\n")
+    w("| what | median | × floor (parking_lot Mutex<Vec>) |\n|---|---|---|")
+    rows = [
+        ("floor: parking_lot `Mutex<Vec<Box<_>>>` pop+push", "checkout/floor_parking_lot_mutex_vec"),
+        ("floor: std `Mutex<Vec<Box<_>>>` pop+push", "checkout/floor_std_mutex_vec"),
+        ("`Instant::now()`", "checkout/instant_now"),
+        ("sqlpool Rust API (defaults: pre_ping, recycle)", "checkout/sqlpool_rust"),
+        ("sqlpool Rust API, no pre_ping, no recycle", "checkout/sqlpool_rust_no_preping_no_recycle"),
+        ("sqlpool C API via its extern fns (defaults)", "checkout/sqlpool_c"),
+        ("sqlpool C API via its extern fns, no pre_ping", "checkout/sqlpool_c_no_preping"),
+        ("r2d2 + r2d2_sqlite, default test_on_check_out", "checkout/r2d2_default"),
+        ("r2d2 + r2d2_sqlite, test_on_check_out off", "checkout/r2d2_unchecked"),
+    ]
+    for name, key in rows:
+        w(f"| {name} | {fmt_ns(K(key))} | {fmt_ratio(ratio(K(key), floor))} |")
+    cfloor = c.get("checkout/floor_pthread_mutex_array")
+    for name, key in [
+        ("from C: floor, pthread mutex + array pop+push", "checkout/floor_pthread_mutex_array"),
+        ("from C: sqlpool_checkout + sqlpool_checkin (defaults)", "checkout/sqlpool_c"),
+        ("from C: same, no pre_ping", "checkout/sqlpool_c_no_preping"),
+    ]:
+        w(f"| {name} | {fmt_ns(c.get(key))} | {fmt_ratio(ratio(c.get(key), cfloor))} of the C floor |")
+    w("")
+    w("Note: with rusqlite 0.32, r2d2_sqlite's `is_valid` is `execute_batch(\"\")`, which returns "
+      "without calling SQLite, so r2d2's default check costs almost nothing here; the 2,079 ns "
+      "of the issue's reference table cannot be reproduced with this r2d2_sqlite, and the "
+      "“≥ 20× r2d2 default” target then asks for less than 10 ns.\n")
+
+    w("## Contended: throughput and wait\n")
+    w(f"Each thread does a fixed share of the operations: checkout (timed: the wait), the hold, "
+      f"checkin. Median of {cont.get('reps', '?')} interleaved runs by ops/s; p50/p99/max of the "
+      "checkout time of every operation of that run. `waits` = checkouts that had to queue "
+      "(sqlpool's stats). r2d2 for “5+10” is max_size 15, min_idle 5.\n")
+    for hold, title in (("none", "hold: nothing (the pool alone)"), ("point_query", "hold: one point query")):
+        w(f"### {title}\n")
+        w("| pool | threads | impl | ops/s | p50 wait | p99 wait | max wait | waits |\n|---|---|---|---|---|---|---|---|")
+        for pool in ((5, 0), (5, 10)):
+            for t in (1, 2, 8, 64):
+                for imp in ("sqlpool_rust", "sqlpool_c", "r2d2_default", "r2d2_unchecked"):
+                    r = run_of(imp, pool, hold, t)
+                    if not r:
+                        continue
+                    waits = "" if r["pool_waits"] is None else f"{r['pool_waits']:,}"
+                    w(f"| {pool[0]}+{pool[1]} | {t} | {imp} | {r['ops_per_s']:,.0f} | {fmt_ns(r['p50_wait_ns'])} | "
+                      f"{fmt_ns(r['p99_wait_ns'])} | {fmt_ns(r['max_wait_ns'])} | {waits} |")
+        w("")
+    if fifo:
+        w("Waiters served in order (a pool of one connection, held; 16 threads queue one after "
+          "the other, then it is checked in):\n")
+        for k, f in fifo.items():
+            w(f"- {k}: {'in order' if f['in_order'] else 'out of order'}: {f['order']}")
+        w("\n(r2d2 tells no count of waiters, so its threads are given 20 ms each to block; with no "
+          "thread arriving meanwhile, its condvar happens to serve them in order too.)\n")
+    if a.plot and not a.no_plot:
+        w(f"![throughput against threads](throughput.png)\n")
+
+    w("## Point query\n")
+    w("`SELECT timestamp FROM lidar_pc WHERE token = ?`, one row by primary key, a different frame "
+      "each time, on the nuPlan-shaped database; whole round trip (checkout, prepare from the "
+      "statement cache, bind, step, read, finalize, checkin).\n")
+    held = K("point_query/held_rusqlite")
+    w("| what | median | × held |\n|---|---|---|")
+    for name, key in [
+        ("held rusqlite connection, prepare_cached (floor)", "point_query/held_rusqlite"),
+        ("sqlpool Rust API (defaults)", "point_query/sqlpool_rust"),
+        ("sqlpool Rust API, read-only pool (snapshot)", "point_query/sqlpool_rust_read_only"),
+        ("sqlpool C API via extern fns (defaults)", "point_query/sqlpool_c"),
+        ("sqlpool C API via extern fns, read-only pool", "point_query/sqlpool_c_read_only"),
+        ("r2d2 get + prepare_cached + drop", "point_query/r2d2_default"),
+        ("open + query + close", "point_query/open_per_query"),
+    ]:
+        w(f"| {name} | {fmt_ns(K(key))} | {fmt_ratio(ratio(K(key), held))} |")
+    w("")
+    w("The C program runs its benchmarks in three phases (checkout and point query; the step; "
+      "what opens connections), each with its own interleaved repetitions: in one process, "
+      "after the step benchmarks had run, the pool's point query measured about 1.9 µs slower "
+      "(consistently, while the held connection's did not), a cause not yet found.\n")
+    w("| what | median | × C held |\n|---|---|---|")
+    cheld = c.get("point_query/held_sqlite3")
+    for name, key in [
+        ("from C: held sqlite3 connection, statement kept (floor)", "point_query/held_sqlite3"),
+        ("from C: through the pool (defaults)", "point_query/sqlpool_c"),
+        ("from C: through a read-only pool", "point_query/sqlpool_c_read_only"),
+        ("from C: sqlite3_open_v2 + query + close", "point_query/open_per_query"),
+    ]:
+        w(f"| {name} | {fmt_ns(c.get(key))} | {fmt_ratio(ratio(c.get(key), cheld))} |")
+    w("")
+
+    w("## The nuPlan-shaped simulation step\n")
+    w("145 read-only queries in 8 batches (examples/nuplan/step_queries.sql), a connection per "
+      "batch, one thread, cycling over 32 frames; every way's rows are checked against the held "
+      "connection's (the simulator's checksum).\n")
+    hs = K("step/held_autocommit")
+    w("| what | median per step | × held autocommit |\n|---|---|---|")
+    for name, key in [
+        ("held rusqlite connection, autocommit", "step/held_autocommit"),
+        ("held rusqlite connection, one read transaction per batch (the snapshot's floor)", "step/held_read_tx_per_batch"),
+        ("sqlpool Rust API, read-only pool (snapshot per checkout)", "step/sqlpool_rust_read_only"),
+        ("sqlpool C API via extern fns, read-only pool", "step/sqlpool_c_read_only"),
+        ("sqlpool Rust API, defaults (autocommit)", "step/sqlpool_rust_autocommit"),
+        ("r2d2 (default), prepare_cached", "step/r2d2_default"),
+        ("r2d2 + one read transaction per batch", "step/r2d2_read_tx_per_batch"),
+        ("new rusqlite connection per batch (nuPlan)", "step/connection_per_batch"),
+    ]:
+        w(f"| {name} | {fmt_ns(K(key))} | {fmt_ratio(ratio(K(key), hs))} |")
+    chs = c.get("step/held_autocommit")
+    for name, key in [
+        ("from C: held sqlite3 connection, autocommit, statements kept", "step/held_autocommit"),
+        ("from C: read-only pool, snapshot per checkout", "step/sqlpool_c_read_only"),
+        ("from C: sqlite3_open_v2 per batch", "step/connection_per_batch"),
+    ]:
+        w(f"| {name} | {fmt_ns(c.get(key))} | {fmt_ratio(ratio(c.get(key), chs))} of C held |")
+    w("")
+    if stepstats:
+        w("sqlpool's pool stats over steps after a 10-step warm-up (Rust API):\n")
+        w("| pool | steps | connections created / step | checkouts / step | statement cache misses / step | hits / step | connections open |\n|---|---|---|---|---|---|---|")
+        for k, s in stepstats.items():
+            w(f"| {k} | {s['steps']} | {s['connections_created_per_step']:g} | {s['checkouts_per_step']:g} | "
+              f"{s['statement_cache_misses_per_step']:g} | {s['statement_cache_hits_per_step']:g} | {s['connections_open']} |")
+        w("")
+
+    w("## Python\n")
+    if py:
+        p = py["point_query_us"]
+        lib = py["sqlpool_library"]
+        if lib.startswith(a.root + os.sep):
+            lib = os.path.relpath(lib, a.root)
+        elif lib.startswith(a.target + os.sep):
+            lib = "target/" + os.path.relpath(lib, a.target)
+        w(f"The package python/sqlpool (ctypes, library {lib}) against Python's "
+          f"sqlite3 (SQLite {py['sqlite3_sqlite_version']}) and SQLAlchemy {py['sqlalchemy']} "
+          "QueuePool (pool_size 5, max_overflow 10, pool_pre_ping=True, as nuPlan's SessionManager). "
+          f"Median of {py['rounds']} interleaved rounds.\n")
+        w("| point query | µs | × sqlite3 held |\n|---|---|---|")
+        for k, v in p.items():
+            w(f"| {k} | {v:,.2f} | {fmt_ratio(ratio(v, p['sqlite3_held']))} |")
+        w("")
+        s = py["step_us"]
+        w("| step (145 queries, 8 batches) | ms | × sqlite3 held |\n|---|---|---|")
+        for k, v in s.items():
+            w(f"| {k} | {v / 1000:,.2f} | {fmt_ratio(ratio(v, s['sqlite3_held']))} |")
+        w(f"\nConnections created per step after warm-up (read-only pool): {py['step_connections_created_per_step']:g}\n")
+    else:
+        w(f"Not run: {a.python_status}.\n")
+
+    w("## Scaling\n")
+    w("Checkout + checkin through the C API (extern fns), with every connection of the pool open "
+      "and idle; then with N pools open in the process (measuring the middle one).\n")
+    w("| what | C API | Rust API |\n|---|---|---|")
+    for n in (5, 64, 1024):
+        w(f"| pool size {n:,} | {fmt_ns(K(f'scaling_pool_size/sqlpool_c/{n}'))} | {fmt_ns(K(f'scaling_pool_size/sqlpool_rust/{n}'))} |")
+    for n in (1, 10, 100):
+        w(f"| {n} pools alive | {fmt_ns(K(f'scaling_pools/sqlpool_c/{n}'))} | |")
+    w("")
+
+    with open(a.out, "w", encoding="utf-8") as f:
+        f.write("\n".join(L) + "\n")
+    print(f"report: wrote {a.out}")
+
+    if a.plot and not a.no_plot:
+        plot(cont, a.plot)
+        print(f"report: wrote {a.plot}")
+
+
+def plot(cont, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    styles = {
+        "sqlpool_rust": ("sqlpool (Rust API)", "#1f77b4", "o", "-"),
+        "sqlpool_c": ("sqlpool (C API)", "#2ca02c", "s", "-"),
+        "r2d2_default": ("r2d2 (default check)", "#d62728", "^", "--"),
+        "r2d2_unchecked": ("r2d2 (no check)", "#ff7f0e", "v", "--"),
+    }
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8), sharex=True)
+    for row, (hold, htitle) in enumerate((("none", "hold: nothing"), ("point_query", "hold: one point query"))):
+        for col, pool in enumerate(((5, 0), (5, 10))):
+            ax = axes[row][col]
+            for imp, (label, color, marker, ls) in styles.items():
+                pts = sorted(
+                    (r["threads"], r["ops_per_s"])
+                    for r in cont["runs"]
+                    if r["impl"] == imp and (r["pool_size"], r["max_overflow"]) == pool and r["hold"] == hold
+                )
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] / 1000 for p in pts], marker=marker, ls=ls,
+                            color=color, label=label)
+            ax.set_xscale("log", base=2)
+            ax.set_xticks([1, 2, 8, 64])
+            ax.set_xticklabels(["1", "2", "8", "64"])
+            ax.set_ylim(bottom=0)
+            ax.grid(True, alpha=0.3)
+            ax.set_title(f"pool {pool[0]}+{pool[1]}, {htitle}")
+            if col == 0:
+                ax.set_ylabel("thousand checkouts / s")
+            if row == 1:
+                ax.set_xlabel("threads (2 cores)")
+    axes[0][0].legend(loc="best", fontsize=9)
+    fig.suptitle("Contended checkout throughput: sqlpool vs r2d2 (median of interleaved runs)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    main()
