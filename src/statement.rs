@@ -35,7 +35,7 @@ pub(crate) enum StmtClass {
 pub struct Statement {
     raw: NonNull<ffi::sqlite3_stmt>,
     db: NonNull<ffi::sqlite3>,
-    sql: Box<str>,
+    sql: std::sync::Arc<str>,
     class: StmtClass,
 }
 
@@ -97,6 +97,11 @@ impl Statement {
             class,
         };
         Ok((Some(stmt), consumed))
+    }
+
+    /// The SQL, shared (the statement cache keys on it without copying).
+    pub(crate) fn sql_shared(&self) -> std::sync::Arc<str> {
+        self.sql.clone()
     }
 
     pub fn sql(&self) -> &str {

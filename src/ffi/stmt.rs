@@ -47,16 +47,25 @@ fn hold(stmt: *const sqlpool_stmt) -> Result<Held> {
     Ok(Held { stmt, conn })
 }
 
-/// Runs `f` with the statement's connection and id.
+/// Runs `f` with the statement's connection and id; a panic inside poisons
+/// the pool (for calls that change the connection's state: step, reset).
 fn with<R>(stmt: *const sqlpool_stmt, f: impl FnOnce(&mut Connection, StmtId) -> Result<R>) -> Result<R> {
     let mut held = hold(stmt)?;
     let id = held.stmt.id;
     held.conn.guarded(|entry| f(&mut entry.conn, id))
 }
 
+/// As `with`, for binds and column reads, which touch only the statement:
+/// a panic there cannot leave the pool's state broken.
+fn with_statement<R>(stmt: *const sqlpool_stmt, f: impl FnOnce(&mut Connection, StmtId) -> Result<R>) -> Result<R> {
+    let mut held = hold(stmt)?;
+    let id = held.stmt.id;
+    f(&mut held.conn.conn, id)
+}
+
 fn bind(stmt: *mut sqlpool_stmt, f: impl FnOnce(&mut crate::Statement) -> Result<()>) -> c_int {
     call(|| {
-        with(stmt, |conn, id| f(conn.statement(id)?))?;
+        with_statement(stmt, |conn, id| f(conn.statement(id)?))?;
         Ok(SQLPOOL_OK)
     })
 }
@@ -200,7 +209,7 @@ pub extern "C" fn sqlpool_finalize(stmt: *mut sqlpool_stmt) -> c_int {
 /// Runs a column accessor; on a NULL or stale statement, or an index out of
 /// range, returns `default` and sets the last error to SQLPOOL_MISUSE.
 fn column<R>(stmt: *const sqlpool_stmt, default: R, f: impl FnOnce(&crate::Statement) -> Result<R>) -> R {
-    value(default, || with(stmt, |conn, id| f(conn.statement_ref(id)?)))
+    value(default, || with_statement(stmt, |conn, id| f(conn.statement_ref(id)?)))
 }
 
 /// The number of columns the statement returns (0 for none, or on error).
