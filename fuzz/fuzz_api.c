@@ -57,6 +57,9 @@ static void setup(void)
     sqlpool_options_set_pool_size(o, 2);
     sqlpool_options_set_max_overflow(o, 1);
     sqlpool_options_set_timeout_ms(o, 0);
+    /* Connections here block each other's writes on purpose: wait 1 ms, not
+     * 5 s, for a lock (SQLITE_BUSY is one of the answers being fuzzed). */
+    sqlpool_options_set_busy_timeout_ms(o, 1);
     /* No fsync: the writes here are for coverage, not durability. */
     sqlpool_options_set_init_sql(o, "PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY");
     if (sqlpool_open(g_path, o, &g_pool) != SQLPOOL_OK) fail("open");
