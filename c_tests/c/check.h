@@ -22,6 +22,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sqlpool.h"
@@ -105,5 +108,31 @@ static inline int check_summary(void)
 
 /* CHECK_OK(call): shorthand for CHECK_RC(call, SQLPOOL_OK). */
 #define CHECK_OK(call) CHECK_RC(call, SQLPOOL_OK)
+
+
+/* Removes a file or a directory tree (the tests' temporary directories). */
+static inline void remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (d != NULL) {
+            struct dirent *e;
+            while ((e = readdir(d)) != NULL) {
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                    continue;
+                char child[4096];
+                snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+                remove_tree(child);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
 
 #endif /* SQLPOOL_C_TESTS_CHECK_H */

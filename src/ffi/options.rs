@@ -34,6 +34,15 @@ pub extern "C" fn sqlpool_options_new() -> *mut sqlpool_options {
     value(std::ptr::null_mut(), || new_handle(Options::default()))
 }
 
+/// The options behind `opts`, copied (what open keeps), or the defaults for NULL.
+pub(crate) fn copy_or_default(opts: *const sqlpool_options) -> crate::Result<Options> {
+    if opts.is_null() {
+        Ok(Options::default())
+    } else {
+        Ok(lock(opts)?.clone())
+    }
+}
+
 /// Frees options. NULL is a no-op; a stale handle is ignored (nothing to free).
 #[no_mangle]
 pub extern "C" fn sqlpool_options_free(opts: *mut sqlpool_options) {

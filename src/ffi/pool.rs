@@ -4,9 +4,9 @@ use super::conn::{sqlpool_conn, ConnEntry};
 use super::error::{call, SQLPOOL_OK};
 use super::handle::HandleTable;
 use super::options::sqlpool_options;
-use super::{c_str, check_out, lock, lock_for_release, new_handle, new_handle_with_action, share, write_out, Handle};
+use super::{c_str, check_out, lock_for_release, new_handle, new_handle_with_action, share, write_out, Handle};
 use crate::error::Error;
-use crate::{Options, Pool, Stats};
+use crate::{Pool, Stats};
 use std::ffi::{c_char, c_int};
 
 /// A pool of connections to one database file, in one process. Thread-safe:
@@ -135,11 +135,7 @@ pub unsafe extern "C" fn sqlpool_open(
         check_out(out, "out")?;
         // SAFETY: the caller passes a NUL-terminated string.
         let path = unsafe { c_str(path, "path") }?;
-        let options = if opts.is_null() {
-            Options::default()
-        } else {
-            lock(opts)?.clone()
-        };
+        let options = super::options::copy_or_default(opts)?;
         let pool = Pool::open(path, options)?;
         let handle = new_handle::<sqlpool_pool>(PoolEntry::Open(pool))?;
         // SAFETY: out was checked above.

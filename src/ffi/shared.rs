@@ -5,7 +5,7 @@
 use super::error::{call, SQLPOOL_OK};
 use super::options::sqlpool_options;
 use super::pool::{sqlpool_pool, PoolEntry};
-use super::{c_str, check_out, lock, new_handle, write_out};
+use super::{c_str, check_out, new_handle, write_out};
 use crate::error::Error;
 use crate::{shared, Options};
 use std::ffi::{c_char, c_int};
@@ -61,11 +61,7 @@ pub unsafe extern "C" fn sqlpool_open_shared(
         check_out(out, "out")?;
         // SAFETY: the caller passes a NUL-terminated string.
         let path = unsafe { c_str(path, "path") }?;
-        let options = if opts.is_null() {
-            Options::default()
-        } else {
-            lock(opts)?.clone()
-        };
+        let options = super::options::copy_or_default(opts)?;
         let pool = shared::open_shared(path, &options)?;
         let handle = match new_handle::<sqlpool_pool>(PoolEntry::Shared(pool.clone())) {
             Ok(handle) => handle,
