@@ -7,7 +7,7 @@ use super::options::sqlpool_options;
 use super::pool::{sqlpool_pool, PoolEntry};
 use super::{c_str, check_out, new_handle, write_out};
 use crate::error::Error;
-use crate::{shared, Options};
+use crate::shared;
 use std::ffi::{c_char, c_int};
 use std::time::Duration;
 
