@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The long forms of the reliability tests (scripts/test.sh runs the short
 # ones): 64 threads x SQLPOOL_STRESS_OPS checkouts on a pool of 5 + 10
-# (default 16000 each: over a million), and the fork torture repeated
+# (default 17000 each: over a million successful), and the fork torture repeated
 # FORK_ROUNDS times (50 forks each, default 10: 500 forks). Release build.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-export SQLPOOL_STRESS_OPS="${SQLPOOL_STRESS_OPS:-16000}"
+export SQLPOOL_STRESS_OPS="${SQLPOOL_STRESS_OPS:-17000}"
 rounds="${FORK_ROUNDS:-10}"
 
 echo "=== stress: torture, 64 threads x $SQLPOOL_STRESS_OPS checkouts"
