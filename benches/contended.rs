@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Impl {
     SqlpoolRust,
+    /// The Rust API with `fair` off: returned connections go to whoever asks first.
+    SqlpoolRustUnfair,
     SqlpoolC,
     R2d2Default,
     R2d2Unchecked,
@@ -37,6 +39,7 @@ impl Impl {
     fn name(self) -> &'static str {
         match self {
             Impl::SqlpoolRust => "sqlpool_rust",
+            Impl::SqlpoolRustUnfair => "sqlpool_rust_unfair",
             Impl::SqlpoolC => "sqlpool_c",
             Impl::R2d2Default => "r2d2_default",
             Impl::R2d2Unchecked => "r2d2_unchecked",
@@ -75,9 +78,10 @@ struct RunResult {
 
 fn open(imp: Impl, db: &str, size: u32, overflow: u32) -> AnyPool {
     match imp {
-        Impl::SqlpoolRust => AnyPool::Rust(common::sqlpool_pool(db, |o| {
+        Impl::SqlpoolRust | Impl::SqlpoolRustUnfair => AnyPool::Rust(common::sqlpool_pool(db, |o| {
             o.set_pool_size(size).unwrap();
             o.set_max_overflow(overflow as i32).unwrap();
+            o.set_fair(imp == Impl::SqlpoolRust);
         })),
         Impl::SqlpoolC => AnyPool::C(capi::open(
             db,
@@ -275,6 +279,7 @@ fn main() {
     let list = |flag: &str| arg_value(flag).map(|s| s.split(',').map(str::to_owned).collect::<Vec<_>>());
     let impls: Vec<Impl> = [
         Impl::SqlpoolRust,
+        Impl::SqlpoolRustUnfair,
         Impl::SqlpoolC,
         Impl::R2d2Default,
         Impl::R2d2Unchecked,

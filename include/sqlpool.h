@@ -415,6 +415,15 @@ int sqlpool_options_set_recycle_ms(struct sqlpool_options *opts, int64_t ms);
 int sqlpool_options_set_lifo(struct sqlpool_options *opts, bool on);
 
 /**
+ * Serve waiters first come, first served (default on): a caller arriving
+ * later never takes a connection ahead of one already waiting. Off: a
+ * returned connection goes back to the idle list for whoever asks first
+ * (as r2d2 and SQLAlchemy do), which saves a thread switch per checkout
+ * under heavy contention but gives up the order and bounds on tail waits.
+ */
+int sqlpool_options_set_fair(struct sqlpool_options *opts, bool on);
+
+/**
  * Open connections read-only, with PRAGMA query_only (default off). Turns
  * on the read snapshot unless sqlpool_options_set_read_snapshot() says
  * otherwise.

@@ -104,6 +104,7 @@ struct PoolOptions {
     bool pre_ping = true;
     int64_t recycle_ms = 3600000;  /* -1: never */
     bool lifo = false;
+    bool fair = true;  /* false: returned connections go to whoever asks first */
     bool read_only = false;
     bool create = false;
     std::string init_sql;  /* empty: none */
@@ -316,6 +317,7 @@ public:
         detail::check(sqlpool_options_set_pre_ping(o, options.pre_ping));
         detail::check(sqlpool_options_set_recycle_ms(o, options.recycle_ms));
         detail::check(sqlpool_options_set_lifo(o, options.lifo));
+        detail::check(sqlpool_options_set_fair(o, options.fair));
         detail::check(sqlpool_options_set_read_only(o, options.read_only));
         detail::check(sqlpool_options_set_create(o, options.create));
         if (!options.init_sql.empty())

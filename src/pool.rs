@@ -448,7 +448,8 @@ impl PoolShared {
 
     /// An idle connection, or the right to open one, without waiting.
     fn take_available(&self, st: &mut State) -> Option<Grant> {
-        if !st.waiters.is_empty() {
+        // Fair (the default): nobody takes a connection ahead of a waiter.
+        if self.opts.fair && !st.waiters.is_empty() {
             return None;
         }
         let conn = if self.opts.lifo {
@@ -493,6 +494,18 @@ impl PoolShared {
         let grant = loop {
             if let Some(grant) = waiter.take(&mut st) {
                 break grant;
+            }
+            if !self.opts.fair {
+                // Not fair: a woken waiter competes for what is free now.
+                if let Some(grant) = self.take_available(&mut st) {
+                    st.waiters.retain(|w| !Arc::ptr_eq(w, &waiter));
+                    if !st.idle.is_empty() {
+                        if let Some(next) = st.waiters.front() {
+                            next.thread.unpark();
+                        }
+                    }
+                    break grant;
+                }
             }
             drop(st);
             match deadline {
@@ -730,6 +743,15 @@ impl PoolShared {
             None
         };
         if reason.is_none() {
+            if !self.opts.fair && !st.waiters.is_empty() {
+                // Not fair: back to the idle list, for whoever comes first;
+                // the first waiter is woken to compete for it.
+                st.idle.push_back(conn);
+                if let Some(w) = st.waiters.front() {
+                    w.thread.unpark();
+                }
+                return;
+            }
             if let Some(w) = st.waiters.pop_front() {
                 st.reserve();
                 w.give(&mut st, Grant::Idle(conn));

@@ -722,3 +722,32 @@ fn a_checkout_may_wait_less_than_the_pool_timeout() {
     assert!(err.message().contains("timeout_ms=30"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn a_fair_pool_hands_a_returned_connection_to_the_waiter_not_to_a_latecomer() {
+    let dir = TempDir::new("fair");
+    let path = dir.path("f.db");
+    make_db(&path, 1);
+    let mut o = opts();
+    o.set_pool_size(1).unwrap().set_max_overflow(0).unwrap();
+    let pool = open(&path, o);
+    let holder = pool.checkout().unwrap();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let waiter = {
+        let pool = pool.clone();
+        std::thread::spawn(move || {
+            let c = pool.checkout().unwrap();
+            release_rx.recv().unwrap();
+            drop(c);
+        })
+    };
+    while pool.stats().waiting != 1 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(holder);
+    // Handed over under the lock: nothing is left for a latecomer.
+    assert!(pool.try_checkout().unwrap().is_none());
+    release_tx.send(()).unwrap();
+    waiter.join().unwrap();
+    assert!(pool.try_checkout().unwrap().is_some());
+}

@@ -37,10 +37,22 @@ impl Rng {
 
 #[test]
 fn sixty_four_threads_on_five_plus_ten() {
-    let dir = TempDir::new("torture");
+    torture(true);
+}
+
+/// The same in the non-fair mode (returned connections go to whoever asks
+/// first): the same invariants hold.
+#[test]
+fn sixty_four_threads_on_five_plus_ten_not_fair() {
+    torture(false);
+}
+
+fn torture(fair: bool) {
+    let dir = TempDir::new(if fair { "torture" } else { "torture-unfair" });
     let path = dir.path("t.db");
     make_db(&path, 100);
     let mut o = opts();
+    o.set_fair(fair);
     o.set_pool_size(POOL_SIZE)
         .unwrap()
         .set_max_overflow(MAX_OVERFLOW)
@@ -165,7 +177,7 @@ fn sixty_four_threads_on_five_plus_ten() {
     assert_eq!(s.checkouts, done.load(SeqCst), "every successful checkout counted once");
     assert_eq!(s.checkouts + timeouts.load(SeqCst), THREADS as u64 * ops);
     println!(
-        "torture: {} checkouts, {} timeouts, {} waits, {} created, {} closed, peak {} held, {samples} samples",
+        "torture (fair: {fair}): {} checkouts, {} timeouts, {} waits, {} created, {} closed, peak {} held, {samples} samples",
         s.checkouts,
         s.timeouts,
         s.waits,

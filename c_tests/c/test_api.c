@@ -233,6 +233,8 @@ static void test_options(void)
     CHECK_OK(sqlpool_options_set_recycle_ms(opts, -1));
     CHECK_OK(sqlpool_options_set_recycle_ms(opts, 0));
     CHECK_OK(sqlpool_options_set_lifo(opts, false));
+    CHECK_OK(sqlpool_options_set_fair(opts, true));
+    CHECK_RC(sqlpool_options_set_fair(NULL, true), SQLPOOL_MISUSE);
     CHECK_OK(sqlpool_options_set_read_only(opts, false));
     CHECK_OK(sqlpool_options_set_create(opts, true));
     CHECK_OK(sqlpool_options_set_init_sql(opts, "SELECT 1"));

@@ -611,7 +611,9 @@ class Pool:
     creates a missing file; ``init_sql`` runs on each new connection;
     ``busy_timeout`` (seconds) waits for another writer's lock;
     ``statement_cache_capacity`` statements are kept prepared per
-    connection; ``lifo`` hands out the most recently returned connection.
+    connection; ``lifo`` hands out the most recently returned connection;
+    ``fair=False`` lets a returned connection go to whoever asks first
+    instead of the first waiter (faster under heavy contention, no order).
 
     ``shared=True`` takes the process-wide shared pool for this file and
     these options (``sqlpool_open_shared``): one pool per file, however many
@@ -635,6 +637,7 @@ class Pool:
         statement_cache_capacity=32,
         read_snapshot=None,
         lifo=False,
+        fair=True,
         shared=False,
         leak_threshold=None,
         on_event=None,
@@ -656,6 +659,7 @@ class Pool:
             statement_cache_capacity=statement_cache_capacity,
             read_snapshot=read_snapshot,
             lifo=lifo,
+            fair=fair,
             leak_threshold=leak_threshold,
             on_event=on_event,
             logger=logger,
@@ -674,6 +678,7 @@ class Pool:
             check(lib.sqlpool_options_set_pre_ping(opts, bool(pre_ping)))
             check(lib.sqlpool_options_set_recycle_ms(opts, -1 if recycle in (None, -1) else _ms(recycle, "recycle", 2**63 - 1)))
             check(lib.sqlpool_options_set_lifo(opts, bool(lifo)))
+            check(lib.sqlpool_options_set_fair(opts, bool(fair)))
             check(lib.sqlpool_options_set_read_only(opts, bool(read_only)))
             check(lib.sqlpool_options_set_create(opts, bool(create)))
             if init_sql is not None:

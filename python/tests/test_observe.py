@@ -64,3 +64,23 @@ def test_interrupt_from_another_thread(db):
         timer.join()
         assert info.value.sqlite_errorcode == 9
         assert conn.execute("SELECT 1").fetchone()[0] == 1
+
+
+def test_a_pool_that_is_not_fair_still_serves_every_thread(db):
+    with sqlpool.Pool(db, pool_size=1, max_overflow=0, fair=False) as pool:
+        assert pool.options["fair"] is False
+        results = []
+
+        def work():
+            for _ in range(50):
+                with pool.connection() as conn:
+                    results.append(conn.execute("SELECT count(*) FROM t").fetchone()[0])
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results == [100] * 400
+        s = pool.stats()
+        assert (s["checkouts"], s["checked_out"], s["connections_created"]) == (400, 0, 1)

@@ -117,6 +117,19 @@ pub extern "C" fn sqlpool_options_set_lifo(opts: *mut sqlpool_options, on: bool)
     })
 }
 
+/// Serve waiters first come, first served (default on): a caller arriving
+/// later never takes a connection ahead of one already waiting. Off: a
+/// returned connection goes back to the idle list for whoever asks first
+/// (as r2d2 and SQLAlchemy do), which saves a thread switch per checkout
+/// under heavy contention but gives up the order and bounds on tail waits.
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_fair(opts: *mut sqlpool_options, on: bool) -> c_int {
+    set(opts, |o| {
+        o.set_fair(on);
+        Ok(())
+    })
+}
+
 /// Open connections read-only, with PRAGMA query_only (default off). Turns
 /// on the read snapshot unless sqlpool_options_set_read_snapshot() says
 /// otherwise.
