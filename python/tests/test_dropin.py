@@ -113,6 +113,7 @@ def test_errors_of_the_drop_ins(tmp_path, nuplan_db):
 def test_one_shared_pool_per_canonical_file(tmp_path):
     a = make_nuplan_db(str(tmp_path / "a.db"), frames=20)
     os.symlink(a, tmp_path / "link.db")
+    sqlpool.close_shared()  # pools earlier tests left in the registry
     before = sqlpool.shared_stats()["pools"]
     sqlpool.execute_one("SELECT 1", (), a)
     sqlpool.execute_one("SELECT 1", (), str(tmp_path / "link.db"))
