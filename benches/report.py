@@ -134,7 +134,7 @@ def main():
     r = ratio(c_checkout_from_c, c.get("checkout/floor_pthread_mutex_array"))
     add("… from C: ≤ 2.5× a pthread mutex + array pop+push", r, lambda v: v <= 2.5)
 
-    for imp in ("sqlpool_c", "sqlpool_rust"):
+    for imp in ("sqlpool_c", "sqlpool_rust", "sqlpool_rust_unfair"):
         s = run_of(imp, (5, 0), "none", 64)
         rd = run_of("r2d2_default", (5, 0), "none", 64)
         if s and rd:
@@ -274,7 +274,7 @@ def main():
         w("| pool | threads | impl | ops/s | p50 wait | p99 wait | max wait | waits |\n|---|---|---|---|---|---|---|---|")
         for pool in ((5, 0), (5, 10)):
             for t in (1, 2, 8, 64):
-                for imp in ("sqlpool_rust", "sqlpool_c", "r2d2_default", "r2d2_unchecked"):
+                for imp in ("sqlpool_rust", "sqlpool_rust_unfair", "sqlpool_c", "r2d2_default", "r2d2_unchecked"):
                     r = run_of(imp, pool, hold, t)
                     if not r:
                         continue
@@ -408,6 +408,7 @@ def plot(cont, path):
 
     styles = {
         "sqlpool_rust": ("sqlpool (Rust API)", "#1f77b4", "o", "-"),
+        "sqlpool_rust_unfair": ("sqlpool (Rust API, fair off)", "#9467bd", "D", ":"),
         "sqlpool_c": ("sqlpool (C API)", "#2ca02c", "s", "-"),
         "r2d2_default": ("r2d2 (default check)", "#d62728", "^", "--"),
         "r2d2_unchecked": ("r2d2 (no check)", "#ff7f0e", "v", "--"),
