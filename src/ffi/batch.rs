@@ -19,8 +19,8 @@ use super::error::{
     SQLPOOL_TEXT,
 };
 use super::pool::sqlpool_pool;
-use super::stmt::{sqlpool_stmt, StmtEntry};
-use super::{c_str, check_out, lock, new_handle, share, write_out};
+use super::stmt::sqlpool_stmt;
+use super::{c_str, check_out, lock, share, write_out};
 use crate::error::{Error, Result};
 use crate::{Connection, Statement, Step, StmtId};
 use std::ffi::{c_char, c_int, c_void};
@@ -548,20 +548,7 @@ pub unsafe extern "C" fn sqlpool_query(
         let (id, f) = held.guarded(|entry| query_on(&mut entry.conn, sql, params, buf, max_rows))?;
         let stmt = match id {
             None => std::ptr::null_mut(),
-            Some(id) => {
-                let handle = match new_handle::<sqlpool_stmt>(StmtEntry {
-                    conn: conn as usize as u64,
-                    id,
-                }) {
-                    Ok(handle) => handle,
-                    Err(e) => {
-                        let _ = held.conn.finalize(id);
-                        return Err(e);
-                    }
-                };
-                held.statements.push(handle as usize as u64);
-                handle
-            }
+            Some(id) => held.hand_out(conn, id)?,
         };
         // SAFETY: the out-pointers were checked above.
         unsafe {

@@ -30,6 +30,24 @@ impl ConnEntry {
         }
     }
 
+    /// A new handle for statement `id` of this connection (`conn`), released
+    /// at checkin; on failure the statement goes back to the cache.
+    pub(crate) fn hand_out(&mut self, conn: *mut sqlpool_conn, id: crate::StmtId) -> crate::Result<*mut sqlpool_stmt> {
+        match new_handle::<sqlpool_stmt>(StmtEntry {
+            conn: conn as usize as u64,
+            id,
+        }) {
+            Ok(handle) => {
+                self.statements.push(handle as usize as u64);
+                Ok(handle)
+            }
+            Err(e) => {
+                let _ = self.conn.finalize(id);
+                Err(e)
+            }
+        }
+    }
+
     /// Runs `f` on the connection; a panic inside poisons its pool, whose
     /// state may be broken, before it reaches the boundary.
     pub(crate) fn guarded<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
@@ -134,17 +152,7 @@ pub unsafe extern "C" fn sqlpool_prepare(
         // SAFETY: the caller passes a NUL-terminated string.
         let sql = unsafe { c_str(sql, "sql") }?;
         let id = held.guarded(|entry| entry.conn.prepare(sql))?;
-        let handle = match new_handle::<sqlpool_stmt>(StmtEntry {
-            conn: conn as usize as u64,
-            id,
-        }) {
-            Ok(handle) => handle,
-            Err(e) => {
-                let _ = held.conn.finalize(id);
-                return Err(e);
-            }
-        };
-        held.statements.push(handle as usize as u64);
+        let handle = held.hand_out(conn, id)?;
         // SAFETY: out was checked above.
         unsafe { write_out(out, handle) };
         Ok(SQLPOOL_OK)
