@@ -13,18 +13,17 @@
 //! and BLOB uint32 length, NULL nothing), then the TEXT and BLOB bytes in
 //! column order (TEXT is UTF-8, not NUL-terminated). Rows follow each other.
 
-use super::conn::{sqlpool_conn, ConnEntry, CONNECTIONS};
+use super::conn::{poison_on_panic, sqlpool_conn, ConnEntry, CONNECTIONS};
 use super::error::{
     call, value, SQLPOOL_BLOB, SQLPOOL_DONE, SQLPOOL_FLOAT, SQLPOOL_INTEGER, SQLPOOL_NULL, SQLPOOL_OK, SQLPOOL_ROW,
     SQLPOOL_TEXT,
 };
 use super::pool::sqlpool_pool;
 use super::stmt::sqlpool_stmt;
-use super::{c_str, check_out, lock, share, write_out};
+use super::{c_str, check_out, lock, write_out};
 use crate::error::{Error, Result};
 use crate::{Connection, Statement, Step, StmtId};
 use std::ffi::{c_char, c_int, c_void};
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 /// One value to bind (sqlpool_bind_values()). `kind` says which field is
 /// used: SQLPOOL_INTEGER `int_value`; SQLPOOL_FLOAT `float_value`;
@@ -177,6 +176,29 @@ unsafe fn bytes_out<'a>(p: *mut c_void, size: usize) -> Result<&'a mut [u8]> {
 ///
 /// # Safety
 /// As for `c_str` when `len` is -1; otherwise `sql` points to `len` bytes.
+/// The inputs of a one-call query: the SQL, the packed parameters, the
+/// output buffer.
+///
+/// # Safety
+/// As for sql_in, bytes_in and bytes_out.
+unsafe fn query_inputs<'a>(
+    sql: *const c_char,
+    sql_len: i64,
+    params: *const c_void,
+    params_len: usize,
+    buf: *mut c_void,
+    buf_size: usize,
+) -> Result<(&'a str, &'a [u8], &'a mut [u8])> {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        Ok((
+            sql_in(sql, sql_len)?,
+            bytes_in(params, params_len, "params")?,
+            bytes_out(buf, buf_size)?,
+        ))
+    }
+}
+
 unsafe fn sql_in<'a>(sql: *const c_char, len: i64) -> Result<&'a str> {
     match len {
         // SAFETY: the caller passes a NUL-terminated string.
@@ -538,13 +560,7 @@ pub unsafe extern "C" fn sqlpool_query(
         check_out(out_used, "out_used")?;
         let mut held = lock(conn)?;
         // SAFETY: the caller's promises, as documented above.
-        let (sql, params, buf) = unsafe {
-            (
-                sql_in(sql, sql_len)?,
-                bytes_in(params, params_len, "params")?,
-                bytes_out(buf, buf_size)?,
-            )
-        };
+        let (sql, params, buf) = unsafe { query_inputs(sql, sql_len, params, params_len, buf, buf_size) }?;
         let (id, f) = held.guarded(|entry| query_on(&mut entry.conn, sql, params, buf, max_rows))?;
         let stmt = match id {
             None => std::ptr::null_mut(),
@@ -592,31 +608,19 @@ pub unsafe extern "C" fn sqlpool_pool_query(
         check_out(out_rows, "out_rows")?;
         check_out(out_used, "out_used")?;
         // SAFETY: the caller's promises, as documented above.
-        let (sql, params, buf) = unsafe {
-            (
-                sql_in(sql, sql_len)?,
-                bytes_in(params, params_len, "params")?,
-                bytes_out(buf, buf_size)?,
-            )
-        };
-        let pool = share(pool)?.pool()?.clone();
-        let mut conn = pool.checkout()?;
-        // A panic inside may leave the pool's state broken: poison it first.
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            query_on(&mut conn, sql, params, buf, max_rows).and_then(|(id, f)| {
+        let (sql, params, buf) = unsafe { query_inputs(sql, sql_len, params, params_len, buf, buf_size) }?;
+        let mut conn = super::pool::checkout_from(pool, None)?;
+        let f = poison_on_panic(
+            &mut conn,
+            |c| c.pool(),
+            |conn| {
+                let (id, f) = query_on(conn, sql, params, buf, max_rows)?;
                 if let Some(id) = id {
                     conn.finalize(id)?;
                 }
-                Ok(f)
-            })
-        }));
-        let f = match result {
-            Ok(f) => f?,
-            Err(payload) => {
-                pool.poison();
-                resume_unwind(payload)
-            }
-        };
+                Ok::<_, Error>(f)
+            },
+        )?;
         drop(conn);
         // SAFETY: the out-pointers were checked above.
         unsafe {

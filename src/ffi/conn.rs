@@ -51,12 +51,22 @@ impl ConnEntry {
     /// Runs `f` on the connection; a panic inside poisons its pool, whose
     /// state may be broken, before it reaches the boundary.
     pub(crate) fn guarded<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
-        match catch_unwind(AssertUnwindSafe(|| f(self))) {
-            Ok(r) => r,
-            Err(payload) => {
-                self.conn.pool().poison();
-                resume_unwind(payload)
-            }
+        poison_on_panic(self, |entry| entry.conn.pool(), f)
+    }
+}
+
+/// Runs `f` on `target`; a panic inside poisons the pool `pool_of` names
+/// (its state may be broken) before the panic goes on to the boundary.
+pub(crate) fn poison_on_panic<T, R>(
+    target: &mut T,
+    pool_of: impl FnOnce(&T) -> crate::Pool,
+    f: impl FnOnce(&mut T) -> R,
+) -> R {
+    match catch_unwind(AssertUnwindSafe(|| f(target))) {
+        Ok(r) => r,
+        Err(payload) => {
+            pool_of(target).poison();
+            resume_unwind(payload)
         }
     }
 }

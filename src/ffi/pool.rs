@@ -179,6 +179,23 @@ pub unsafe extern "C" fn sqlpool_checkout_timeout(
     })
 }
 
+/// Checks a connection out of the pool behind a handle, waiting up to
+/// `timeout` (or the pool's).
+pub(crate) fn checkout_from(
+    pool: *mut sqlpool_pool,
+    timeout: Option<std::time::Duration>,
+) -> crate::Result<crate::PooledConnection> {
+    let held = share(pool)?;
+    if let Some(conn) = held.pool()?.try_checkout()? {
+        return Ok(conn);
+    }
+    // Let go of the handle before waiting, so that sqlpool_close() from
+    // another thread is not held up.
+    let pool = held.pool()?.clone();
+    drop(held);
+    pool.checkout_timeout(timeout.unwrap_or(pool.options().timeout()))
+}
+
 /// Checks a connection out (waiting up to `timeout`, or the pool's) and
 /// writes its new handle to `out`.
 ///
@@ -189,17 +206,7 @@ unsafe fn checkout_into(
     timeout: Option<std::time::Duration>,
     out: *mut *mut sqlpool_conn,
 ) -> crate::Result<c_int> {
-    let held = share(pool)?;
-    let conn = match held.pool()?.try_checkout()? {
-        Some(conn) => conn,
-        None => {
-            // Let go of the handle before waiting, so that sqlpool_close()
-            // from another thread is not held up.
-            let pool = held.pool()?.clone();
-            drop(held);
-            pool.checkout_timeout(timeout.unwrap_or(pool.options().timeout()))?
-        }
-    };
+    let conn = checkout_from(pool, timeout)?;
     let interrupt = conn.interrupt_fn();
     // SAFETY: the connection, which the entry owns, keeps its interrupter.
     let handle = unsafe { new_handle_with_action::<sqlpool_conn>(ConnEntry::new(conn), interrupt) }?;
