@@ -25,6 +25,7 @@
 #include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sqlpool.h"
@@ -109,6 +110,46 @@ static inline int check_summary(void)
 /* CHECK_OK(call): shorthand for CHECK_RC(call, SQLPOOL_OK). */
 #define CHECK_OK(call) CHECK_RC(call, SQLPOOL_OK)
 
+
+/* ---- helpers shared by the tests ---- */
+
+static inline void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static inline double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Opens a pool with create on and the given sizes (timeout_ms 0: default). */
+static inline sqlpool_pool *open_pool(const char *path, uint32_t pool_size, int32_t max_overflow, uint64_t timeout_ms)
+{
+    sqlpool_options *opts = sqlpool_options_new();
+    CHECK(opts != NULL);
+    CHECK_OK(sqlpool_options_set_create(opts, true));
+    CHECK_OK(sqlpool_options_set_pool_size(opts, pool_size));
+    CHECK_OK(sqlpool_options_set_max_overflow(opts, max_overflow));
+    if (timeout_ms > 0)
+        CHECK_OK(sqlpool_options_set_timeout_ms(opts, timeout_ms));
+    sqlpool_pool *pool = NULL;
+    CHECK_OK(sqlpool_open(path, opts, &pool));
+    CHECK(pool != NULL);
+    sqlpool_options_free(opts);
+    return pool;
+}
+
+static inline sqlpool_conn *checkout(sqlpool_pool *pool)
+{
+    sqlpool_conn *conn = NULL;
+    CHECK_OK(sqlpool_checkout(pool, &conn));
+    CHECK(conn != NULL);
+    return conn;
+}
 
 /* Removes a file or a directory tree (the tests' temporary directories). */
 static inline void remove_tree(const char *path)

@@ -42,48 +42,14 @@ static void write_file(const char *path, const char *text, int repeat)
     CHECK(fclose(f) == 0);
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static int contains(const char *haystack, const char *needle)
 {
     return haystack != NULL && strstr(haystack, needle) != NULL;
 }
 
-/* Opens a pool with create on and the given sizes (timeout_ms 0: default). */
-static sqlpool_pool *open_pool(const char *path, uint32_t pool_size, int32_t max_overflow, uint64_t timeout_ms)
-{
-    sqlpool_options *opts = sqlpool_options_new();
-    CHECK(opts != NULL);
-    CHECK_OK(sqlpool_options_set_create(opts, true));
-    CHECK_OK(sqlpool_options_set_pool_size(opts, pool_size));
-    CHECK_OK(sqlpool_options_set_max_overflow(opts, max_overflow));
-    if (timeout_ms > 0)
-        CHECK_OK(sqlpool_options_set_timeout_ms(opts, timeout_ms));
-    sqlpool_pool *pool = NULL;
-    CHECK_OK(sqlpool_open(path, opts, &pool));
-    CHECK(pool != NULL);
-    sqlpool_options_free(opts);
-    return pool;
-}
 
-static sqlpool_conn *checkout(sqlpool_pool *pool)
-{
-    sqlpool_conn *conn = NULL;
-    CHECK_OK(sqlpool_checkout(pool, &conn));
-    CHECK(conn != NULL);
-    return conn;
-}
 
 static sqlpool_stats stats_of(sqlpool_pool *pool)
 {

@@ -30,41 +30,9 @@ static void path_in_dir(char *buf, size_t size, const char *name)
     CHECK(n > 0 && (size_t)n < size);
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
-static sqlpool_pool *open_pool(uint32_t pool_size, int32_t max_overflow)
-{
-    sqlpool_options *opts = sqlpool_options_new();
-    CHECK(opts != NULL);
-    CHECK_OK(sqlpool_options_set_create(opts, true));
-    CHECK_OK(sqlpool_options_set_pool_size(opts, pool_size));
-    CHECK_OK(sqlpool_options_set_max_overflow(opts, max_overflow));
-    CHECK_OK(sqlpool_options_set_timeout_ms(opts, 10000));
-    sqlpool_pool *pool = NULL;
-    CHECK_OK(sqlpool_open(g_db, opts, &pool));
-    CHECK(pool != NULL);
-    sqlpool_options_free(opts);
-    return pool;
-}
 
-static sqlpool_conn *checkout(sqlpool_pool *pool)
-{
-    sqlpool_conn *conn = NULL;
-    CHECK_OK(sqlpool_checkout(pool, &conn));
-    CHECK(conn != NULL);
-    return conn;
-}
 
 static sqlpool_stmt *prepare(sqlpool_conn *conn, const char *sql)
 {
@@ -314,7 +282,7 @@ static void test_stale_connection(sqlpool_pool *pool)
 
     /* The stale handle never aliases a later checkout of the same
      * connection (a pool of one: it is the same connection). */
-    sqlpool_pool *single = open_pool(1, 0);
+    sqlpool_pool *single = open_pool(g_db, 1, 0, 10000);
     sqlpool_conn *first = checkout(single);
     CHECK_OK(sqlpool_exec(first, "CREATE TEMP TABLE mine(x)"));
     CHECK_OK(sqlpool_checkin(first));
@@ -405,7 +373,7 @@ static void test_foreign_handles(sqlpool_pool *pool)
 
 static void test_closed_pool(sqlpool_pool *pool)
 {
-    sqlpool_pool *other = open_pool(2, 0);
+    sqlpool_pool *other = open_pool(g_db, 2, 0, 10000);
     CHECK_OK(sqlpool_close(other));
     CHECK_RC(sqlpool_close(other), SQLPOOL_MISUSE);
     sqlpool_conn *conn = CONN_SENTINEL;
@@ -415,7 +383,7 @@ static void test_closed_pool(sqlpool_pool *pool)
 
     /* Closed with a connection out: still closing twice is MISUSE, and the
      * connection still checks in. */
-    other = open_pool(2, 0);
+    other = open_pool(g_db, 2, 0, 10000);
     conn = checkout(other);
     CHECK_OK(sqlpool_close(other));
     CHECK_RC(sqlpool_close(other), SQLPOOL_MISUSE);
@@ -665,7 +633,7 @@ int main(void)
     CHECK(mkdtemp(g_dir) != NULL);
     path_in_dir(g_db, sizeof g_db, "misuse.db");
 
-    sqlpool_pool *pool = open_pool(2, 1);
+    sqlpool_pool *pool = open_pool(g_db, 2, 1, 10000);
     sqlpool_conn *conn = checkout(pool);
     CHECK_OK(sqlpool_exec(conn, "CREATE TABLE m(x)"));
     CHECK_OK(sqlpool_checkin(conn));

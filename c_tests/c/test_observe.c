@@ -45,11 +45,6 @@ static void on_log(void *user_data, int level, const char *message)
     pthread_mutex_unlock(&r->mutex);
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static void make_database(void)
 {
