@@ -349,6 +349,11 @@ impl Connection {
     /// reset and back in the cache, any open transaction rolled back. True when
     /// something was left running or open (the `resets_on_checkin` count).
     pub(crate) fn clean_for_checkin(&mut self) -> bool {
+        if self.active.is_empty() && !self.snapshot.open && self.is_autocommit() {
+            // Nothing to reset: no SQLite call, so no need for the fork gate.
+            self.free_slots.clear();
+            return false;
+        }
         let _call = self.enter_sqlite();
         let mut reset_needed = false;
         for index in 0..self.active.len() {

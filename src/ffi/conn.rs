@@ -4,7 +4,7 @@
 use super::error::{call, SQLPOOL_OK};
 use super::handle::HandleTable;
 use super::stmt::{sqlpool_stmt, StmtEntry, STATEMENTS};
-use super::{c_str, check_out, lock, new_handle, write_out, Handle};
+use super::{c_str, check_out, lock, new_handle, take, write_out, Handle};
 use crate::PooledConnection;
 use std::ffi::{c_char, c_int};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -71,7 +71,7 @@ pub(crate) fn poison_on_panic<T, R>(
     }
 }
 
-pub(crate) static CONNECTIONS: HandleTable<ConnEntry> = HandleTable::new("connection");
+pub(crate) static CONNECTIONS: HandleTable<ConnEntry> = HandleTable::with_thread_cache("connection", 0);
 
 impl Handle for sqlpool_conn {
     type Object = ConnEntry;
@@ -89,13 +89,12 @@ impl Handle for sqlpool_conn {
 #[no_mangle]
 pub extern "C" fn sqlpool_checkin(conn: *mut sqlpool_conn) -> c_int {
     call(|| {
-        let mut held = lock(conn)?;
-        for statement in std::mem::take(&mut held.statements) {
+        let entry = take(conn)?;
+        for statement in entry.statements {
             if let Ok(stmt) = STATEMENTS.lock_exclusive_waiting(statement) {
                 stmt.remove();
             }
         }
-        let entry = held.remove();
         drop(entry.conn);
         Ok(SQLPOOL_OK)
     })

@@ -7,10 +7,15 @@
 //! A slot's state word holds its generation, a LIVE bit, an EXCLUSIVE bit
 //! (one thread is using the object) and a count of shared users. Taking it
 //! exclusively is how "a connection used by two threads at once" is caught.
+//!
+//! Tables whose handles come and go on every checkout or query (connections,
+//! statements) keep a per-thread cache of free slots, so that handing out and
+//! releasing a handle takes no lock: the global free list is touched once per
+//! `CACHE_BATCH` handles.
 
 use crate::error::{Error, Result};
 use crate::sync::ForkMutex;
-use std::cell::UnsafeCell;
+use std::cell::{RefCell, UnsafeCell};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
@@ -44,11 +49,40 @@ struct FreeList {
     next_unused: u32,
 }
 
+/// How many free slots move between a thread's cache and the global free
+/// list at a time; a cache holds at most twice as many.
+const CACHE_BATCH: usize = 16;
+/// Tables that may have a per-thread cache (`HandleTable::with_thread_cache`).
+const THREAD_CACHES: usize = 4;
+
+/// A thread's free slots of one table. Given back to the table's free list
+/// when the thread exits. (In a forked child, the caches of the parent's
+/// other threads are gone: their few slots are never reused there.)
+#[derive(Default)]
+struct ThreadCache {
+    owner: Option<&'static ForkMutex<FreeList>>,
+    free: Vec<u32>,
+}
+
+impl Drop for ThreadCache {
+    fn drop(&mut self) {
+        if let Some(owner) = self.owner {
+            owner.lock().free.append(&mut self.free);
+        }
+    }
+}
+
+thread_local! {
+    static THREAD_CACHE: RefCell<[ThreadCache; THREAD_CACHES]> = RefCell::default();
+}
+
 pub(crate) struct HandleTable<T> {
     /// What the handles are, for messages ("connection", "statement", ...).
     kind: &'static str,
     chunks: [AtomicPtr<Slot<T>>; MAX_CHUNKS],
     free: ForkMutex<FreeList>,
+    /// Which per-thread cache of free slots this table uses, if any.
+    thread_cache: Option<usize>,
 }
 
 // SAFETY: a slot's value is only touched by the thread that holds the slot
@@ -84,7 +118,17 @@ impl<T> HandleTable<T> {
                 free: Vec::new(),
                 next_unused: 0,
             }),
+            thread_cache: None,
         }
+    }
+
+    /// A table whose free slots are cached per thread, in cache `index`
+    /// (< THREAD_CACHES, one per table).
+    pub(crate) const fn with_thread_cache(kind: &'static str, index: usize) -> Self {
+        assert!(index < THREAD_CACHES);
+        let mut table = Self::new(kind);
+        table.thread_cache = Some(index);
+        table
     }
 
     fn slot(&self, index: usize) -> Option<&Slot<T>> {
@@ -97,7 +141,7 @@ impl<T> HandleTable<T> {
     }
 
     /// Stores `value` and returns its new handle.
-    pub(crate) fn insert(&self, value: T) -> Result<u64> {
+    pub(crate) fn insert(&'static self, value: T) -> Result<u64> {
         // SAFETY: no action.
         unsafe { self.insert_with_action(value, None) }
     }
@@ -108,35 +152,11 @@ impl<T> HandleTable<T> {
     /// # Safety
     /// `action` stays valid while the handle is live (it points into `value`,
     /// say, which the table keeps until `remove`).
-    pub(crate) unsafe fn insert_with_action(&self, value: T, action: Option<Action>) -> Result<u64> {
+    pub(crate) unsafe fn insert_with_action(&'static self, value: T, action: Option<Action>) -> Result<u64> {
         super::fork::install_handlers();
-        let index = {
-            let mut free = self.free.lock();
-            match free.free.pop() {
-                Some(i) => i as usize,
-                None => {
-                    let i = free.next_unused as usize;
-                    if i >= CHUNK * MAX_CHUNKS {
-                        return Err(Error::new(
-                            crate::ErrorKind::Internal,
-                            format!("too many open {} handles ({})", self.kind, CHUNK * MAX_CHUNKS),
-                        ));
-                    }
-                    if i % CHUNK == 0 {
-                        let chunk: Box<[Slot<T>]> = (0..CHUNK)
-                            .map(|_| Slot {
-                                state: AtomicU64::new(0),
-                                value: UnsafeCell::new(None),
-                                action: UnsafeCell::new(None),
-                            })
-                            .collect();
-                        let ptr = Box::into_raw(chunk) as *mut Slot<T>;
-                        self.chunks[i / CHUNK].store(ptr, Ordering::Release);
-                    }
-                    free.next_unused += 1;
-                    i
-                }
-            }
+        let index = match self.cached_free_slot() {
+            Some(index) => index,
+            None => self.free_slot(&mut self.free.lock())?,
         };
         let slot = self.slot(index).expect("allocated above");
         let generation = generation_of(slot.state.load(Ordering::Acquire));
@@ -148,6 +168,83 @@ impl<T> HandleTable<T> {
         }
         slot.state.store(((generation as u64) << 32) | LIVE, Ordering::Release);
         Ok(((generation as u64) << 32) | (index as u64 + 1))
+    }
+
+    /// A free slot from this thread's cache, refilled from the free list.
+    fn cached_free_slot(&'static self) -> Option<usize> {
+        let cache = self.thread_cache?;
+        THREAD_CACHE
+            .try_with(|caches| {
+                let mut caches = caches.try_borrow_mut().ok()?;
+                let mine = &mut caches[cache];
+                debug_assert!(mine.owner.is_none_or(|owner| std::ptr::eq(owner, &self.free)));
+                if let Some(index) = mine.free.pop() {
+                    return Some(index as usize);
+                }
+                mine.owner = Some(&self.free);
+                let mut free = self.free.lock();
+                for _ in 0..CACHE_BATCH {
+                    match self.free_slot(&mut free) {
+                        Ok(index) => mine.free.push(index as u32),
+                        Err(_) => break,
+                    }
+                }
+                drop(free);
+                mine.free.pop().map(|index| index as usize)
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Takes a slot off the free list, or a never-used one.
+    fn free_slot(&self, free: &mut FreeList) -> Result<usize> {
+        if let Some(index) = free.free.pop() {
+            return Ok(index as usize);
+        }
+        let i = free.next_unused as usize;
+        if i >= CHUNK * MAX_CHUNKS {
+            return Err(Error::new(
+                crate::ErrorKind::Internal,
+                format!("too many open {} handles ({})", self.kind, CHUNK * MAX_CHUNKS),
+            ));
+        }
+        if i % CHUNK == 0 {
+            let chunk: Box<[Slot<T>]> = (0..CHUNK)
+                .map(|_| Slot {
+                    state: AtomicU64::new(0),
+                    value: UnsafeCell::new(None),
+                    action: UnsafeCell::new(None),
+                })
+                .collect();
+            let ptr = Box::into_raw(chunk) as *mut Slot<T>;
+            self.chunks[i / CHUNK].store(ptr, Ordering::Release);
+        }
+        free.next_unused += 1;
+        Ok(i)
+    }
+
+    /// Puts a retired slot back: in this thread's cache, or the free list.
+    fn release_slot(&'static self, index: usize) {
+        let cached = self.thread_cache.is_some_and(|cache| {
+            THREAD_CACHE
+                .try_with(|caches| {
+                    let Ok(mut caches) = caches.try_borrow_mut() else {
+                        return false;
+                    };
+                    let mine = &mut caches[cache];
+                    mine.owner = Some(&self.free);
+                    mine.free.push(index as u32);
+                    if mine.free.len() >= 2 * CACHE_BATCH {
+                        let spill = mine.free.len() - CACHE_BATCH;
+                        self.free.lock().free.extend(mine.free.drain(..spill));
+                    }
+                    true
+                })
+                .unwrap_or(false)
+        });
+        if !cached {
+            self.free.lock().free.push(index as u32);
+        }
     }
 
     fn stale(&self) -> Error {
@@ -229,6 +326,42 @@ impl<T> HandleTable<T> {
             Refusal::Stale => self.stale(),
             Refusal::Busy => Error::misuse(format!("{} is in use by another thread at the same time", self.kind)),
         })
+    }
+
+    /// Releases the handle, which no thread may be using: its object is
+    /// returned and the handle is stale from now on. One atomic step when no
+    /// interrupt is pinning it (the usual case).
+    pub(crate) fn take(&'static self, handle: u64) -> Result<T> {
+        let (index, generation) = decode(handle).ok_or_else(|| self.stale())?;
+        let slot = self.slot(index).ok_or_else(|| self.stale())?;
+        let idle = ((generation as u64) << 32) | LIVE;
+        let retired = (generation.wrapping_add(1) as u64) << 32;
+        if slot
+            .state
+            .compare_exchange(idle, retired, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            // Pinned, in use, or stale: the general path waits or says which.
+            return Ok(self.lock_exclusive(handle)?.remove());
+        }
+        // SAFETY: just retired by this thread.
+        Ok(unsafe { self.empty_retired(index) })
+    }
+
+    /// Empties a slot this thread has just retired and puts it back for reuse.
+    ///
+    /// # Safety
+    /// This thread moved the slot's state from LIVE to retired.
+    unsafe fn empty_retired(&'static self, index: usize) -> T {
+        let slot = self.slot(index).expect("a retired slot exists");
+        // SAFETY: the slot is no longer LIVE, so no other thread reaches it,
+        // and it is not free yet.
+        let value = unsafe {
+            *slot.action.get() = None;
+            (*slot.value.get()).take()
+        };
+        self.release_slot(index);
+        value.expect("a LIVE slot holds a value")
     }
 
     /// Shares the object with other readers (for objects that are themselves
@@ -318,7 +451,7 @@ pub(crate) struct Exclusive<'t, T> {
     idle: u64,
 }
 
-impl<T> Exclusive<'_, T> {
+impl<T> Exclusive<'static, T> {
     /// Releases the handle: its object is returned and the handle is stale
     /// from now on.
     pub(crate) fn remove(self) -> T {
@@ -337,15 +470,10 @@ impl<T> Exclusive<'_, T> {
         {
             std::hint::spin_loop();
         }
-        // SAFETY: the slot is no longer LIVE, so no other thread reaches it,
-        // and it is not on the free list yet.
-        let value = unsafe {
-            *self.slot.action.get() = None;
-            (*self.slot.value.get()).take()
-        };
-        self.table.free.lock().free.push(self.index as u32);
+        let (table, index) = (self.table, self.index);
         std::mem::forget(self);
-        value.expect("a LIVE slot holds a value")
+        // SAFETY: just retired by this thread.
+        unsafe { table.empty_retired(index) }
     }
 }
 
@@ -401,7 +529,7 @@ mod tests {
     use crate::ErrorKind;
     use std::sync::Arc;
 
-    static TABLE: HandleTable<String> = HandleTable::new("thing");
+    static TABLE: HandleTable<String> = HandleTable::with_thread_cache("thing", 2);
 
     #[test]
     fn a_released_handle_is_stale_and_its_slot_reuse_does_not_revive_it() {
@@ -455,6 +583,40 @@ mod tests {
         let plain = TABLE.insert("plain".into()).unwrap();
         assert!(!TABLE.run_action(plain).unwrap());
         TABLE.lock_exclusive(plain).unwrap().remove();
+    }
+
+    #[test]
+    fn take_retires_in_one_step_and_refuses_a_handle_in_use() {
+        let h = TABLE.insert("t".into()).unwrap();
+        {
+            let _held = TABLE.lock_exclusive(h).unwrap();
+            let e = TABLE.take(h).unwrap_err();
+            assert!(e.message().contains("in use by another thread"), "{e}");
+        }
+        assert_eq!(TABLE.take(h).unwrap(), "t");
+        assert_eq!(TABLE.take(h).unwrap_err().kind(), ErrorKind::Misuse);
+        assert!(TABLE.lock_exclusive(h).is_err(), "taken handles are stale");
+    }
+
+    #[test]
+    fn a_threads_cached_slots_go_back_to_the_table_when_it_exits() {
+        static EXITING: HandleTable<u32> = HandleTable::with_thread_cache("exiting", 3);
+        let used = std::thread::spawn(|| {
+            let handles: Vec<u64> = (0..40).map(|i| EXITING.insert(i).unwrap()).collect();
+            for h in handles {
+                EXITING.take(h).unwrap();
+            }
+            EXITING.free.lock().next_unused
+        })
+        .join()
+        .unwrap();
+        assert!(used >= 40);
+        let free = EXITING.free.lock();
+        assert_eq!(free.free.len(), free.next_unused as usize, "every slot is free again");
+        let mut sorted = free.free.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), free.free.len(), "no slot is free twice");
     }
 
     #[test]

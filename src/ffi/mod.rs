@@ -49,6 +49,11 @@ pub(crate) fn lock_for_release<H: Handle>(handle: *const H) -> Result<Exclusive<
     H::table().lock_exclusive_waiting(address(handle)?)
 }
 
+/// Releases a handle no thread is using and returns its object.
+pub(crate) fn take<H: Handle>(handle: *const H) -> Result<H::Object> {
+    H::table().take(address(handle)?)
+}
+
 /// Shares the handle's object (thread-safe objects only) for one call.
 pub(crate) fn share<H: Handle>(handle: *const H) -> Result<Shared<'static, H::Object>>
 where

@@ -22,7 +22,7 @@ pub(crate) struct StmtEntry {
     pub(crate) id: StmtId,
 }
 
-pub(crate) static STATEMENTS: HandleTable<StmtEntry> = HandleTable::new("statement");
+pub(crate) static STATEMENTS: HandleTable<StmtEntry> = HandleTable::with_thread_cache("statement", 1);
 
 impl Handle for sqlpool_stmt {
     type Object = StmtEntry;
