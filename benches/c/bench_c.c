@@ -384,6 +384,31 @@ static double b_point_pool(sqlpool_pool *p, long n) {
     return (now_ns() - t0) / (double)n;
 }
 static double b_point_pool_default(long n) { return b_point_pool(pool_default, n); }
+
+/* The same point query in one call: sqlpool_pool_query (checkout, prepare,
+ * bind, fetch, finalize, checkin inside the library). */
+static double b_point_pool_query(long n) {
+    unsigned char params[1 + 4 + 64];
+    unsigned char rows[256];
+    double t0 = now_ns();
+    for (long i = 0; i < n; ++i) {
+        const struct frame *fr = next_frame();
+        uint32_t len = (uint32_t)fr->tokenlen, nrows = 0;
+        size_t used = 0;
+        if (len > 64) die("point token too long", 0);
+        params[0] = SQLPOOL_BLOB;
+        memcpy(params + 1, &len, 4);
+        memcpy(params + 5, fr->token, len);
+        int rc = sqlpool_pool_query(pool_default, POINT_SQL, -1, params, 5 + len, rows, sizeof rows, 2,
+                                    &nrows, &used);
+        if (rc != SQLPOOL_DONE || nrows != 1) die("point pool_query", rc);
+        /* One row: uint32 size, uint32 column count, 1 type byte, the int64. */
+        int64_t ts;
+        memcpy(&ts, rows + 9, 8);
+        if (rows[8] != SQLPOOL_INTEGER || ts != fr->ts) die("point pool_query value", 0);
+    }
+    return (now_ns() - t0) / (double)n;
+}
 static double b_point_pool_ro(long n) { return b_point_pool(pool_ro, n); }
 
 static double b_point_held(long n) {
@@ -530,6 +555,7 @@ int main(int argc, char **argv) {
         {"point_query", "held_sqlite3", b_point_held, 40000 / scale, {0}},
         {"point_query", "sqlpool_c", b_point_pool_default, 40000 / scale, {0}},
         {"point_query", "sqlpool_c_read_only", b_point_pool_ro, 40000 / scale, {0}},
+        {"point_query", "sqlpool_c_pool_query", b_point_pool_query, 40000 / scale, {0}},
         {"point_query", "open_per_query", b_point_open, 300 / scale + 5, {0}},
         {"step", "sqlpool_c_read_only", b_step_pool_ro, 40 / scale + 2, {0}},
         {"step", "held_autocommit", b_step_held, 40 / scale + 2, {0}},

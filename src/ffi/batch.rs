@@ -13,13 +13,13 @@
 //! and BLOB uint32 length, NULL nothing), then the TEXT and BLOB bytes in
 //! column order (TEXT is UTF-8, not NUL-terminated). Rows follow each other.
 
-use super::conn::{poison_on_panic, sqlpool_conn, ConnEntry, CONNECTIONS};
+use super::conn::{poison_on_panic, sqlpool_conn};
 use super::error::{
     call, value, SQLPOOL_BLOB, SQLPOOL_DONE, SQLPOOL_FLOAT, SQLPOOL_INTEGER, SQLPOOL_NULL, SQLPOOL_OK, SQLPOOL_ROW,
     SQLPOOL_TEXT,
 };
 use super::pool::sqlpool_pool;
-use super::stmt::sqlpool_stmt;
+use super::stmt::{sqlpool_stmt, with};
 use super::{c_str, check_out, lock, write_out};
 use crate::error::{Error, Result};
 use crate::{Connection, Statement, Step, StmtId};
@@ -360,16 +360,6 @@ fn code(step: Step) -> c_int {
     }
 }
 
-/// Runs `f` on the statement's connection, as the statement functions do.
-fn with_stmt<R>(stmt: *const sqlpool_stmt, f: impl FnOnce(&mut Connection, StmtId) -> Result<R>) -> Result<R> {
-    let held = lock(stmt)?;
-    let mut conn = CONNECTIONS
-        .lock_exclusive(held.conn)
-        .map_err(|e| Error::misuse(format!("statement's connection: {}", e.message())))?;
-    let id = held.id;
-    conn.guarded(|entry: &mut ConnEntry| f(&mut entry.conn, id))
-}
-
 /// The name of parameter `idx` (1-based) with its prefix (":name", "@name",
 /// "$name"), as SQLite spells it; NULL for a nameless "?" parameter, an
 /// index out of range, or a NULL or stale statement (which also sets the
@@ -378,7 +368,7 @@ fn with_stmt<R>(stmt: *const sqlpool_stmt, f: impl FnOnce(&mut Connection, StmtI
 #[no_mangle]
 pub extern "C" fn sqlpool_bind_parameter_name(stmt: *const sqlpool_stmt, idx: c_int) -> *const c_char {
     value(std::ptr::null(), || {
-        with_stmt(stmt, |conn, id| {
+        with(stmt, |conn, id| {
             Ok(conn
                 .statement_ref(id)?
                 .parameter_name(idx)
@@ -393,7 +383,7 @@ pub extern "C" fn sqlpool_bind_parameter_name(stmt: *const sqlpool_stmt, idx: c_
 #[no_mangle]
 pub extern "C" fn sqlpool_stmt_readonly(stmt: *const sqlpool_stmt) -> c_int {
     value(0, || {
-        with_stmt(stmt, |conn, id| Ok(c_int::from(conn.statement_ref(id)?.is_read_only())))
+        with(stmt, |conn, id| Ok(c_int::from(conn.statement_ref(id)?.is_read_only())))
     })
 }
 
@@ -439,7 +429,7 @@ pub unsafe extern "C" fn sqlpool_bind_values(stmt: *mut sqlpool_stmt, values: *c
                 other => return Err(Error::invalid(format!("parameter {idx} has an invalid kind {other}"))),
             });
         }
-        with_stmt(stmt, |conn, id| {
+        with(stmt, |conn, id| {
             let s = conn.statement(id)?;
             check_count(s, params.len())?;
             reset_if_finished(s)?;
@@ -469,7 +459,7 @@ pub unsafe extern "C" fn sqlpool_bind_packed(stmt: *mut sqlpool_stmt, data: *con
     call(|| {
         // SAFETY: the caller promises len readable bytes at data.
         let data = unsafe { bytes_in(data, len, "data") }?;
-        with_stmt(stmt, |conn, id| bind_packed(conn.statement(id)?, data))?;
+        with(stmt, |conn, id| bind_packed(conn.statement(id)?, data))?;
         Ok(SQLPOOL_OK)
     })
 }
@@ -511,7 +501,7 @@ pub unsafe extern "C" fn sqlpool_fetch(
         check_out(out_used, "out_used")?;
         // SAFETY: the caller promises buf_size writable bytes at buf.
         let buf = unsafe { bytes_out(buf, buf_size) }?;
-        let f = with_stmt(stmt, |conn, id| fetch_rows(conn, id, buf, max_rows))?;
+        let f = with(stmt, |conn, id| fetch_rows(conn, id, buf, max_rows))?;
         // SAFETY: both out-pointers were checked above.
         unsafe {
             write_out(out_rows, f.rows);

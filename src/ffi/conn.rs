@@ -4,7 +4,7 @@
 use super::error::{call, SQLPOOL_OK};
 use super::handle::HandleTable;
 use super::stmt::{sqlpool_stmt, StmtEntry, STATEMENTS};
-use super::{c_str, check_out, lock, new_handle, take, write_out, Handle};
+use super::{c_str, check_out, lock, new_tagged_handle, take, write_out, Handle};
 use crate::PooledConnection;
 use std::ffi::{c_char, c_int};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -33,10 +33,8 @@ impl ConnEntry {
     /// A new handle for statement `id` of this connection (`conn`), released
     /// at checkin; on failure the statement goes back to the cache.
     pub(crate) fn hand_out(&mut self, conn: *mut sqlpool_conn, id: crate::StmtId) -> crate::Result<*mut sqlpool_stmt> {
-        match new_handle::<sqlpool_stmt>(StmtEntry {
-            conn: conn as usize as u64,
-            id,
-        }) {
+        let conn = conn as usize as u64;
+        match new_tagged_handle::<sqlpool_stmt>(StmtEntry { id }, conn) {
             Ok(handle) => {
                 self.statements.push(handle as usize as u64);
                 Ok(handle)

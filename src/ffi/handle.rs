@@ -42,6 +42,9 @@ struct Slot<T> {
     value: UnsafeCell<Option<T>>,
     /// Written only while the slot is not LIVE, or with every pin gone.
     action: UnsafeCell<Option<Action>>,
+    /// A word any thread may read while the handle is live (`tag`): a
+    /// statement keeps its connection's handle there.
+    tag: AtomicU64,
 }
 
 struct FreeList {
@@ -146,6 +149,12 @@ impl<T> HandleTable<T> {
         unsafe { self.insert_with_action(value, None) }
     }
 
+    /// Stores `value` with a tag (`tag`) and returns its new handle.
+    pub(crate) fn insert_tagged(&'static self, value: T, tag: u64) -> Result<u64> {
+        // SAFETY: no action.
+        unsafe { self.insert_full(value, None, tag) }
+    }
+
     /// Stores `value` with an action other threads may run on it
     /// (`run_action`), and returns its new handle.
     ///
@@ -153,6 +162,13 @@ impl<T> HandleTable<T> {
     /// `action` stays valid while the handle is live (it points into `value`,
     /// say, which the table keeps until `remove`).
     pub(crate) unsafe fn insert_with_action(&'static self, value: T, action: Option<Action>) -> Result<u64> {
+        // SAFETY: the caller keeps the action valid.
+        unsafe { self.insert_full(value, action, 0) }
+    }
+
+    /// # Safety
+    /// As for `insert_with_action`.
+    unsafe fn insert_full(&'static self, value: T, action: Option<Action>, tag: u64) -> Result<u64> {
         super::fork::install_handlers();
         let index = match self.cached_free_slot() {
             Some(index) => index,
@@ -166,6 +182,9 @@ impl<T> HandleTable<T> {
             *slot.value.get() = Some(value);
             *slot.action.get() = action;
         }
+        // Release: a reader of `tag` who then sees the slot retired (fence
+        // in `tag`) knows the tag it read may be a later handle's.
+        slot.tag.store(tag, Ordering::Release);
         slot.state.store(((generation as u64) << 32) | LIVE, Ordering::Release);
         Ok(((generation as u64) << 32) | (index as u64 + 1))
     }
@@ -214,6 +233,7 @@ impl<T> HandleTable<T> {
                     state: AtomicU64::new(0),
                     value: UnsafeCell::new(None),
                     action: UnsafeCell::new(None),
+                    tag: AtomicU64::new(0),
                 })
                 .collect();
             let ptr = Box::into_raw(chunk) as *mut Slot<T>;
@@ -326,6 +346,41 @@ impl<T> HandleTable<T> {
             Refusal::Stale => self.stale(),
             Refusal::Busy => Error::misuse(format!("{} is in use by another thread at the same time", self.kind)),
         })
+    }
+
+    /// The handle's tag (`insert_tagged`), read without taking the handle:
+    /// checked to be this handle's, not a later one's in the same slot.
+    pub(crate) fn tag(&self, handle: u64) -> Result<u64> {
+        let (index, generation) = decode(handle).ok_or_else(|| self.stale())?;
+        let slot = self.slot(index).ok_or_else(|| self.stale())?;
+        let idle = ((generation as u64) << 32) | LIVE;
+        if slot.state.load(Ordering::Acquire) & IDENTITY != idle {
+            return Err(self.stale());
+        }
+        let tag = slot.tag.load(Ordering::Relaxed);
+        // A sequence lock's read side: if the tag read was written for a
+        // later handle, the fence makes its retirement of ours visible here.
+        std::sync::atomic::fence(Ordering::Acquire);
+        if slot.state.load(Ordering::Relaxed) & IDENTITY != idle {
+            return Err(self.stale());
+        }
+        Ok(tag)
+    }
+
+    /// The object of a live handle, without taking it.
+    ///
+    /// # Safety
+    /// The caller keeps the handle from being released (and its object from
+    /// being used mutably) for 't by other means: a statement is released
+    /// only by a thread that holds its connection, and the caller holds it.
+    pub(crate) unsafe fn get_unlocked(&self, handle: u64) -> Result<&T> {
+        let (index, generation) = decode(handle).ok_or_else(|| self.stale())?;
+        let slot = self.slot(index).ok_or_else(|| self.stale())?;
+        if slot.state.load(Ordering::Acquire) & IDENTITY != ((generation as u64) << 32) | LIVE {
+            return Err(self.stale());
+        }
+        // SAFETY: live, and the caller excludes its release and mutation.
+        Ok(unsafe { (*slot.value.get()).as_ref() }.expect("a LIVE slot holds a value"))
     }
 
     /// Releases the handle, which no thread may be using: its object is
@@ -617,6 +672,24 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), free.free.len(), "no slot is free twice");
+    }
+
+    #[test]
+    fn a_tag_is_read_only_for_its_own_handle() {
+        let old = TABLE.insert_tagged("first".into(), 41).unwrap();
+        assert_eq!(TABLE.tag(old).unwrap(), 41);
+        TABLE.take(old).unwrap();
+        assert!(TABLE.tag(old).is_err(), "a released handle has no tag");
+        // This thread's cache hands the same slot out again, newer generation.
+        let new = TABLE.insert_tagged("second".into(), 42).unwrap();
+        assert_eq!(new & 0xffff_ffff, old & 0xffff_ffff, "same slot");
+        assert!(TABLE.tag(old).is_err(), "the old handle never reads the new tag");
+        assert_eq!(TABLE.tag(new).unwrap(), 42);
+        // SAFETY: nothing else can release `new` (this test owns it).
+        assert_eq!(unsafe { TABLE.get_unlocked(new) }.unwrap(), "second");
+        // SAFETY: as above; a stale handle is refused before any access.
+        assert!(unsafe { TABLE.get_unlocked(old) }.is_err());
+        TABLE.take(new).unwrap();
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub(crate) trait Handle: Sized + 'static {
     const NAME: &'static str;
 }
 
-fn address<H: Handle>(handle: *const H) -> Result<u64> {
+pub(crate) fn address<H: Handle>(handle: *const H) -> Result<u64> {
     if handle.is_null() {
         return Err(Error::misuse(format!("{} handle is NULL", H::NAME)));
     }
@@ -65,6 +65,13 @@ where
 /// Stores `object` and returns a new handle for it.
 pub(crate) fn new_handle<H: Handle>(object: H::Object) -> Result<*mut H> {
     let value = H::table().insert(object)?;
+    Ok(std::ptr::without_provenance_mut(value as usize))
+}
+
+/// Stores `object` with a tag any thread may read (`HandleTable::tag`) and
+/// returns a new handle for it.
+pub(crate) fn new_tagged_handle<H: Handle>(object: H::Object, tag: u64) -> Result<*mut H> {
+    let value = H::table().insert_tagged(object, tag)?;
     Ok(std::ptr::without_provenance_mut(value as usize))
 }
 

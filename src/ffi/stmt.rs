@@ -4,7 +4,7 @@
 use super::conn::{ConnEntry, CONNECTIONS};
 use super::error::{call, value, SQLPOOL_DONE, SQLPOOL_NULL, SQLPOOL_OK, SQLPOOL_ROW};
 use super::handle::{Exclusive, HandleTable};
-use super::{c_str, lock, Handle};
+use super::{address, c_str, Handle};
 use crate::error::{Error, Result};
 use crate::{Connection, Step, StmtId};
 use std::ffi::{c_char, c_int, c_void};
@@ -16,9 +16,9 @@ pub struct sqlpool_stmt {
     _private: [u8; 0],
 }
 
+/// A statement handle's object; its tag is the handle of the connection it
+/// was prepared on.
 pub(crate) struct StmtEntry {
-    /// The connection handle it was prepared on.
-    pub(crate) conn: u64,
     pub(crate) id: StmtId,
 }
 
@@ -32,26 +32,34 @@ impl Handle for sqlpool_stmt {
     }
 }
 
-/// Both locks a statement call needs: the statement's, then its connection's
-/// (which also catches two threads using one connection at once).
-struct Held {
-    stmt: Exclusive<'static, StmtEntry>,
-    conn: Exclusive<'static, ConnEntry>,
+/// A statement call's hold: its connection, taken for this thread alone
+/// (which also catches two threads using one connection at once). The
+/// statement itself needs no lock of its own: only a thread holding its
+/// connection releases it.
+pub(crate) struct Held {
+    pub(crate) conn: Exclusive<'static, ConnEntry>,
+    pub(crate) id: StmtId,
+    handle: u64,
 }
 
-fn hold(stmt: *const sqlpool_stmt) -> Result<Held> {
-    let stmt = lock(stmt)?;
+pub(crate) fn hold(stmt: *const sqlpool_stmt) -> Result<Held> {
+    let handle = address(stmt)?;
+    let conn_handle = STATEMENTS.tag(handle)?;
     let conn = CONNECTIONS
-        .lock_exclusive(stmt.conn)
+        .lock_exclusive(conn_handle)
         .map_err(|e| Error::misuse(format!("statement's connection: {}", e.message())))?;
-    Ok(Held { stmt, conn })
+    // SAFETY: statements are released by finalize, which holds their
+    // connection, and by checkin once the connection's handle is retired; we
+    // hold the connection, so the statement stays as it is meanwhile.
+    let id = unsafe { STATEMENTS.get_unlocked(handle) }?.id;
+    Ok(Held { conn, id, handle })
 }
 
 /// Runs `f` with the statement's connection and id; a panic inside poisons
 /// the pool (for calls that change the connection's state: step, reset).
-fn with<R>(stmt: *const sqlpool_stmt, f: impl FnOnce(&mut Connection, StmtId) -> Result<R>) -> Result<R> {
+pub(crate) fn with<R>(stmt: *const sqlpool_stmt, f: impl FnOnce(&mut Connection, StmtId) -> Result<R>) -> Result<R> {
     let mut held = hold(stmt)?;
-    let id = held.stmt.id;
+    let id = held.id;
     held.conn.guarded(|entry| f(&mut entry.conn, id))
 }
 
@@ -59,7 +67,7 @@ fn with<R>(stmt: *const sqlpool_stmt, f: impl FnOnce(&mut Connection, StmtId) ->
 /// a panic there cannot leave the pool's state broken.
 fn with_statement<R>(stmt: *const sqlpool_stmt, f: impl FnOnce(&mut Connection, StmtId) -> Result<R>) -> Result<R> {
     let mut held = hold(stmt)?;
-    let id = held.stmt.id;
+    let id = held.id;
     f(&mut held.conn.conn, id)
 }
 
@@ -195,13 +203,13 @@ pub extern "C" fn sqlpool_finalize(stmt: *mut sqlpool_stmt) -> c_int {
             return Ok(SQLPOOL_OK);
         }
         let mut held = hold(stmt)?;
-        let handle = stmt as usize as u64;
-        let id = held.stmt.id;
+        let (handle, id) = (held.handle, held.id);
         held.conn.guarded(|entry| {
             entry.statements.retain(|h| *h != handle);
             entry.conn.finalize(id)
         })?;
-        held.stmt.remove();
+        // No other thread can be using it: they would hold the connection.
+        STATEMENTS.take(handle)?;
         Ok(SQLPOOL_OK)
     })
 }
