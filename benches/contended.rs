@@ -374,7 +374,12 @@ fn main() {
     let waiters = 16;
     let mut fifo = Vec::new();
     let fifo_impls: &[Impl] = if fifo_check_on {
-        &[Impl::SqlpoolRust, Impl::SqlpoolC, Impl::R2d2Default]
+        &[
+            Impl::SqlpoolRust,
+            Impl::SqlpoolRustUnfair,
+            Impl::SqlpoolC,
+            Impl::R2d2Default,
+        ]
     } else {
         &[]
     };

@@ -145,12 +145,18 @@ def main():
         ok = all(f["in_order"] for k, f in fifo.items() if k.startswith("sqlpool"))
         targets.append(("waiters served in order (16 waiters, pool of 1)", "yes" if ok else "no", ok))
 
+    r = ratio(c.get("point_query/sqlpool_c_pool_query"), c.get("point_query/held_sqlite3"))
+    add("point query through the pool from C ≤ 1.1× a held connection: one call (sqlpool_pool_query)", r,
+        lambda v: v <= 1.1)
     r = ratio(c.get("point_query/sqlpool_c"), c.get("point_query/held_sqlite3"))
-    add("point query through the pool from C ≤ 1.1× a held connection", r, lambda v: v <= 1.1)
-    r = ratio(c.get("step/sqlpool_c_read_only"), c.get("step/held_autocommit"))
-    add("step from C, read-only pool + snapshot ≤ 0.4× a held autocommit connection", r, lambda v: v <= 0.4)
-    r = ratio(c.get("step/connection_per_batch"), c.get("step/sqlpool_c_read_only"))
-    add("step from C ≥ 6× faster than a connection per batch", r, lambda v: v >= 6)
+    add("… seven calls (checkout, prepare, bind, step, column, finalize, checkin)", r, lambda v: v <= 1.1)
+    for way, key in (("sqlpool_query + sqlpool_fetch", "step/sqlpool_c_read_only_fetch"),
+                     ("per-column accessors", "step/sqlpool_c_read_only")):
+        r = ratio(c.get(key), c.get("step/held_autocommit"))
+        add(f"step from C ({way}), read-only pool + snapshot ≤ 0.4× a held autocommit connection", r,
+            lambda v: v <= 0.4)
+        r = ratio(c.get("step/connection_per_batch"), c.get(key))
+        add(f"step from C ({way}) ≥ 6× faster than a connection per batch", r, lambda v: v >= 6)
     created = cres.get("step_connections_created_per_step")
     if created is None and "read_only" in stepstats:
         created = stepstats["read_only"]["connections_created_per_step"]
@@ -319,6 +325,7 @@ def main():
         ("from C: held sqlite3 connection, statement kept (floor)", "point_query/held_sqlite3"),
         ("from C: through the pool (defaults)", "point_query/sqlpool_c"),
         ("from C: through a read-only pool", "point_query/sqlpool_c_read_only"),
+        ("from C: one call, sqlpool_pool_query (defaults)", "point_query/sqlpool_c_pool_query"),
         ("from C: sqlite3_open_v2 + query + close", "point_query/open_per_query"),
     ]:
         w(f"| {name} | {fmt_ns(c.get(key))} | {fmt_ratio(ratio(c.get(key), cheld))} |")
@@ -344,7 +351,8 @@ def main():
     chs = c.get("step/held_autocommit")
     for name, key in [
         ("from C: held sqlite3 connection, autocommit, statements kept", "step/held_autocommit"),
-        ("from C: read-only pool, snapshot per checkout", "step/sqlpool_c_read_only"),
+        ("from C: read-only pool, snapshot per checkout, per-column accessors", "step/sqlpool_c_read_only"),
+        ("from C: same, a query per sqlpool_query call (rows fetched into a buffer)", "step/sqlpool_c_read_only_fetch"),
         ("from C: sqlite3_open_v2 per batch", "step/connection_per_batch"),
     ]:
         w(f"| {name} | {fmt_ns(c.get(key))} | {fmt_ratio(ratio(c.get(key), chs))} of C held |")

@@ -249,6 +249,83 @@ static uint64_t pool_batch(sqlpool_conn *c, const struct batch *b, const struct 
     return h;
 }
 
+/* Folds the rows sqlpool_fetch() wrote into `buf` (its row format, see
+ * sqlpool.h) the way pool_batch folds the column accessors' values. */
+static uint64_t fold_fetched(uint64_t h, const unsigned char *buf, uint32_t nrows) {
+    for (uint32_t r = 0; r < nrows; ++r) {
+        uint32_t size, n;
+        memcpy(&size, buf, 4);
+        memcpy(&n, buf + 4, 4);
+        const unsigned char *types = buf + 8, *cell = types + n, *bytes = cell;
+        for (uint32_t i = 0; i < n; ++i) {
+            if (types[i] == SQLPOOL_INTEGER || types[i] == SQLPOOL_FLOAT) bytes += 8;
+            else if (types[i] == SQLPOOL_TEXT || types[i] == SQLPOOL_BLOB) bytes += 4;
+        }
+        for (uint32_t i = 0; i < n; ++i) {
+            uint64_t v;
+            uint32_t len;
+            switch (types[i]) {
+                case SQLPOOL_INTEGER:
+                case SQLPOOL_FLOAT:
+                    memcpy(&v, cell, 8);
+                    cell += 8;
+                    h = fold(h, v);
+                    break;
+                case SQLPOOL_TEXT:
+                case SQLPOOL_BLOB:
+                    memcpy(&len, cell, 4);
+                    cell += 4;
+                    h = fold_bytes(h, bytes, len);
+                    bytes += len;
+                    break;
+                default: h = fold(h, 0x6E756C6C);
+            }
+        }
+        buf += size;
+    }
+    return h;
+}
+
+/* One batch on a pooled connection, a query per call: sqlpool_query()
+ * (prepare, bind the packed parameters, fetch rows into a buffer), then
+ * sqlpool_fetch() while rows remain. */
+static uint64_t pool_batch_fetch(sqlpool_conn *c, const struct batch *b, const struct frame *fr) {
+    static unsigned char rows[64 * 1024];
+    unsigned char params[4 * (1 + 64)];
+    uint64_t h = 0;
+    for (int qi = 0; qi < b->n; ++qi) {
+        const struct query *q = &b->q[qi];
+        size_t plen = 0;
+        for (int i = 0; i < q->nparams; ++i) {
+            if (q->params[i] == V_TOKEN) {
+                uint32_t len = (uint32_t)fr->tokenlen;
+                params[plen++] = SQLPOOL_BLOB;
+                memcpy(params + plen, &len, 4);
+                memcpy(params + plen + 4, fr->token, len);
+                plen += 4 + len;
+            } else {
+                int64_t v = var_value(fr, q->params[i]);
+                params[plen++] = SQLPOOL_INTEGER;
+                memcpy(params + plen, &v, 8);
+                plen += 8;
+            }
+        }
+        sqlpool_stmt *st = NULL;
+        uint32_t nrows = 0;
+        size_t used = 0;
+        int rc = sqlpool_query(c, q->sql, -1, params, plen, rows, sizeof rows, 0, &st, &nrows, &used);
+        h = fold_fetched(h, rows, nrows);
+        while (rc == SQLPOOL_ROW) {
+            rc = sqlpool_fetch(st, rows, sizeof rows, 0, &nrows, &used);
+            h = fold_fetched(h, rows, nrows);
+        }
+        if (rc != SQLPOOL_DONE) die("sqlpool_query/fetch", rc);
+        if (st) CHECK(sqlpool_finalize(st));
+        h = fold(h, 0xBA7C4);
+    }
+    return h;
+}
+
 /* One batch on a raw sqlite3 connection; `cache` holds a statement per
  * distinct SQL (NULL: prepare and finalize each, as a new connection does). */
 static uint64_t raw_batch(sqlite3 *db, sqlite3_stmt **cache, const struct batch *b,
@@ -447,12 +524,13 @@ static const struct frame *step_frame(int k) {
     return &frames[nframes / 8 + k * (nframes * 3 / 4) / STEP_FRAMES];
 }
 
-static uint64_t step_pool(sqlpool_pool *p, const struct frame *fr) {
+static uint64_t step_pool(sqlpool_pool *p, const struct frame *fr,
+                          uint64_t (*batch)(sqlpool_conn *, const struct batch *, const struct frame *)) {
     uint64_t h = 0;
     for (int b = 0; b < nbatches; ++b) {
         sqlpool_conn *c;
         CHECK(sqlpool_checkout(p, &c));
-        h = fold(h, pool_batch(c, &batches[b], fr));
+        h = fold(h, batch(c, &batches[b], fr));
         CHECK(sqlpool_checkin(c));
     }
     return h;
@@ -484,7 +562,15 @@ static double b_step_pool_ro(long n) {
     double t0 = now_ns();
     for (long i = 0; i < n; ++i) {
         step_k = (step_k + 1) % STEP_FRAMES;
-        check_step("pool", step_k, step_pool(pool_ro, step_frame(step_k)));
+        check_step("pool", step_k, step_pool(pool_ro, step_frame(step_k), pool_batch));
+    }
+    return (now_ns() - t0) / (double)n;
+}
+static double b_step_pool_ro_fetch(long n) {
+    double t0 = now_ns();
+    for (long i = 0; i < n; ++i) {
+        step_k = (step_k + 1) % STEP_FRAMES;
+        check_step("pool (fetch)", step_k, step_pool(pool_ro, step_frame(step_k), pool_batch_fetch));
     }
     return (now_ns() - t0) / (double)n;
 }
@@ -558,6 +644,7 @@ int main(int argc, char **argv) {
         {"point_query", "sqlpool_c_pool_query", b_point_pool_query, 40000 / scale, {0}},
         {"point_query", "open_per_query", b_point_open, 300 / scale + 5, {0}},
         {"step", "sqlpool_c_read_only", b_step_pool_ro, 40 / scale + 2, {0}},
+        {"step", "sqlpool_c_read_only_fetch", b_step_pool_ro_fetch, 40 / scale + 2, {0}},
         {"step", "held_autocommit", b_step_held, 40 / scale + 2, {0}},
         {"step", "connection_per_batch", b_step_open, 30 / scale + 2, {0}},
     };
@@ -600,7 +687,7 @@ int main(int argc, char **argv) {
 
     sqlpool_stats before, after;
     CHECK(sqlpool_get_stats(pool_ro, &before, sizeof before));
-    for (int k = 0; k < 20; ++k) step_pool(pool_ro, step_frame(k % STEP_FRAMES));
+    for (int k = 0; k < 20; ++k) step_pool(pool_ro, step_frame(k % STEP_FRAMES), pool_batch);
     CHECK(sqlpool_get_stats(pool_ro, &after, sizeof after));
     double created_per_step =
         (double)(after.connections_created - before.connections_created) / 20.0;
