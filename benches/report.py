@@ -334,7 +334,9 @@ def main():
     w("## The nuPlan-shaped simulation step\n")
     w("145 read-only queries in 8 batches (examples/nuplan/step_queries.sql), a connection per "
       "batch, one thread, cycling over 32 frames; every way's rows are checked against the held "
-      "connection's (the simulator's checksum).\n")
+      "connection's (the simulator's checksum). The step has the weight of issue 5's reference "
+      "step (mostly point lookups, a handful of rows per frame, about 190 rows a step); the former, "
+      "15 times heavier step is examples/nuplan/step_queries_heavy.sql.\n")
     hs = K("step/held_autocommit")
     w("| what | median per step | × held autocommit |\n|---|---|---|")
     for name, key in [

@@ -37,10 +37,20 @@ pub fn bench_dir() -> PathBuf {
     dir
 }
 
-/// The nuPlan-shaped log database, generated on first use (about 25 MB, a
-/// few seconds) and kept for later runs.
+/// The nuPlan-shaped log database, generated on first use (about 5 MB, a
+/// second) and kept for later runs. nuplan.db.sql holds a hash of the
+/// schema.sql + generate.sql that made it: when they change, the database is
+/// generated again (scripts/bench.sh's C and Python benchmarks use it too).
 pub fn nuplan_db() -> String {
     let path = bench_dir().join("nuplan.db");
+    let stamp_path = bench_dir().join("nuplan.db.sql");
+    let stamp = format!(
+        "{:016x}\n",
+        fold_bytes(fold_bytes(0, SCHEMA_SQL.as_bytes()), GENERATE_SQL.as_bytes())
+    );
+    if path.exists() && std::fs::read_to_string(&stamp_path).ok().as_deref() != Some(&stamp[..]) {
+        std::fs::remove_file(&path).expect("remove the outdated database");
+    }
     if !path.exists() {
         let tmp = bench_dir().join(format!("nuplan.db.tmp{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
@@ -49,6 +59,7 @@ pub fn nuplan_db() -> String {
         db.execute_batch(GENERATE_SQL).expect("generate.sql");
         drop(db);
         std::fs::rename(&tmp, &path).expect("rename the database into place");
+        std::fs::write(&stamp_path, &stamp).expect("write nuplan.db.sql");
     }
     path.to_str().expect("UTF-8 path").to_owned()
 }

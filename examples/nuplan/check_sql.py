@@ -6,7 +6,10 @@ checks its shape, parses step_queries.sql as the simulator does, runs the 145
 queries for a few frames both ways (a new connection per batch, as nuPlan
 does, and one connection) and checks the per-step checksums agree.
 
-    python3 examples/nuplan/check_sql.py [--frames N] [--steps N]
+    python3 examples/nuplan/check_sql.py [--frames N] [--steps N] [--heavy]
+
+--heavy runs step_queries_heavy.sql (the former, heavy step) against the
+denser data it was made for (40 boxes and 30 traffic lights a frame).
 """
 import argparse
 import os
@@ -79,6 +82,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=None, help="gen_params.frames (default: the schema default)")
     ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--heavy", action="store_true", help="step_queries_heavy.sql, 40 boxes and 30 lights a frame")
     args = ap.parse_args()
 
     fd, path = tempfile.mkstemp(suffix=".db")
@@ -87,8 +91,12 @@ def main():
         t0 = time.perf_counter()
         db = sqlite3.connect(path, isolation_level=None)
         db.executescript(open(os.path.join(HERE, "schema.sql"), encoding="utf-8").read())
-        if args.frames:
-            db.execute("INSERT INTO gen_params (id, frames) VALUES (1, ?)", (args.frames,))
+        params = {"frames": args.frames} if args.frames else {}
+        if args.heavy:
+            params.update(boxes_per_frame=40, lights_per_frame=30)
+        if params:
+            db.execute(f"INSERT INTO gen_params (id, {', '.join(params)}) VALUES (1{', ?' * len(params)})",
+                       tuple(params.values()))
         db.executescript(open(os.path.join(HERE, "generate.sql"), encoding="utf-8").read())
         gen_s = time.perf_counter() - t0
         db.close()
@@ -105,10 +113,11 @@ def main():
             assert bad == 0, table
         frames = db.execute("SELECT token, timestamp FROM lidar_pc ORDER BY timestamp").fetchall()
 
-        batches = parse_step_queries(os.path.join(HERE, "step_queries.sql"))
+        step_file = "step_queries_heavy.sql" if args.heavy else "step_queries.sql"
+        batches = parse_step_queries(os.path.join(HERE, step_file))
         sizes = [len(b) for b in batches]
         assert len(batches) == 8 and sum(sizes) == 145, sizes
-        print("batches:", sizes)
+        print(f"{step_file} batches:", sizes)
 
         def variables(step):
             token, ts = frames[(step * 7) % len(frames)]

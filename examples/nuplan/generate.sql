@@ -6,8 +6,11 @@
 -- integer arithmetic on row numbers, so two runs, on any platform, give the
 -- same database. Run schema.sql first. The size comes from the gen_params row
 -- (inserted below with its column defaults unless the caller inserted one):
--- about 2,000 lidar_pc frames at 20 Hz, 10,000 ego poses, 80,000 lidar boxes,
--- 60,000 traffic light statuses: about 25 MB, generated in a second or two.
+-- about 2,000 lidar_pc frames at 20 Hz, 10,000 ego poses, 8,000 lidar boxes
+-- (4 a frame), 8,000 traffic light statuses (4 a frame): about 5 MB, generated
+-- in a fraction of a second. The density is that of the light step of
+-- step_queries.sql (issue 5's reference weight: a handful of rows per frame);
+-- step_queries_heavy.sql wants 40 boxes and 30 lights a frame (about 23 MB).
 --
 -- Runs inside a SAVEPOINT, so it works inside or outside a caller's transaction.
 --

@@ -14,14 +14,19 @@
 -- Size of the generated log. generate.sql inserts the row (id = 1) with these
 -- defaults unless one was inserted first, e.g.
 --   INSERT INTO gen_params(id, frames) VALUES (1, 500);
+-- The defaults (2,000 frames, 4 boxes and 4 traffic lights a frame, about
+-- 5 MB) give step_queries.sql the weight of issue 5's reference step: one
+-- frame's queries return a handful of rows each. step_queries_heavy.sql, the
+-- former step, was made for 40 boxes and 30 lights a frame (about 23 MB):
+--   INSERT INTO gen_params(id, boxes_per_frame, lights_per_frame) VALUES (1, 40, 30);
 CREATE TABLE IF NOT EXISTS gen_params (
     id                INTEGER PRIMARY KEY CHECK (id = 1),
     frames            INTEGER NOT NULL DEFAULT 2000 CHECK (frames >= 1),     -- lidar_pc rows, 20 Hz
     ego_per_frame     INTEGER NOT NULL DEFAULT 5 CHECK (ego_per_frame >= 1), -- ego_pose rows per lidar_pc (100 Hz)
     frames_per_scene  INTEGER NOT NULL DEFAULT 100 CHECK (frames_per_scene >= 1),
-    boxes_per_frame   INTEGER NOT NULL DEFAULT 40 CHECK (boxes_per_frame >= 1),
+    boxes_per_frame   INTEGER NOT NULL DEFAULT 4 CHECK (boxes_per_frame >= 1),
     track_life        INTEGER NOT NULL DEFAULT 100 CHECK (track_life >= 1),   -- frames a track stays visible
-    lights_per_frame  INTEGER NOT NULL DEFAULT 30 CHECK (lights_per_frame >= 0),
+    lights_per_frame  INTEGER NOT NULL DEFAULT 4 CHECK (lights_per_frame >= 0),
     tag_every         INTEGER NOT NULL DEFAULT 10 CHECK (tag_every >= 1),     -- a scenario tag every N frames
     base_timestamp    INTEGER NOT NULL DEFAULT 1630335846000000              -- microseconds since the epoch
 );
