@@ -150,6 +150,8 @@ def main():
         lambda v: v <= 1.1)
     r = ratio(c.get("point_query/sqlpool_c"), c.get("point_query/held_sqlite3"))
     add("… seven calls (checkout, prepare, bind, step, column, finalize, checkin)", r, lambda v: v <= 1.1)
+    r = ratio(c.get("step/held_read_tx_per_batch"), c.get("step/held_autocommit"))
+    add("(floor, no pool: the held connection with a read transaction per batch ≤ 0.4×)", r, lambda v: v <= 0.4)
     for way, key in (("sqlpool_query + sqlpool_fetch", "step/sqlpool_c_read_only_fetch"),
                      ("per-column accessors", "step/sqlpool_c_read_only")):
         r = ratio(c.get(key), c.get("step/held_autocommit"))
@@ -353,6 +355,7 @@ def main():
     chs = c.get("step/held_autocommit")
     for name, key in [
         ("from C: held sqlite3 connection, autocommit, statements kept", "step/held_autocommit"),
+        ("from C: same, one read transaction per batch (the snapshot's floor)", "step/held_read_tx_per_batch"),
         ("from C: read-only pool, snapshot per checkout, per-column accessors", "step/sqlpool_c_read_only"),
         ("from C: same, a query per sqlpool_query call (rows fetched into a buffer)", "step/sqlpool_c_read_only_fetch"),
         ("from C: sqlite3_open_v2 per batch", "step/connection_per_batch"),

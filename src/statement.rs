@@ -32,11 +32,39 @@ pub(crate) enum StmtClass {
     TransactionControl,
 }
 
+/// One value of a row, borrowed from the statement until its row changes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Value<'a> {
+    Integer(i64),
+    Float(f64),
+    Text(&'a [u8]),
+    Blob(&'a [u8]),
+    Null,
+}
+
+impl Value<'_> {
+    /// SQLite's type code (SQLITE_INTEGER .. SQLITE_NULL, which the C API's
+    /// SQLPOOL_INTEGER .. SQLPOOL_NULL equal).
+    pub(crate) fn kind(&self) -> i32 {
+        match self {
+            Value::Integer(_) => ffi::SQLITE_INTEGER,
+            Value::Float(_) => ffi::SQLITE_FLOAT,
+            Value::Text(_) => ffi::SQLITE_TEXT,
+            Value::Blob(_) => ffi::SQLITE_BLOB,
+            Value::Null => ffi::SQLITE_NULL,
+        }
+    }
+}
+
 pub struct Statement {
     raw: NonNull<ffi::sqlite3_stmt>,
     db: NonNull<ffi::sqlite3>,
     sql: std::sync::Arc<str>,
     class: StmtClass,
+    /// Stepped since the last reset: only then does a reset do anything.
+    stepped: bool,
+    /// Bound since the last clear_bindings.
+    bound: bool,
 }
 
 // SAFETY: a Statement is owned by one pooled connection, which has a single
@@ -95,6 +123,8 @@ impl Statement {
             db,
             sql: sql.into(),
             class,
+            stepped: false,
+            bound: false,
         };
         Ok((Some(stmt), consumed))
     }
@@ -177,6 +207,7 @@ impl Statement {
 
     pub fn bind_int64(&mut self, idx: i32, v: i64) -> Result<()> {
         self.ensure_not_stepping(idx)?;
+        self.bound = true;
         // SAFETY: raw is live; SQLite checks idx.
         let rc = unsafe { ffi::sqlite3_bind_int64(self.raw.as_ptr(), idx, v) };
         self.check_bind(rc, idx)
@@ -184,6 +215,7 @@ impl Statement {
 
     pub fn bind_double(&mut self, idx: i32, v: f64) -> Result<()> {
         self.ensure_not_stepping(idx)?;
+        self.bound = true;
         // SAFETY: raw is live; SQLite checks idx.
         let rc = unsafe { ffi::sqlite3_bind_double(self.raw.as_ptr(), idx, v) };
         self.check_bind(rc, idx)
@@ -191,6 +223,7 @@ impl Statement {
 
     pub fn bind_null(&mut self, idx: i32) -> Result<()> {
         self.ensure_not_stepping(idx)?;
+        self.bound = true;
         // SAFETY: raw is live; SQLite checks idx.
         let rc = unsafe { ffi::sqlite3_bind_null(self.raw.as_ptr(), idx) };
         self.check_bind(rc, idx)
@@ -198,6 +231,7 @@ impl Statement {
 
     pub fn bind_text(&mut self, idx: i32, v: &str) -> Result<()> {
         self.ensure_not_stepping(idx)?;
+        self.bound = true;
         // SAFETY: raw is live; v is valid for v.len() bytes and SQLITE_TRANSIENT
         // makes SQLite copy it before returning.
         let rc = unsafe {
@@ -215,6 +249,7 @@ impl Statement {
 
     pub fn bind_blob(&mut self, idx: i32, v: &[u8]) -> Result<()> {
         self.ensure_not_stepping(idx)?;
+        self.bound = true;
         // SAFETY: raw is live; a zero-length blob is bound with zeroblob so that
         // SQLite stores an empty BLOB rather than NULL; otherwise v is valid for
         // v.len() bytes and SQLITE_TRANSIENT makes SQLite copy it.
@@ -235,12 +270,16 @@ impl Statement {
     }
 
     pub fn clear_bindings(&mut self) {
+        if !std::mem::take(&mut self.bound) {
+            return;
+        }
         // SAFETY: raw is live.
         unsafe { ffi::sqlite3_clear_bindings(self.raw.as_ptr()) };
     }
 
     /// Steps without the snapshot bookkeeping; `Connection::step` wraps it.
     pub(crate) fn step_raw(&mut self) -> Result<Step> {
+        self.stepped = true;
         // SAFETY: raw is live and used by one thread (the holder).
         match unsafe { ffi::sqlite3_step(self.raw.as_ptr()) } {
             ffi::SQLITE_ROW => Ok(Step::Row),
@@ -250,12 +289,16 @@ impl Statement {
                 // Leave the statement re-runnable, as sqlite3_reset would.
                 // SAFETY: raw is live.
                 unsafe { ffi::sqlite3_reset(self.raw.as_ptr()) };
+                self.stepped = false;
                 Err(err)
             }
         }
     }
 
     pub fn reset(&mut self) -> Result<()> {
+        if !std::mem::take(&mut self.stepped) {
+            return Ok(());
+        }
         // SAFETY: raw is live. The result repeats the last step's error, which
         // was already reported by that step.
         unsafe { ffi::sqlite3_reset(self.raw.as_ptr()) };
@@ -307,6 +350,32 @@ impl Statement {
         }
         // SAFETY: SQLite returns a NUL-terminated UTF-8 string.
         Ok(unsafe { CStr::from_ptr(p) })
+    }
+
+    /// Column `i` of the current row, each part read from SQLite once, for
+    /// copying whole rows out. The caller keeps `i` below `data_count()`
+    /// (out of range reads as NULL, harmlessly).
+    pub(crate) fn value_unchecked(&self, i: i32) -> Value<'_> {
+        let raw = self.raw.as_ptr();
+        // SAFETY: raw is live; SQLite checks i itself. The bytes stay valid
+        // until the row changes, which needs &mut self; text/blob come
+        // before bytes, as SQLite's documentation requires.
+        unsafe {
+            let bytes = |p: *const u8| {
+                if p.is_null() {
+                    &[][..]
+                } else {
+                    std::slice::from_raw_parts(p, ffi::sqlite3_column_bytes(raw, i) as usize)
+                }
+            };
+            match ffi::sqlite3_column_type(raw, i) {
+                ffi::SQLITE_INTEGER => Value::Integer(ffi::sqlite3_column_int64(raw, i)),
+                ffi::SQLITE_FLOAT => Value::Float(ffi::sqlite3_column_double(raw, i)),
+                ffi::SQLITE_TEXT => Value::Text(bytes(ffi::sqlite3_column_text(raw, i))),
+                ffi::SQLITE_BLOB => Value::Blob(bytes(ffi::sqlite3_column_blob(raw, i).cast())),
+                _ => Value::Null,
+            }
+        }
     }
 
     pub fn column_type(&self, i: i32) -> Result<i32> {

@@ -549,6 +549,48 @@ fn a_write_or_the_callers_begin_ends_the_snapshot_first() {
 }
 
 #[test]
+fn a_cached_statement_comes_back_unbound_and_from_its_start() {
+    let dir = TempDir::new("cached");
+    let path = dir.path("c.db");
+    make_db(&path, 3);
+    let pool = open(&path, opts());
+    let mut c = pool.checkout().unwrap();
+    let sql = "SELECT ?1, ?2";
+    // Bound, stepped, left mid-step.
+    let id = c.prepare(sql).unwrap();
+    c.statement(id).unwrap().bind_int64(1, 5).unwrap();
+    c.statement(id).unwrap().bind_text(2, "x").unwrap();
+    assert_eq!(c.step(id).unwrap(), Step::Row);
+    c.finalize(id).unwrap();
+    // From the cache: no bindings left, runs from its start.
+    let id = c.prepare(sql).unwrap();
+    assert_eq!(c.step(id).unwrap(), Step::Row);
+    let row = c.statement(id).unwrap();
+    assert_eq!(
+        (row.column_type(0).unwrap(), row.column_type(1).unwrap()),
+        (5, 5),
+        "NULL, NULL"
+    );
+    assert_eq!(c.step(id).unwrap(), Step::Done);
+    // Finished: reset (it ran, so this one is real), bound again, rerun.
+    c.reset(id).unwrap();
+    c.statement(id).unwrap().bind_int64(1, 7).unwrap();
+    assert_eq!(c.step(id).unwrap(), Step::Row);
+    assert_eq!(c.statement(id).unwrap().column_int64(0).unwrap(), 7);
+    c.finalize(id).unwrap();
+    // Bound but never stepped: still comes back unbound.
+    let id = c.prepare(sql).unwrap();
+    c.statement(id).unwrap().bind_int64(1, 9).unwrap();
+    c.finalize(id).unwrap();
+    let id = c.prepare(sql).unwrap();
+    assert_eq!(c.step(id).unwrap(), Step::Row);
+    assert_eq!(c.statement(id).unwrap().column_type(0).unwrap(), 5);
+    c.finalize(id).unwrap();
+    drop(c); // counters reach the pool at checkin
+    assert_eq!(pool.stats().statement_cache_hits, 3);
+}
+
+#[test]
 fn statement_errors_name_the_sql_and_mid_step_binds_are_misuse() {
     let dir = TempDir::new("errors");
     let path = dir.path("e.db");

@@ -14,9 +14,12 @@
  *     sqlite3 connection (statement prepared once: bind, step, reset), and
  *     opening a connection per query;
  *   the nuPlan-shaped step (145 queries in 8 batches): through a read-only
- *     pool (read snapshot per checkout), on a held autocommit sqlite3
- *     connection (statements prepared once), and opening a connection per
- *     batch; every way's checksum is compared.
+ *     pool (read snapshot per checkout; per-column accessors, and a query per
+ *     sqlpool_query call with rows fetched into a buffer), on a held
+ *     autocommit sqlite3 connection (statements prepared once), on the same
+ *     held connection with a read transaction per batch (the snapshot's
+ *     floor), and opening a connection per batch; every way's checksum is
+ *     compared.
  *
  * Usage: bench_c DB STEP_QUERIES_SQL OUT_JSON [--quick]
  *        bench_c DB STEP_QUERIES_SQL - --only GROUP/NAME[,GROUP/NAME...] [--ops N]
@@ -540,6 +543,17 @@ static uint64_t step_held(const struct frame *fr) {
     for (int b = 0; b < nbatches; ++b) h = fold(h, raw_batch(held, held_cache, &batches[b], fr));
     return h;
 }
+/* The read snapshot's floor: the held connection with one read transaction
+ * per batch (what a read-only pool's checkout does), no pool. */
+static uint64_t step_held_read_tx(const struct frame *fr) {
+    uint64_t h = 0;
+    for (int b = 0; b < nbatches; ++b) {
+        SQLCHECK(held, sqlite3_exec(held, "BEGIN", NULL, NULL, NULL));
+        h = fold(h, raw_batch(held, held_cache, &batches[b], fr));
+        SQLCHECK(held, sqlite3_exec(held, "COMMIT", NULL, NULL, NULL));
+    }
+    return h;
+}
 static uint64_t step_open_per_batch(const struct frame *fr) {
     uint64_t h = 0;
     for (int b = 0; b < nbatches; ++b) {
@@ -579,6 +593,14 @@ static double b_step_held(long n) {
     for (long i = 0; i < n; ++i) {
         step_k = (step_k + 1) % STEP_FRAMES;
         check_step("held", step_k, step_held(step_frame(step_k)));
+    }
+    return (now_ns() - t0) / (double)n;
+}
+static double b_step_held_read_tx(long n) {
+    double t0 = now_ns();
+    for (long i = 0; i < n; ++i) {
+        step_k = (step_k + 1) % STEP_FRAMES;
+        check_step("held, read transaction per batch", step_k, step_held_read_tx(step_frame(step_k)));
     }
     return (now_ns() - t0) / (double)n;
 }
@@ -645,6 +667,7 @@ int main(int argc, char **argv) {
         {"point_query", "open_per_query", b_point_open, 300 / scale + 5, {0}},
         {"step", "sqlpool_c_read_only", b_step_pool_ro, 40 / scale + 2, {0}},
         {"step", "sqlpool_c_read_only_fetch", b_step_pool_ro_fetch, 40 / scale + 2, {0}},
+        {"step", "held_read_tx_per_batch", b_step_held_read_tx, 40 / scale + 2, {0}},
         {"step", "held_autocommit", b_step_held, 40 / scale + 2, {0}},
         {"step", "connection_per_batch", b_step_open, 30 / scale + 2, {0}},
     };

@@ -22,6 +22,7 @@ use super::pool::sqlpool_pool;
 use super::stmt::{sqlpool_stmt, with};
 use super::{c_str, check_out, lock, write_out};
 use crate::error::{Error, Result};
+use crate::statement::Value;
 use crate::{Connection, Statement, Step, StmtId};
 use std::ffi::{c_char, c_int, c_void};
 
@@ -214,67 +215,75 @@ unsafe fn sql_in<'a>(sql: *const c_char, len: i64) -> Result<&'a str> {
     }
 }
 
-/// The bytes the statement's current row takes in the fetch format.
-fn row_size(stmt: &Statement, ncols: i32) -> Result<usize> {
-    let mut size = 8 + ncols as usize;
-    for i in 0..ncols {
-        size += match stmt.column_type(i)? {
-            SQLPOOL_INTEGER | SQLPOOL_FLOAT => 8,
-            SQLPOOL_TEXT => 4 + stmt.column_text(i)?.map_or(0, <[u8]>::len),
-            SQLPOOL_BLOB => 4 + stmt.column_blob(i)?.map_or(0, <[u8]>::len),
-            _ => 0,
-        };
-    }
-    Ok(size)
-}
+// The fetch format's type bytes are SQLite's type codes (Value::kind).
+const _: () = assert!(
+    SQLPOOL_INTEGER == rusqlite::ffi::SQLITE_INTEGER
+        && SQLPOOL_FLOAT == rusqlite::ffi::SQLITE_FLOAT
+        && SQLPOOL_TEXT == rusqlite::ffi::SQLITE_TEXT
+        && SQLPOOL_BLOB == rusqlite::ffi::SQLITE_BLOB
+        && SQLPOOL_NULL == rusqlite::ffi::SQLITE_NULL
+);
 
-/// Writes the current row into `out`, which is exactly `row_size` bytes.
-fn write_row(stmt: &Statement, ncols: i32, out: &mut [u8]) -> Result<()> {
+/// Cells read per row without a heap allocation; wider rows use one.
+const STACK_CELLS: usize = 32;
+
+/// Writes the statement's current row into the front of `out` in the fetch
+/// format, reading each value from SQLite once. Ok(Err(size)) when it needs
+/// `size` bytes and `out` is smaller (nothing written).
+fn copy_row(stmt: &Statement, ncols: i32, out: &mut [u8]) -> Result<std::result::Result<usize, usize>> {
     let n = ncols as usize;
-    let size =
-        u32::try_from(out.len()).map_err(|_| Error::invalid(format!("a row of {} bytes is too large", out.len())))?;
-    out[0..4].copy_from_slice(&size.to_ne_bytes());
-    out[4..8].copy_from_slice(&(ncols as u32).to_ne_bytes());
-    let mut cell = 8 + n;
-    // Variable-length bytes go after the cells; their start is known once
-    // every cell's width is.
-    let mut data = cell;
-    for i in 0..ncols {
-        data += match stmt.column_type(i)? {
-            SQLPOOL_INTEGER | SQLPOOL_FLOAT => 8,
-            SQLPOOL_TEXT | SQLPOOL_BLOB => 4,
-            _ => 0,
-        };
+    let mut stack = [Value::Null; STACK_CELLS];
+    let mut heap = Vec::new();
+    let cells: &mut [Value] = if n <= STACK_CELLS {
+        &mut stack[..n]
+    } else {
+        heap.resize(n, Value::Null);
+        &mut heap
+    };
+    let mut fixed = 8 + n;
+    let mut variable = 0;
+    for (i, cell) in cells.iter_mut().enumerate() {
+        // i < data_count: the caller's ncols.
+        *cell = stmt.value_unchecked(i as i32);
+        match cell {
+            Value::Integer(_) | Value::Float(_) => fixed += 8,
+            Value::Text(b) | Value::Blob(b) => {
+                fixed += 4;
+                variable += b.len();
+            }
+            Value::Null => {}
+        }
     }
-    for i in 0..ncols {
-        let kind = stmt.column_type(i)?;
-        out[8 + i as usize] = kind as u8;
-        match kind {
-            SQLPOOL_INTEGER => {
-                out[cell..cell + 8].copy_from_slice(&stmt.column_int64(i)?.to_ne_bytes());
+    let size = fixed + variable;
+    if size > out.len() {
+        return Ok(Err(size));
+    }
+    let size32 = u32::try_from(size).map_err(|_| Error::invalid(format!("a row of {size} bytes is too large")))?;
+    out[0..4].copy_from_slice(&size32.to_ne_bytes());
+    out[4..8].copy_from_slice(&(ncols as u32).to_ne_bytes());
+    let (mut cell, mut data) = (8 + n, fixed);
+    for (i, value) in cells.iter().enumerate() {
+        out[8 + i] = value.kind() as u8;
+        match *value {
+            Value::Integer(v) => {
+                out[cell..cell + 8].copy_from_slice(&v.to_ne_bytes());
                 cell += 8;
             }
-            SQLPOOL_FLOAT => {
-                out[cell..cell + 8].copy_from_slice(&stmt.column_double(i)?.to_ne_bytes());
+            Value::Float(v) => {
+                out[cell..cell + 8].copy_from_slice(&v.to_ne_bytes());
                 cell += 8;
             }
-            SQLPOOL_TEXT | SQLPOOL_BLOB => {
-                let bytes = if kind == SQLPOOL_TEXT {
-                    stmt.column_text(i)?
-                } else {
-                    stmt.column_blob(i)?
-                }
-                .unwrap_or(&[]);
+            Value::Text(bytes) | Value::Blob(bytes) => {
                 out[cell..cell + 4].copy_from_slice(&(bytes.len() as u32).to_ne_bytes());
                 cell += 4;
                 out[data..data + bytes.len()].copy_from_slice(bytes);
                 data += bytes.len();
             }
-            _ => {}
+            Value::Null => {}
         }
     }
-    debug_assert_eq!(data, out.len());
-    Ok(())
+    debug_assert_eq!(data, size);
+    Ok(Ok(size))
 }
 
 /// What one fetch produced.
@@ -309,17 +318,16 @@ fn fetch_rows(conn: &mut Connection, id: StmtId, buf: &mut [u8], max_rows: u32) 
             });
         }
         let stmt = conn.statement_ref(id)?;
-        let ncols = stmt.data_count();
-        let size = row_size(stmt, ncols)?;
-        if size > buf.len() - used {
-            return Ok(Fetched {
-                step: Step::Row,
-                rows,
-                used: if rows == 0 { size } else { used },
-            });
+        match copy_row(stmt, stmt.data_count(), &mut buf[used..])? {
+            Ok(size) => used += size,
+            Err(size) => {
+                return Ok(Fetched {
+                    step: Step::Row,
+                    rows,
+                    used: if rows == 0 { size } else { used },
+                })
+            }
         }
-        write_row(stmt, ncols, &mut buf[used..used + size])?;
-        used += size;
         rows += 1;
         if conn.step(id)? == Step::Done {
             return Ok(Fetched {
