@@ -152,7 +152,8 @@ def main():
     add("… seven calls (checkout, prepare, bind, step, column, finalize, checkin)", r, lambda v: v <= 1.1)
     r = ratio(c.get("step/held_read_tx_per_batch"), c.get("step/held_autocommit"))
     add("(floor, no pool: the held connection with a read transaction per batch ≤ 0.4×)", r, lambda v: v <= 0.4)
-    for way, key in (("sqlpool_query + sqlpool_fetch", "step/sqlpool_c_read_only_fetch"),
+    for way, key in (("immutable=1 URI, sqlpool_query + sqlpool_fetch", "step/sqlpool_c_read_only_immutable_fetch"),
+                     ("sqlpool_query + sqlpool_fetch", "step/sqlpool_c_read_only_fetch"),
                      ("per-column accessors", "step/sqlpool_c_read_only")):
         r = ratio(c.get(key), c.get("step/held_autocommit"))
         add(f"step from C ({way}), read-only pool + snapshot ≤ 0.4× a held autocommit connection", r,
@@ -358,6 +359,8 @@ def main():
         ("from C: same, one read transaction per batch (the snapshot's floor)", "step/held_read_tx_per_batch"),
         ("from C: read-only pool, snapshot per checkout, per-column accessors", "step/sqlpool_c_read_only"),
         ("from C: same, a query per sqlpool_query call (rows fetched into a buffer)", "step/sqlpool_c_read_only_fetch"),
+        ("from C: same, the pool on an immutable=1 URI (no locking: files that never change)",
+         "step/sqlpool_c_read_only_immutable_fetch"),
         ("from C: sqlite3_open_v2 per batch", "step/connection_per_batch"),
     ]:
         w(f"| {name} | {fmt_ns(c.get(key))} | {fmt_ratio(ratio(c.get(key), chs))} of C held |")

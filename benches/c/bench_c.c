@@ -18,7 +18,8 @@
  *     sqlpool_query call with rows fetched into a buffer), on a held
  *     autocommit sqlite3 connection (statements prepared once), on the same
  *     held connection with a read transaction per batch (the snapshot's
- *     floor), and opening a connection per batch; every way's checksum is
+ *     floor), a read-only pool on an immutable=1 URI (no locking), and
+ *     opening a connection per batch; every way's checksum is
  *     compared.
  *
  * Usage: bench_c DB STEP_QUERIES_SQL OUT_JSON [--quick]
@@ -390,20 +391,22 @@ static uint64_t raw_batch(sqlite3 *db, sqlite3_stmt **cache, const struct batch 
 /* ------------------------------------------------------------ the runs */
 
 static const char *db_path;
-static sqlpool_pool *pool_default, *pool_noping, *pool_ro;
+static sqlpool_pool *pool_default, *pool_noping, *pool_ro, *pool_ro_immutable;
 static sqlite3 *held;
 static sqlite3_stmt *held_point;
 static sqlite3_stmt *held_cache[64];
 
-static sqlpool_pool *open_pool(int read_only, int pre_ping) {
+static sqlpool_pool *open_pool_at(const char *path, int read_only, int pre_ping) {
     sqlpool_options *o = sqlpool_options_new();
     CHECK(sqlpool_options_set_read_only(o, read_only));
     CHECK(sqlpool_options_set_pre_ping(o, pre_ping));
     sqlpool_pool *p;
-    CHECK(sqlpool_open(db_path, o, &p));
+    CHECK(sqlpool_open(path, o, &p));
     sqlpool_options_free(o);
     return p;
 }
+
+static sqlpool_pool *open_pool(int read_only, int pre_ping) { return open_pool_at(db_path, read_only, pre_ping); }
 
 static const char *POINT_SQL = "SELECT timestamp FROM lidar_pc WHERE token = ?";
 
@@ -588,6 +591,16 @@ static double b_step_pool_ro_fetch(long n) {
     }
     return (now_ns() - t0) / (double)n;
 }
+/* For files that never change (nuPlan's logs): SQLite takes no locks. */
+static double b_step_pool_ro_immutable_fetch(long n) {
+    double t0 = now_ns();
+    for (long i = 0; i < n; ++i) {
+        step_k = (step_k + 1) % STEP_FRAMES;
+        check_step("pool (immutable, fetch)", step_k,
+                   step_pool(pool_ro_immutable, step_frame(step_k), pool_batch_fetch));
+    }
+    return (now_ns() - t0) / (double)n;
+}
 static double b_step_held(long n) {
     double t0 = now_ns();
     for (long i = 0; i < n; ++i) {
@@ -649,6 +662,12 @@ int main(int argc, char **argv) {
     pool_default = open_pool(0, 1);
     pool_noping = open_pool(0, 0);
     pool_ro = open_pool(1, 1);
+    {
+        char uri[4096];
+        if (snprintf(uri, sizeof uri, "file:%s?mode=ro&immutable=1", db_path) >= (int)sizeof uri)
+            die("database path too long", 0);
+        pool_ro_immutable = open_pool_at(uri, 1, 1);
+    }
     SQLCHECK(NULL, sqlite3_open_v2(db_path, &held, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL));
     SQLCHECK(held, sqlite3_prepare_v2(held, POINT_SQL, -1, &held_point, NULL));
 
@@ -667,6 +686,7 @@ int main(int argc, char **argv) {
         {"point_query", "open_per_query", b_point_open, 300 / scale + 5, {0}},
         {"step", "sqlpool_c_read_only", b_step_pool_ro, 40 / scale + 2, {0}},
         {"step", "sqlpool_c_read_only_fetch", b_step_pool_ro_fetch, 40 / scale + 2, {0}},
+        {"step", "sqlpool_c_read_only_immutable_fetch", b_step_pool_ro_immutable_fetch, 40 / scale + 2, {0}},
         {"step", "held_read_tx_per_batch", b_step_held_read_tx, 40 / scale + 2, {0}},
         {"step", "held_autocommit", b_step_held, 40 / scale + 2, {0}},
         {"step", "connection_per_batch", b_step_open, 30 / scale + 2, {0}},
@@ -746,5 +766,6 @@ int main(int argc, char **argv) {
     CHECK(sqlpool_close(pool_default));
     CHECK(sqlpool_close(pool_noping));
     CHECK(sqlpool_close(pool_ro));
+    CHECK(sqlpool_close(pool_ro_immutable));
     return 0;
 }
