@@ -26,6 +26,8 @@ pub struct StmtId {
 struct ActiveSlot {
     generation: u32,
     stmt: Option<Statement>,
+    /// The statement cache's hash of its SQL, to go back without rehashing.
+    hash: u64,
 }
 
 /// The read snapshot of a checkout: one read transaction, begun before the
@@ -183,12 +185,21 @@ impl Connection {
     /// Prepares `sql` (reusing the cached statement of an earlier checkout
     /// when there is one) and hands it out until `finalize` or checkin.
     pub fn prepare(&mut self, sql: &str) -> Result<StmtId> {
-        let stmt = match self.cache.take(sql) {
+        self.prepare_bytes(sql.as_bytes())
+    }
+
+    /// As `prepare`, for SQL bytes from C: checked to be UTF-8 only when not
+    /// in the cache (a cached statement's text was checked when compiled).
+    pub(crate) fn prepare_bytes(&mut self, sql: &[u8]) -> Result<StmtId> {
+        let hash = crate::statement_cache::sql_hash(sql);
+        let stmt = match self.cache.take(hash, sql) {
             Some(stmt) => {
                 self.meta.cache_hits += 1;
                 stmt
             }
             None => {
+                let sql = std::str::from_utf8(sql)
+                    .map_err(|e| Error::invalid(format!("sql is not valid UTF-8 (at byte {})", e.valid_up_to())))?;
                 self.meta.cache_misses += 1;
                 let _call = self.enter_sqlite();
                 Statement::prepare(self.raw, sql).inspect_err(|e| self.note_error(e))?
@@ -201,6 +212,7 @@ impl Connection {
                 self.active[i as usize] = ActiveSlot {
                     generation,
                     stmt: Some(stmt),
+                    hash,
                 };
                 i
             }
@@ -208,6 +220,7 @@ impl Connection {
                 self.active.push(ActiveSlot {
                     generation,
                     stmt: Some(stmt),
+                    hash,
                 });
                 (self.active.len() - 1) as u32
             }
@@ -257,10 +270,11 @@ impl Connection {
         let slot = &mut self.active[id.index as usize];
         let mut stmt = slot.stmt.take().expect("slot checked above");
         slot.generation = 0;
+        let hash = slot.hash;
         self.free_slots.push(id.index);
         let _call = self.enter_sqlite();
         stmt.reset()?;
-        self.cache.put(stmt);
+        self.cache.put(hash, stmt);
         Ok(())
     }
 
@@ -349,7 +363,8 @@ impl Connection {
     /// reset and back in the cache, any open transaction rolled back. True when
     /// something was left running or open (the `resets_on_checkin` count).
     pub(crate) fn clean_for_checkin(&mut self) -> bool {
-        if self.active.is_empty() && !self.snapshot.open && self.is_autocommit() {
+        // Every slot free: no statement handed out is still there.
+        if self.active.len() == self.free_slots.len() && !self.snapshot.open && self.is_autocommit() {
             // Nothing to reset: no SQLite call, so no need for the fork gate.
             self.free_slots.clear();
             return false;
@@ -361,7 +376,7 @@ impl Connection {
             if let Some(mut stmt) = slot.stmt.take() {
                 reset_needed |= stmt.is_busy();
                 let _ = stmt.reset();
-                self.cache.put(stmt);
+                self.cache.put(slot.hash, stmt);
             }
         }
         self.active.clear();

@@ -130,10 +130,6 @@ impl Statement {
     }
 
     /// The SQL, shared (the statement cache keys on it without copying).
-    pub(crate) fn sql_shared(&self) -> std::sync::Arc<str> {
-        self.sql.clone()
-    }
-
     pub fn sql(&self) -> &str {
         &self.sql
     }

@@ -290,6 +290,47 @@ fn statement_cache_capacity_bounds_the_cache() {
 }
 
 #[test]
+fn the_statement_cache_evicts_the_least_recently_returned_and_keeps_one_per_sql() {
+    let dir = TempDir::new("cachelru");
+    let path = dir.path("c.db");
+    make_db(&path, 1);
+    let mut o = opts();
+    o.set_pool_size(1).unwrap().set_statement_cache_capacity(2);
+    let pool = open(&path, o);
+    let mut c = pool.checkout().unwrap();
+    for sql in ["SELECT 0", "SELECT 1", "SELECT 0", "SELECT 2"] {
+        query_i64(&mut c, sql).unwrap();
+    }
+    // "SELECT 1" was the least recently returned: evicted by "SELECT 2".
+    drop(c);
+    let before = pool.stats();
+    let mut c = pool.checkout().unwrap();
+    query_i64(&mut c, "SELECT 0").unwrap();
+    query_i64(&mut c, "SELECT 2").unwrap();
+    query_i64(&mut c, "SELECT 1").unwrap();
+    // The same SQL out twice at once goes back as one entry.
+    let a = c.prepare("SELECT 9").unwrap();
+    let b = c.prepare("SELECT 9").unwrap();
+    c.finalize(a).unwrap();
+    c.finalize(b).unwrap();
+    assert_eq!(c.cached_statements(), 2);
+    // So "SELECT 1" is still cached beside it (two copies would have evicted it).
+    query_i64(&mut c, "SELECT 1").unwrap();
+    drop(c);
+    let after = pool.stats();
+    assert_eq!(
+        after.statement_cache_hits - before.statement_cache_hits,
+        3,
+        "SELECT 0, 2, then 1"
+    );
+    assert_eq!(
+        after.statement_cache_misses - before.statement_cache_misses,
+        3,
+        "SELECT 1 and 9 twice"
+    );
+}
+
+#[test]
 fn invalidate_closes_the_connection_at_checkin_and_dispose_closes_idle_ones() {
     let dir = TempDir::new("inval");
     let path = dir.path("inval.db");

@@ -20,7 +20,7 @@ use super::error::{
 };
 use super::pool::sqlpool_pool;
 use super::stmt::{sqlpool_stmt, with};
-use super::{c_str, check_out, lock, write_out};
+use super::{c_bytes, check_out, lock, write_out};
 use crate::error::{Error, Result};
 use crate::statement::Value;
 use crate::{Connection, Statement, Step, StmtId};
@@ -189,7 +189,7 @@ unsafe fn query_inputs<'a>(
     params_len: usize,
     buf: *mut c_void,
     buf_size: usize,
-) -> Result<(&'a str, &'a [u8], &'a mut [u8])> {
+) -> Result<(&'a [u8], &'a [u8], &'a mut [u8])> {
     // SAFETY: forwarded from the caller.
     unsafe {
         Ok((
@@ -200,18 +200,15 @@ unsafe fn query_inputs<'a>(
     }
 }
 
-unsafe fn sql_in<'a>(sql: *const c_char, len: i64) -> Result<&'a str> {
+/// The SQL's bytes (UTF-8 is checked when it is compiled, not on cache hits).
+unsafe fn sql_in<'a>(sql: *const c_char, len: i64) -> Result<&'a [u8]> {
     match len {
         // SAFETY: the caller passes a NUL-terminated string.
-        -1 => unsafe { c_str(sql, "sql") },
+        -1 => unsafe { c_bytes(sql, "sql") },
         _ if sql.is_null() => Err(Error::invalid("sql is NULL")),
         len if len < 0 => Err(Error::invalid(format!("sql length {len} is invalid (use -1 or >= 0)"))),
-        len => {
-            // SAFETY: the caller promises len readable bytes at sql.
-            let bytes = unsafe { std::slice::from_raw_parts(sql.cast::<u8>(), len as usize) };
-            std::str::from_utf8(bytes)
-                .map_err(|e| Error::invalid(format!("sql is not valid UTF-8 (at byte {})", e.valid_up_to())))
-        }
+        // SAFETY: the caller promises len readable bytes at sql.
+        len => Ok(unsafe { std::slice::from_raw_parts(sql.cast::<u8>(), len as usize) }),
     }
 }
 
@@ -343,12 +340,12 @@ fn fetch_rows(conn: &mut Connection, id: StmtId, buf: &mut [u8], max_rows: u32) 
 /// failed. Some(id) when it has more rows.
 fn query_on(
     conn: &mut Connection,
-    sql: &str,
+    sql: &[u8],
     params: &[u8],
     buf: &mut [u8],
     max_rows: u32,
 ) -> Result<(Option<StmtId>, Fetched)> {
-    let id = conn.prepare(sql)?;
+    let id = conn.prepare_bytes(sql)?;
     let result = bind_packed(conn.statement(id)?, params).and_then(|()| fetch_rows(conn, id, buf, max_rows));
     match result {
         Ok(f) if f.step == Step::Row => Ok((Some(id), f)),

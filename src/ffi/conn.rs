@@ -4,7 +4,7 @@
 use super::error::{call, SQLPOOL_OK};
 use super::handle::HandleTable;
 use super::stmt::{sqlpool_stmt, StmtEntry, STATEMENTS};
-use super::{c_str, check_out, lock, new_tagged_handle, take, write_out, Handle};
+use super::{c_bytes, c_str, check_out, lock, new_tagged_handle, take, write_out, Handle};
 use crate::PooledConnection;
 use std::ffi::{c_char, c_int};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -157,8 +157,8 @@ pub unsafe extern "C" fn sqlpool_prepare(
         check_out(out, "out")?;
         let mut held = lock(conn)?;
         // SAFETY: the caller passes a NUL-terminated string.
-        let sql = unsafe { c_str(sql, "sql") }?;
-        let id = held.guarded(|entry| entry.conn.prepare(sql))?;
+        let sql = unsafe { c_bytes(sql, "sql") }?;
+        let id = held.guarded(|entry| entry.conn.prepare_bytes(sql))?;
         let handle = held.hand_out(conn, id)?;
         // SAFETY: out was checked above.
         unsafe { write_out(out, handle) };

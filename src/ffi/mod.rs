@@ -91,6 +91,19 @@ pub(crate) fn run_action<H: Handle>(handle: *const H) -> Result<bool> {
     H::table().run_action(address(handle)?)
 }
 
+/// The bytes of a NUL-terminated string from C, borrowed for the call (for
+/// SQL, whose UTF-8 is checked only when it is not already cached).
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that stays valid for 'a.
+pub(crate) unsafe fn c_bytes<'a>(p: *const c_char, what: &str) -> Result<&'a [u8]> {
+    if p.is_null() {
+        return Err(Error::invalid(format!("{what} is NULL")));
+    }
+    // SAFETY: the caller promises a NUL-terminated string.
+    Ok(unsafe { CStr::from_ptr(p) }.to_bytes())
+}
+
 /// A NUL-terminated UTF-8 string from C, borrowed for the call.
 ///
 /// # Safety
@@ -99,8 +112,8 @@ pub(crate) unsafe fn c_str<'a>(p: *const c_char, what: &str) -> Result<&'a str> 
     if p.is_null() {
         return Err(Error::invalid(format!("{what} is NULL")));
     }
-    // SAFETY: the caller promises a NUL-terminated string.
-    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
+    // SAFETY: the caller's promise, passed on.
+    let bytes = unsafe { c_bytes(p, what) }?;
     std::str::from_utf8(bytes)
         .map_err(|e| Error::invalid(format!("{what} is not valid UTF-8 (at byte {})", e.valid_up_to())))
 }
