@@ -298,6 +298,13 @@ def main():
             w(f"- {k}: {'in order' if f['in_order'] else 'out of order'}: {f['order']}")
         w("\n(r2d2 tells no count of waiters, so its threads are given 20 ms each to block; with no "
           "thread arriving meanwhile, its condvar happens to serve them in order too.)\n")
+        w("Fair (the default) means no barging: a connection returned while threads wait goes to "
+          "the first of them, even when the returning thread asks again at once. With 64 threads "
+          "on 5 connections and 2 cores, that costs a park and a wake-up (a thread switch) per "
+          "checkout once a queue has formed, which is what bounds the fair rows above. "
+          "`fair = false` (`sqlpool_options_set_fair`) lets a running thread take a returned "
+          "connection ahead of the queue, as r2d2 does; waiters still queue, and are served, in "
+          "arrival order among themselves.\n")
     if a.plot and not a.no_plot:
         w(f"![throughput against threads](throughput.png)\n")
 
@@ -318,10 +325,11 @@ def main():
     ]:
         w(f"| {name} | {fmt_ns(K(key))} | {fmt_ratio(ratio(K(key), held))} |")
     w("")
-    w("The C program runs its benchmarks in three phases (checkout and point query; the step; "
-      "what opens connections), each with its own interleaved repetitions: in one process, "
-      "after the step benchmarks had run, the pool's point query measured about 1.9 µs slower "
-      "(consistently, while the held connection's did not), a cause not yet found.\n")
+    w("From the C program (benches/c/bench_c.c, linked with libsqlpool.a and so with the same "
+      "SQLite), in three phases (checkout and point query; the step; what opens connections), "
+      "each with its own interleaved repetitions. Seven calls per query (checkout, prepare, "
+      "bind, step, column, finalize, checkin) against one (sqlpool_pool_query: the same work "
+      "inside the library, the row written to a buffer).\n")
     w("| what | median | × C held |\n|---|---|---|")
     cheld = c.get("point_query/held_sqlite3")
     for name, key in [
