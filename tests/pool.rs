@@ -274,14 +274,20 @@ fn prepared_statements_are_reused_in_later_checkouts() {
     assert_eq!((s.statement_cache_misses, s.statement_cache_hits), (1, 2));
 }
 
-#[test]
-fn statement_cache_capacity_bounds_the_cache() {
-    let dir = TempDir::new("cachecap");
+/// A pool of one connection whose statement cache holds two statements.
+fn pool_caching_two(name: &str) -> (TempDir, Pool) {
+    let dir = TempDir::new(name);
     let path = dir.path("c.db");
     make_db(&path, 1);
     let mut o = opts();
     o.set_pool_size(1).unwrap().set_statement_cache_capacity(2);
     let pool = open(&path, o);
+    (dir, pool)
+}
+
+#[test]
+fn statement_cache_capacity_bounds_the_cache() {
+    let (_dir, pool) = pool_caching_two("cachecap");
     let mut c = pool.checkout().unwrap();
     for i in 0..5 {
         query_i64(&mut c, &format!("SELECT {i}")).unwrap();
@@ -291,12 +297,7 @@ fn statement_cache_capacity_bounds_the_cache() {
 
 #[test]
 fn the_statement_cache_evicts_the_least_recently_returned_and_keeps_one_per_sql() {
-    let dir = TempDir::new("cachelru");
-    let path = dir.path("c.db");
-    make_db(&path, 1);
-    let mut o = opts();
-    o.set_pool_size(1).unwrap().set_statement_cache_capacity(2);
-    let pool = open(&path, o);
+    let (_dir, pool) = pool_caching_two("cachelru");
     let mut c = pool.checkout().unwrap();
     for sql in ["SELECT 0", "SELECT 1", "SELECT 0", "SELECT 2"] {
         query_i64(&mut c, sql).unwrap();

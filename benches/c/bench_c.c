@@ -575,56 +575,33 @@ static void check_step(const char *what, int k, uint64_t h) {
     }
 }
 
-static double b_step_pool_ro(long n) {
+/* Runs n steps of `step` over the step frames, checking every checksum. */
+static double time_steps(long n, const char *what, uint64_t (*step)(const struct frame *)) {
     double t0 = now_ns();
     for (long i = 0; i < n; ++i) {
         step_k = (step_k + 1) % STEP_FRAMES;
-        check_step("pool", step_k, step_pool(pool_ro, step_frame(step_k), pool_batch));
+        check_step(what, step_k, step(step_frame(step_k)));
     }
     return (now_ns() - t0) / (double)n;
 }
-static double b_step_pool_ro_fetch(long n) {
-    double t0 = now_ns();
-    for (long i = 0; i < n; ++i) {
-        step_k = (step_k + 1) % STEP_FRAMES;
-        check_step("pool (fetch)", step_k, step_pool(pool_ro, step_frame(step_k), pool_batch_fetch));
-    }
-    return (now_ns() - t0) / (double)n;
-}
+
+static uint64_t step_ro(const struct frame *fr) { return step_pool(pool_ro, fr, pool_batch); }
+static uint64_t step_ro_fetch(const struct frame *fr) { return step_pool(pool_ro, fr, pool_batch_fetch); }
 /* For files that never change (nuPlan's logs): SQLite takes no locks. */
+static uint64_t step_ro_immutable_fetch(const struct frame *fr) {
+    return step_pool(pool_ro_immutable, fr, pool_batch_fetch);
+}
+
+static double b_step_pool_ro(long n) { return time_steps(n, "pool", step_ro); }
+static double b_step_pool_ro_fetch(long n) { return time_steps(n, "pool (fetch)", step_ro_fetch); }
 static double b_step_pool_ro_immutable_fetch(long n) {
-    double t0 = now_ns();
-    for (long i = 0; i < n; ++i) {
-        step_k = (step_k + 1) % STEP_FRAMES;
-        check_step("pool (immutable, fetch)", step_k,
-                   step_pool(pool_ro_immutable, step_frame(step_k), pool_batch_fetch));
-    }
-    return (now_ns() - t0) / (double)n;
+    return time_steps(n, "pool (immutable, fetch)", step_ro_immutable_fetch);
 }
-static double b_step_held(long n) {
-    double t0 = now_ns();
-    for (long i = 0; i < n; ++i) {
-        step_k = (step_k + 1) % STEP_FRAMES;
-        check_step("held", step_k, step_held(step_frame(step_k)));
-    }
-    return (now_ns() - t0) / (double)n;
-}
+static double b_step_held(long n) { return time_steps(n, "held", step_held); }
 static double b_step_held_read_tx(long n) {
-    double t0 = now_ns();
-    for (long i = 0; i < n; ++i) {
-        step_k = (step_k + 1) % STEP_FRAMES;
-        check_step("held, read transaction per batch", step_k, step_held_read_tx(step_frame(step_k)));
-    }
-    return (now_ns() - t0) / (double)n;
+    return time_steps(n, "held, read transaction per batch", step_held_read_tx);
 }
-static double b_step_open(long n) {
-    double t0 = now_ns();
-    for (long i = 0; i < n; ++i) {
-        step_k = (step_k + 1) % STEP_FRAMES;
-        check_step("open per batch", step_k, step_open_per_batch(step_frame(step_k)));
-    }
-    return (now_ns() - t0) / (double)n;
-}
+static double b_step_open(long n) { return time_steps(n, "open per batch", step_open_per_batch); }
 
 struct bench {
     const char *group, *name;
