@@ -3,7 +3,13 @@
  *
  * Header-only and without logic of its own: every call goes straight to the
  * C function of the same name; a failing code becomes a sqlpool::Error that
- * carries the code, the SQLite extended code and sqlpool_errmsg().
+ * carries the code, the SQLite extended code and sqlpool_errmsg(). The one
+ * exception is query(), which packs parameters and reads rows in the formats
+ * of sqlpool_bind_packed() and sqlpool_fetch(), so that a whole query is one
+ * call into the library (or a few for many rows) instead of one per value:
+ *
+ *       for (const sqlpool::Row& row : conn.query("SELECT id, name FROM users WHERE age > ?", 30))
+ *           std::cout << row.get<int64_t>(0) << ' ' << row.get<std::string_view>(1) << '\n';
  *
  * Ownership and lifetimes
  *   - Pool, Connection and Statement are move-only. A moved-from object is
@@ -46,9 +52,11 @@
 
 #include "sqlpool.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -124,6 +132,182 @@ struct PoolOptions {
 struct Blob {
     const void* data;
     size_t size;
+};
+
+/* Parameters for query(), 1..n in order, in sqlpool_bind_packed()'s format.
+ * add() takes what Statement::bind() takes; text and bytes are copied. */
+class Params {
+public:
+    Params() = default;
+    template <class... Args>
+    explicit Params(const Args&... args) {
+        (add(args), ...);
+    }
+    Params& add(int64_t v) { return tagged(SQLPOOL_INTEGER, &v, 8); }
+    template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                                            !std::is_same_v<T, int64_t>,
+                                        int> = 0>
+    Params& add(T v) {
+        return add(static_cast<int64_t>(v));
+    }
+    Params& add(double v) { return tagged(SQLPOOL_FLOAT, &v, 8); }
+    Params& add(std::string_view v) { return sized(SQLPOOL_TEXT, v.data(), v.size()); }
+    Params& add(const char* v) { return v == nullptr ? add(nullptr) : add(std::string_view(v)); }
+    Params& add(const std::string& v) { return add(std::string_view(v)); }
+    Params& add(Blob v) { return sized(SQLPOOL_BLOB, v.data, v.size); }
+    Params& add(const std::vector<uint8_t>& v) { return add(Blob{v.data(), v.size()}); }
+    Params& add(std::nullptr_t) {
+        bytes_.push_back(static_cast<unsigned char>(SQLPOOL_NULL));
+        return *this;
+    }
+    const unsigned char* data() const noexcept { return bytes_.data(); }
+    size_t size() const noexcept { return bytes_.size(); }
+
+private:
+    Params& tagged(int tag, const void* v, size_t n) {
+        bytes_.push_back(static_cast<unsigned char>(tag));
+        const auto* p = static_cast<const unsigned char*>(v);
+        bytes_.insert(bytes_.end(), p, p + n);
+        return *this;
+    }
+    Params& sized(int tag, const void* data, size_t n) {
+        if (n > UINT32_MAX) throw Error(SQLPOOL_INVALID_ARGUMENT, 0, "a parameter of over 4 GiB");
+        const auto len = static_cast<uint32_t>(n);
+        tagged(tag, &len, 4);
+        const auto* p = static_cast<const unsigned char*>(data);
+        if (n != 0) bytes_.insert(bytes_.end(), p, p + n);
+        return *this;
+    }
+    std::vector<unsigned char> bytes_;
+};
+
+/* One row of a query() result: a view into its Rows, valid while they live. */
+class Row {
+public:
+    explicit Row(const unsigned char* row) noexcept : row_(row) {}
+    int column_count() const noexcept { return static_cast<int>(u32(row_ + 4)); }
+    /* SQLPOOL_INTEGER, _FLOAT, _TEXT, _BLOB or _NULL; NULL when out of range. */
+    int column_type(int i) const noexcept {
+        return in_range(i) ? static_cast<int>(row_[8 + i]) : SQLPOOL_NULL;
+    }
+    bool is_null(int i) const noexcept { return column_type(i) == SQLPOOL_NULL; }
+
+    /* T is int, int64_t or double (from INTEGER or FLOAT, converted; NULL is
+     * 0), or std::string, std::string_view or std::vector<uint8_t> (the bytes
+     * of TEXT or BLOB; NULL is empty). Other pairs, and a column out of
+     * range, throw Error (SQLPOOL_INVALID_ARGUMENT): the values were read
+     * from SQLite already, so no conversion through it is possible. */
+    template <class T>
+    T get(int i) const {
+        const int type = checked_type(i);
+        if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t> ||
+                      std::is_same_v<T, double>) {
+            if (type == SQLPOOL_NULL) return T(0);
+            if (type == SQLPOOL_INTEGER) return static_cast<T>(number<int64_t>(i));
+            if (type == SQLPOOL_FLOAT) return static_cast<T>(number<double>(i));
+            throw mismatch(i, "a number");
+        } else if constexpr (std::is_same_v<T, std::string_view> ||
+                             std::is_same_v<T, std::string> ||
+                             std::is_same_v<T, std::vector<uint8_t>>) {
+            if (type == SQLPOOL_NULL) return T();
+            if (type != SQLPOOL_TEXT && type != SQLPOOL_BLOB) throw mismatch(i, "text or bytes");
+            const auto [p, n] = bytes(i);
+            if constexpr (std::is_same_v<T, std::vector<uint8_t>>) {
+                return T(p, p + n);
+            } else {
+                return T(reinterpret_cast<const char*>(p), n);
+            }
+        } else {
+            static_assert(sizeof(T) == 0,
+                          "sqlpool::Row::get<T>: T must be int, int64_t, double, std::string, "
+                          "std::string_view or std::vector<uint8_t>");
+        }
+    }
+
+private:
+    static uint32_t u32(const unsigned char* p) noexcept {
+        uint32_t v;
+        std::memcpy(&v, p, 4);
+        return v;
+    }
+    static size_t width(int type) noexcept {
+        return type == SQLPOOL_INTEGER || type == SQLPOOL_FLOAT ? 8
+               : type == SQLPOOL_TEXT || type == SQLPOOL_BLOB   ? 4
+                                                                : 0;
+    }
+    bool in_range(int i) const noexcept { return i >= 0 && i < column_count(); }
+    int checked_type(int i) const {
+        if (!in_range(i))
+            throw Error(SQLPOOL_INVALID_ARGUMENT, 0,
+                        "column " + std::to_string(i) + " is out of range: the row has " +
+                            std::to_string(column_count()) + " columns");
+        return row_[8 + i];
+    }
+    Error mismatch(int i, const char* wanted) const {
+        static const char* const names[] = {"", "INTEGER", "FLOAT", "TEXT", "BLOB", "NULL"};
+        return Error(SQLPOOL_INVALID_ARGUMENT, 0,
+                     "column " + std::to_string(i) + " is " + names[row_[8 + i]] + ", not " + wanted);
+    }
+    /* Where column i's cell starts. */
+    const unsigned char* cell(int i) const noexcept {
+        const unsigned char* p = row_ + 8 + column_count();
+        for (int j = 0; j < i; ++j) p += width(row_[8 + j]);
+        return p;
+    }
+    template <class T>
+    T number(int i) const noexcept {
+        T v;
+        std::memcpy(&v, cell(i), sizeof v);
+        return v;
+    }
+    /* Column i's bytes: they follow the cells, in column order. */
+    std::pair<const unsigned char*, size_t> bytes(int i) const noexcept {
+        const int n = column_count();
+        const unsigned char* cells = row_ + 8 + n;
+        const unsigned char* data = cells;
+        for (int j = 0; j < n; ++j) data += width(row_[8 + j]);
+        const unsigned char* c = cells;
+        for (int j = 0; j < i; ++j) {
+            const int type = row_[8 + j];
+            if (type == SQLPOOL_TEXT || type == SQLPOOL_BLOB) data += u32(c);
+            c += width(type);
+        }
+        return {data, u32(c)};
+    }
+    const unsigned char* row_;
+};
+
+/* Every row of one query(), read in batches of rows (sqlpool_fetch()).
+ * Move-only: its Rows point into its buffers. */
+class Rows {
+public:
+    Rows() = default;
+    Rows(Rows&&) noexcept = default;
+    Rows& operator=(Rows&&) noexcept = default;
+    Rows(const Rows&) = delete;
+    Rows& operator=(const Rows&) = delete;
+
+    size_t size() const noexcept { return rows_.size(); }
+    bool empty() const noexcept { return rows_.empty(); }
+    const Row& operator[](size_t i) const { return rows_.at(i); }
+    std::vector<Row>::const_iterator begin() const noexcept { return rows_.begin(); }
+    std::vector<Row>::const_iterator end() const noexcept { return rows_.end(); }
+
+    /* Takes a buffer sqlpool_fetch() wrote `count` rows into. */
+    void add(std::vector<unsigned char>&& buffer, uint32_t count) {
+        const unsigned char* p = buffer.data();
+        chunks_.push_back(std::move(buffer));  // moving keeps the bytes where they are
+        for (uint32_t r = 0; r < count; ++r) {
+            rows_.emplace_back(p);
+            uint32_t size;
+            std::memcpy(&size, p, 4);
+            p += size;
+        }
+    }
+
+private:
+    std::vector<std::vector<unsigned char>> chunks_;
+    std::vector<Row> rows_;
 };
 
 class Statement;
@@ -280,6 +464,38 @@ public:
         detail::check(sqlpool_prepare(conn_, sql.c_str(), &stmt));
         return Statement(stmt);
     }
+    /* Runs the first statement of `sql` with `params` and returns all its
+     * rows: one sqlpool_query() call, then one sqlpool_fetch() per buffer
+     * of rows (16 KiB at first, larger when a row needs it). */
+    Rows query(std::string_view sql, const Params& params = Params()) {
+        Rows rows;
+        std::vector<unsigned char> buffer(16 * 1024);
+        uint32_t count = 0;
+        size_t used = 0;
+        sqlpool_stmt* raw = nullptr;
+        int rc = sqlpool_query(conn_, detail::nonnull(sql.data()), static_cast<int64_t>(sql.size()),
+                               params.data(), params.size(), buffer.data(), buffer.size(), 0, &raw,
+                               &count, &used);
+        Statement statement(raw);  // finalized on the way out, also on a throw
+        for (;;) {
+            if (rc != SQLPOOL_ROW && rc != SQLPOOL_DONE) throw Error::last(rc);
+            if (count == 0 && rc == SQLPOOL_ROW) {
+                buffer.resize(std::max(used, 2 * buffer.size()));  // one row did not fit
+            } else {
+                const size_t capacity = buffer.size();
+                buffer.resize(used);
+                rows.add(std::move(buffer), count);
+                if (rc == SQLPOOL_DONE) return rows;
+                buffer = std::vector<unsigned char>(capacity);
+            }
+            rc = sqlpool_fetch(statement.get(), buffer.data(), buffer.size(), 0, &count, &used);
+        }
+    }
+    template <class... Args>
+    Rows query(std::string_view sql, const Args&... params) {
+        return query(sql, Params(params...));
+    }
+
     /* The connection is closed, not reused, at its checkin. */
     void invalidate() { detail::check(sqlpool_conn_invalidate(conn_)); }
     /* Names the holder in leak reports (sqlpool_conn_set_tag); empty clears it. */
@@ -354,6 +570,12 @@ public:
         sqlpool_conn* conn = nullptr;
         detail::check(sqlpool_checkout(pool_, &conn));
         return Connection(conn);
+    }
+    /* Connection::query() on a connection checked out for the call. */
+    Rows query(std::string_view sql, const Params& params = Params()) { return checkout().query(sql, params); }
+    template <class... Args>
+    Rows query(std::string_view sql, const Args&... params) {
+        return query(sql, Params(params...));
     }
     sqlpool_stats stats() const {
         sqlpool_stats s{};

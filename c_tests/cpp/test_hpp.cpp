@@ -624,6 +624,71 @@ static void test_threads_share_a_pool() {
 
 // Events reach a C callback through PoolOptions; leak reports name the tag;
 // status() and prometheus() return the pool's text forms.
+// query(): every type back through the packed parameters and the fetched rows,
+// results larger than one buffer, a row larger than the first buffer, errors.
+static void test_query_reads_rows_in_one_call() {
+    TempDir dir;
+    sqlpool::Pool pool(dir.file("q.db"), create_opts());
+    {
+        sqlpool::Connection conn = pool.checkout();
+        conn.exec("CREATE TABLE t (i INTEGER, f REAL, s TEXT, b BLOB, n)");
+        const std::vector<uint8_t> blob{0, 1, 2, 255};
+        conn.query("INSERT INTO t VALUES (?, ?, ?, ?, ?)", int64_t{-7}, 2.5, "héllo", blob, nullptr);
+        sqlpool::Params p;
+        p.add(42).add(0.25).add(std::string("x")).add(sqlpool::Blob{nullptr, 0}).add(nullptr);
+        conn.query("INSERT INTO t VALUES (?, ?, ?, ?, ?)", p);
+
+        const sqlpool::Rows rows = conn.query("SELECT i, f, s, b, n FROM t ORDER BY i");
+        CHECK_EQ(rows.size(), size_t{2});
+        const sqlpool::Row& r = rows[0];
+        CHECK_EQ(r.column_count(), 5);
+        CHECK_EQ(r.get<int64_t>(0), int64_t{-7});
+        CHECK_EQ(r.get<double>(1), 2.5);
+        CHECK_EQ(r.get<std::string_view>(2), std::string_view("héllo"));
+        CHECK(r.get<std::vector<uint8_t>>(3) == blob);
+        CHECK(r.is_null(4));
+        CHECK_EQ(r.get<int64_t>(4), int64_t{0});
+        CHECK(r.get<std::string>(4).empty());
+        CHECK_EQ(r.get<int>(1), 2);  // FLOAT read as a number converts
+        CHECK_EQ(rows[1].column_type(3), SQLPOOL_BLOB);
+        CHECK(rows[1].get<std::vector<uint8_t>>(3).empty());
+        CHECK_EQ(rows[1].get<std::string>(2), std::string("x"));
+        CHECK_CODE(expect_error([&] { (void)r.get<int64_t>(2); }), SQLPOOL_INVALID_ARGUMENT);
+        CHECK_CODE(expect_error([&] { (void)r.get<std::string>(0); }), SQLPOOL_INVALID_ARGUMENT);
+        CHECK_CODE(expect_error([&] { (void)r.get<int64_t>(5); }), SQLPOOL_INVALID_ARGUMENT);
+        CHECK_EQ(r.column_type(9), SQLPOOL_NULL);
+
+        // Many rows: more than one 16 KiB buffer; their order and contents hold.
+        const sqlpool::Rows many = conn.query(
+            "WITH RECURSIVE c(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM c WHERE k < 5000) "
+            "SELECT k, printf('%050d', k) FROM c");
+        CHECK_EQ(many.size(), size_t{5000});
+        int64_t sum = 0;
+        bool texts_ok = true;
+        for (const sqlpool::Row& row : many) {
+            sum += row.get<int64_t>(0);
+            texts_ok = texts_ok && row.get<std::string_view>(1).size() == 50;
+        }
+        CHECK_EQ(sum, int64_t{5000} * 5001 / 2);
+        CHECK(texts_ok);
+        CHECK_EQ(many[4999].get<std::string>(1), std::string(46, '0') + "5000");
+
+        // One row larger than the first buffer.
+        const sqlpool::Rows big = conn.query("SELECT zeroblob(100000), ?", "after");
+        CHECK_EQ(big.size(), size_t{1});
+        CHECK_EQ(big[0].get<std::string_view>(0).size(), size_t{100000});
+        CHECK_EQ(big[0].get<std::string>(1), std::string("after"));
+
+        // Errors, and the connection still works after them.
+        CHECK_CODE(expect_error([&] { conn.query("SELECT nope FROM t"); }), SQLPOOL_SQLITE);
+        CHECK_CODE(expect_error([&] { conn.query("SELECT ?", 1, 2); }), SQLPOOL_INVALID_ARGUMENT);
+        CHECK_EQ(conn.query("SELECT count(*) FROM t")[0].get<int64_t>(0), int64_t{2});
+    }
+    // On the pool: a connection for the call, and none left checked out.
+    CHECK_EQ(pool.query("SELECT ? + 1", 41)[0].get<int>(0), 42);
+    CHECK_EQ(pool.stats().checked_out, uint32_t{0});
+}
+
 static void test_observability() {
     TempDir dir;
     struct Seen {
@@ -688,6 +753,7 @@ int main() {
         {"move_pool", test_move_pool},
         {"threads_share_a_pool", test_threads_share_a_pool},
         {"observability", test_observability},
+        {"query_reads_rows_in_one_call", test_query_reads_rows_in_one_call},
     };
     int passed = 0, failed = 0;
     for (const Test& t : tests) {

@@ -262,28 +262,24 @@ inline uint64_t fold_bytes(uint64_t h, const void* data, size_t n) {
     return fold(fold(h, n), x);
 }
 
-uint64_t fold_row(uint64_t h, const sqlpool::Statement& st, int columns) {
+uint64_t fold_row(uint64_t h, const sqlpool::Row& row) {
+    const int columns = row.column_count();
     for (int i = 0; i < columns; ++i) {
-        switch (st.column_type(i)) {
+        switch (row.column_type(i)) {
             case SQLPOOL_INTEGER:
-                h = fold(h, static_cast<uint64_t>(st.get<int64_t>(i)));
+                h = fold(h, static_cast<uint64_t>(row.get<int64_t>(i)));
                 break;
             case SQLPOOL_FLOAT: {
-                const double d = st.get<double>(i);
+                const double d = row.get<double>(i);
                 uint64_t bits;
                 std::memcpy(&bits, &d, sizeof bits);
                 h = fold(h, bits);
                 break;
             }
-            case SQLPOOL_TEXT: {
-                const auto s = st.get<std::string_view>(i);
-                h = fold_bytes(h, s.data(), s.size());
-                break;
-            }
+            case SQLPOOL_TEXT:
             case SQLPOOL_BLOB: {
-                const void* p = sqlpool_column_blob(st.get(), i);
-                const auto n = static_cast<size_t>(sqlpool_column_bytes(st.get(), i));
-                h = fold_bytes(h, p, p != nullptr ? n : 0);
+                const auto bytes = row.get<std::string_view>(i);
+                h = fold_bytes(h, bytes.data(), bytes.size());
                 break;
             }
             default:
@@ -300,37 +296,35 @@ struct Frame {
     int64_t timestamp;
 };
 
-// Runs one batch on `conn`; returns its checksum and counts its rows.
+// Runs one batch on `conn`, a query per call (Connection::query: the
+// parameters packed, the rows fetched into a buffer); returns its checksum
+// and counts its rows.
 uint64_t run_batch(sqlpool::Connection& conn, const Batch& batch, const Frame& frame,
                    uint64_t& rows) {
     uint64_t h = 0;
     for (const Query& q : batch) {
-        sqlpool::Statement st = conn.prepare(q.sql);
-        int idx = 1;
+        sqlpool::Params params;
         for (Var v : q.params) {
             switch (v) {
                 case Var::LidarPcToken:
-                    st.bind(idx, sqlpool::Blob{frame.token.data(), frame.token.size()});
+                    params.add(sqlpool::Blob{frame.token.data(), frame.token.size()});
                     break;
                 case Var::Timestamp:
-                    st.bind(idx, frame.timestamp);
+                    params.add(frame.timestamp);
                     break;
                 case Var::WindowStart:
-                    st.bind(idx, frame.timestamp - int64_t{2000000});
+                    params.add(frame.timestamp - int64_t{2000000});
                     break;
                 case Var::WindowEnd:
-                    st.bind(idx, frame.timestamp + int64_t{8000000});
+                    params.add(frame.timestamp + int64_t{8000000});
                     break;
             }
-            ++idx;
         }
-        const int columns = st.column_count();
-        while (st.step()) {
-            h = fold_row(h, st, columns);
+        for (const sqlpool::Row& row : conn.query(q.sql, params)) {
+            h = fold_row(h, row);
             ++rows;
         }
         h = fold(h, 0xBA7C4);  // end of one query's rows
-        st.finalize();  // before the connection goes back
     }
     return h;
 }
