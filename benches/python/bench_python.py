@@ -39,33 +39,16 @@ from sqlalchemy.pool import QueuePool
 
 import sqlpool
 
+# examples/nuplan: the step's parser and variables, and nuPlan's own helpers.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "nuplan"))
+from check_sql import parse_step_queries, step_variables  # noqa: E402
+from query_session import execute_one  # noqa: E402
+
 POINT_SQL = "SELECT timestamp FROM lidar_pc WHERE token = ?"
 
 
-def parse_step(path):
-    """step_queries.sql: a list of 8 batches of (sql, [variable names])."""
-    batches = []
-    for line in open(path, encoding="utf-8"):
-        line = line.rstrip("\r\n")
-        if line.startswith("-- batch "):
-            batches.append([])
-            continue
-        if not line.strip() or line.startswith("--"):
-            continue
-        sql, _, names = line.rpartition(" -- params:")
-        names = [n.strip() for n in names.split(",") if n.strip()]
-        batches[-1].append((sql, names))
-    assert len(batches) == 8 and sum(map(len, batches)) == 145
-    return batches
-
-
 def step_params(names, token, ts):
-    values = {
-        "lidar_pc_token": token,
-        "timestamp": ts,
-        "timestamp_window_start": ts - 2000000,
-        "timestamp_window_end": ts + 8000000,
-    }
+    values = step_variables(token, ts)
     return tuple(values[n] for n in names)
 
 
@@ -73,22 +56,6 @@ def named(sql):
     """? placeholders as :p0, :p1, ... for SQLAlchemy's text()."""
     counter = iter(range(1000))
     return re.sub(r"\?", lambda _: f":p{next(counter)}", sql)
-
-
-def per_query_connection(sql, params, db_file):
-    """nuPlan's query_session.execute_one: a new sqlite3 connection per query."""
-    connection = sqlite3.connect(db_file)
-    connection.row_factory = sqlite3.Row
-    cursor = connection.cursor()
-    try:
-        cursor.execute(sql, params)
-        result = cursor.fetchone()
-        if result is not None and cursor.fetchone() is not None:
-            raise RuntimeError("execute_one query returned multiple rows.")
-        return result
-    finally:
-        cursor.close()
-        connection.close()
 
 
 def timed_rounds(ways, rounds):
@@ -133,7 +100,7 @@ def main():
         with pool.connection() as c:
             assert c.execute(POINT_SQL, p).fetchone()[0] == ts
         assert sqlpool.execute_one(POINT_SQL, p, path)[0] == ts
-        assert per_query_connection(POINT_SQL, p, path)[0] == ts
+        assert execute_one(POINT_SQL, p, path)[0] == ts
         raw = engine.raw_connection()
         try:
             cur = raw.cursor()
@@ -155,7 +122,7 @@ def main():
 
     def sqlite3_per_query():
         for p in params[:per_query_n]:
-            per_query_connection(POINT_SQL, p, path)
+            execute_one(POINT_SQL, p, path)
 
     def sqlpool_execute_one():
         ex = pool.execute_one
@@ -202,7 +169,8 @@ def main():
     )
 
     # --- the step
-    batches = parse_step(args.step_sql)
+    batches = parse_step_queries(args.step_sql)
+    assert len(batches) == 8 and sum(map(len, batches)) == 145
     texts = {sql: text(named(sql)) for b in batches for sql, _ in b}
     step_frames = [frames[len(frames) // 8 + k * (len(frames) * 3 // 4) // 32] for k in range(32)]
 

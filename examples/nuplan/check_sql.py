@@ -44,6 +44,16 @@ def parse_step_queries(path):
     return batches
 
 
+def step_variables(token, timestamp):
+    """The step variables of step_queries.sql for the frame (token, timestamp)."""
+    return {
+        "lidar_pc_token": token,
+        "timestamp": timestamp,
+        "timestamp_window_start": timestamp - 2_000_000,
+        "timestamp_window_end": timestamp + 8_000_000,
+    }
+
+
 def fold(h, v):
     """splitmix64-style mixing of one 64-bit value into the running checksum."""
     h = (h ^ (v & MASK)) & MASK
@@ -120,9 +130,7 @@ def main():
         print(f"{step_file} batches:", sizes)
 
         def variables(step):
-            token, ts = frames[(step * 7) % len(frames)]
-            return {"lidar_pc_token": token, "timestamp": ts,
-                    "timestamp_window_start": ts - 2_000_000, "timestamp_window_end": ts + 8_000_000}
+            return step_variables(*frames[(step * 7) % len(frames)])
 
         results = {}
         for mode in ("connection per batch", "one connection"):

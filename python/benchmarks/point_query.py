@@ -27,6 +27,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import sqlpool  # noqa: E402
 
+sys.path.insert(0, os.path.join(ROOT, "examples", "nuplan"))
+from query_session import execute_one  # noqa: E402  (nuPlan's helper, the reference)
+
 SQL = "SELECT timestamp FROM lidar_pc WHERE token = ?"
 WIDE = (
     "SELECT ep.x, ep.y, ep.qw, ep.qx, ep.qy, ep.qz, lp.timestamp, ep.vx, ep.vy, ep.acceleration_x, "
@@ -41,22 +44,6 @@ def generate(path, frames):
     db.execute("INSERT INTO gen_params (id, frames) VALUES (1, ?)", (frames,))
     db.executescript(open(os.path.join(ROOT, "examples/nuplan/generate.sql"), encoding="utf-8").read())
     db.close()
-
-
-def per_query_connection(sql, params, db_file):
-    """nuPlan's query_session.execute_one: a new sqlite3 connection per query."""
-    connection = sqlite3.connect(db_file)
-    connection.row_factory = sqlite3.Row
-    cursor = connection.cursor()
-    try:
-        cursor.execute(sql, params)
-        result = cursor.fetchone()
-        if result is not None and cursor.fetchone() is not None:
-            raise RuntimeError("execute_one query returned multiple rows.")
-        return result
-    finally:
-        cursor.close()
-        connection.close()
 
 
 def main():
@@ -103,7 +90,7 @@ def main():
 
         def sqlite3_per_query():
             for p in params[: max(1, len(params) // 10)]:
-                per_query_connection(sql, p, path)
+                execute_one(sql, p, path)
 
         def sqlpool_held():
             ex = conn.execute

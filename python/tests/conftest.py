@@ -20,7 +20,8 @@ except ImportError:
     import sqlpool  # noqa: F401
 
 sys.path.insert(0, NUPLAN)
-from check_sql import parse_step_queries  # noqa: E402  (examples/nuplan/check_sql.py)
+import check_sql  # noqa: E402  (examples/nuplan/check_sql.py)
+from check_sql import parse_step_queries  # noqa: E402
 
 STEP_QUERIES = parse_step_queries(os.path.join(NUPLAN, "step_queries.sql"))
 
@@ -47,13 +48,7 @@ def step_variables(db_file, step):
     conn = sqlite3.connect(db_file)
     frames = conn.execute("SELECT token, timestamp FROM lidar_pc ORDER BY timestamp").fetchall()
     conn.close()
-    token, ts = frames[(step * 7) % len(frames)]
-    return {
-        "lidar_pc_token": token,
-        "timestamp": ts,
-        "timestamp_window_start": ts - 2_000_000,
-        "timestamp_window_end": ts + 8_000_000,
-    }
+    return check_sql.step_variables(*frames[(step * 7) % len(frames)])
 
 
 def sqlite3_step(db_file, variables):

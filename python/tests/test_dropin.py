@@ -10,36 +10,8 @@ import pytest
 
 import sqlpool
 from conftest import STEP_QUERIES, make_nuplan_db, sqlite3_step, sqlpool_step, step_variables
-
-
-def nuplan_execute_one(query_text, query_parameters, db_file):
-    """nuPlan's query_session.execute_one, as the reference."""
-    connection = sqlite3.connect(db_file)
-    connection.row_factory = sqlite3.Row
-    cursor = connection.cursor()
-    try:
-        cursor.execute(query_text, query_parameters)
-        result = cursor.fetchone()
-        if result is not None and cursor.fetchone() is not None:
-            raise RuntimeError("execute_one query returned multiple rows.")
-        return result
-    finally:
-        cursor.close()
-        connection.close()
-
-
-def nuplan_execute_many(query_text, query_parameters, db_file):
-    """nuPlan's query_session.execute_many, as the reference."""
-    connection = sqlite3.connect(db_file)
-    connection.row_factory = sqlite3.Row
-    cursor = connection.cursor()
-    try:
-        cursor.execute(query_text, query_parameters)
-        for row in cursor:
-            yield row
-    finally:
-        cursor.close()
-        connection.close()
+from query_session import execute_one as nuplan_execute_one  # examples/nuplan (conftest)
+from query_session import execute_many as nuplan_execute_many
 
 
 @pytest.fixture(autouse=True)
