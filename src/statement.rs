@@ -291,6 +291,15 @@ impl Statement {
         }
     }
 
+    /// Resets a statement that ran to its end, as binding again requires;
+    /// one mid-step is left as it is (a bind then is MISUSE).
+    pub(crate) fn reset_if_finished(&mut self) -> Result<()> {
+        if self.stepped && !self.is_busy() {
+            self.reset()?;
+        }
+        Ok(())
+    }
+
     pub fn reset(&mut self) -> Result<()> {
         if !std::mem::take(&mut self.stepped) {
             return Ok(());

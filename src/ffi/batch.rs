@@ -125,20 +125,11 @@ fn check_count(stmt: &Statement, supplied: usize) -> Result<()> {
     Ok(())
 }
 
-/// A statement that ran to its end is reset before it is bound again (as
-/// SQLite requires); one that is mid-step is left to the bind's MISUSE.
-fn reset_if_finished(stmt: &mut Statement) -> Result<()> {
-    if !stmt.is_busy() {
-        stmt.reset()?;
-    }
-    Ok(())
-}
-
 /// Binds packed values to parameters 1..n: all or none are checked first.
 fn bind_packed(stmt: &mut Statement, data: &[u8]) -> Result<()> {
     let n = parse_packed(data, |_, _| Ok(()))?;
     check_count(stmt, n)?;
-    reset_if_finished(stmt)?;
+    stmt.reset_if_finished()?;
     parse_packed(data, |idx, p| bind_param(stmt, idx as i32, &p))?;
     Ok(())
 }
@@ -437,7 +428,7 @@ pub unsafe extern "C" fn sqlpool_bind_values(stmt: *mut sqlpool_stmt, values: *c
         with(stmt, |conn, id| {
             let s = conn.statement(id)?;
             check_count(s, params.len())?;
-            reset_if_finished(s)?;
+            s.reset_if_finished()?;
             for (i, p) in params.iter().enumerate() {
                 bind_param(s, i as i32 + 1, p)?;
             }

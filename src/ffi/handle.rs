@@ -145,8 +145,7 @@ impl<T> HandleTable<T> {
 
     /// Stores `value` and returns its new handle.
     pub(crate) fn insert(&'static self, value: T) -> Result<u64> {
-        // SAFETY: no action.
-        unsafe { self.insert_with_action(value, None) }
+        self.insert_tagged(value, 0)
     }
 
     /// Stores `value` with a tag (`tag`) and returns its new handle.
@@ -189,30 +188,39 @@ impl<T> HandleTable<T> {
         Ok(((generation as u64) << 32) | (index as u64 + 1))
     }
 
-    /// A free slot from this thread's cache, refilled from the free list.
-    fn cached_free_slot(&'static self) -> Option<usize> {
+    /// Runs `f` on this thread's cache of this table's free slots; None when
+    /// the table has no cache or the thread's is gone (thread exit).
+    fn in_thread_cache<R>(&'static self, f: impl FnOnce(&mut Vec<u32>) -> R) -> Option<R> {
         let cache = self.thread_cache?;
         THREAD_CACHE
             .try_with(|caches| {
                 let mut caches = caches.try_borrow_mut().ok()?;
                 let mine = &mut caches[cache];
-                debug_assert!(mine.owner.is_none_or(|owner| std::ptr::eq(owner, &self.free)));
-                if let Some(index) = mine.free.pop() {
-                    return Some(index as usize);
+                match mine.owner {
+                    None => mine.owner = Some(&self.free),
+                    Some(owner) => debug_assert!(std::ptr::eq(owner, &self.free), "one table per cache index"),
                 }
-                mine.owner = Some(&self.free);
-                let mut free = self.free.lock();
-                for _ in 0..CACHE_BATCH {
-                    match self.free_slot(&mut free) {
-                        Ok(index) => mine.free.push(index as u32),
-                        Err(_) => break,
-                    }
-                }
-                drop(free);
-                mine.free.pop().map(|index| index as usize)
+                Some(f(&mut mine.free))
             })
             .ok()
             .flatten()
+    }
+
+    /// A free slot from this thread's cache, refilled from the free list.
+    fn cached_free_slot(&'static self) -> Option<usize> {
+        self.in_thread_cache(|mine| {
+            if mine.is_empty() {
+                let mut free = self.free.lock();
+                for _ in 0..CACHE_BATCH {
+                    match self.free_slot(&mut free) {
+                        Ok(index) => mine.push(index as u32),
+                        Err(_) => break,
+                    }
+                }
+            }
+            mine.pop().map(|index| index as usize)
+        })
+        .flatten()
     }
 
     /// Takes a slot off the free list, or a never-used one.
@@ -245,24 +253,14 @@ impl<T> HandleTable<T> {
 
     /// Puts a retired slot back: in this thread's cache, or the free list.
     fn release_slot(&'static self, index: usize) {
-        let cached = self.thread_cache.is_some_and(|cache| {
-            THREAD_CACHE
-                .try_with(|caches| {
-                    let Ok(mut caches) = caches.try_borrow_mut() else {
-                        return false;
-                    };
-                    let mine = &mut caches[cache];
-                    mine.owner = Some(&self.free);
-                    mine.free.push(index as u32);
-                    if mine.free.len() >= 2 * CACHE_BATCH {
-                        let spill = mine.free.len() - CACHE_BATCH;
-                        self.free.lock().free.extend(mine.free.drain(..spill));
-                    }
-                    true
-                })
-                .unwrap_or(false)
+        let cached = self.in_thread_cache(|mine| {
+            mine.push(index as u32);
+            if mine.len() >= 2 * CACHE_BATCH {
+                let spill = mine.len() - CACHE_BATCH;
+                self.free.lock().free.extend(mine.drain(..spill));
+            }
         });
-        if !cached {
+        if cached.is_none() {
             self.free.lock().free.push(index as u32);
         }
     }
