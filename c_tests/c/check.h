@@ -151,6 +151,42 @@ static inline sqlpool_conn *checkout(sqlpool_pool *pool)
     return conn;
 }
 
+/* The test program's temporary directory, made by make_test_dir(). */
+static inline char *test_dir(void)
+{
+    static char dir[4096];
+    return dir;
+}
+
+/* Makes $TMPDIR/sqlpool_<name>_XXXXXX (or under /tmp) as test_dir(). */
+static inline void make_test_dir(const char *name)
+{
+    const char *base = getenv("TMPDIR");
+    if (base == NULL || base[0] == '\0')
+        base = "/tmp";
+    int n = snprintf(test_dir(), 4096, "%s/sqlpool_%s_XXXXXX", base, name);
+    CHECK(n > 0 && n < 4096);
+    CHECK(mkdtemp(test_dir()) != NULL);
+}
+
+/* `name` inside test_dir(), into buf. */
+static inline void path_in_dir(char *buf, size_t size, const char *name)
+{
+    int n = snprintf(buf, size, "%s/%s", test_dir(), name);
+    CHECK(n > 0 && (size_t)n < size);
+}
+
+/* A stand-in object whose address is used to see that an out-parameter is
+ * left alone by a failing call. */
+static inline void *check_sentinel(void)
+{
+    static char sentinel;
+    return &sentinel;
+}
+#define POOL_SENTINEL ((sqlpool_pool *)check_sentinel())
+#define CONN_SENTINEL ((sqlpool_conn *)check_sentinel())
+#define STMT_SENTINEL ((sqlpool_stmt *)check_sentinel())
+
 /* Removes a file or a directory tree (the tests' temporary directories). */
 static inline void remove_tree(const char *path)
 {

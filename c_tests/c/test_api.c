@@ -16,22 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static char g_dir[4096];
-
-/* A stand-in object whose address is used to see that an out-parameter is
- * left alone by a failing call. */
-static char g_sentinel;
-#define POOL_SENTINEL ((sqlpool_pool *)(void *)&g_sentinel)
-#define CONN_SENTINEL ((sqlpool_conn *)(void *)&g_sentinel)
-#define STMT_SENTINEL ((sqlpool_stmt *)(void *)&g_sentinel)
-
 /* ---------------------------------------------------------------- helpers */
-
-static void path_in_dir(char *buf, size_t size, const char *name)
-{
-    int n = snprintf(buf, size, "%s/%s", g_dir, name);
-    CHECK(n > 0 && (size_t)n < size);
-}
 
 static void write_file(const char *path, const char *text, int repeat)
 {
@@ -42,14 +27,10 @@ static void write_file(const char *path, const char *text, int repeat)
     CHECK(fclose(f) == 0);
 }
 
-
-
 static int contains(const char *haystack, const char *needle)
 {
     return haystack != NULL && strstr(haystack, needle) != NULL;
 }
-
-
 
 static sqlpool_stats stats_of(sqlpool_pool *pool)
 {
@@ -88,7 +69,6 @@ static void copy_errmsg(char *buf, size_t size)
     CHECK(msg != NULL);
     snprintf(buf, size, "%s", msg);
 }
-
 
 /* ------------------------------------------------------------------ tests */
 
@@ -957,12 +937,7 @@ static void test_errmsg_rules(void)
 
 int main(void)
 {
-    const char *base = getenv("TMPDIR");
-    if (base == NULL || base[0] == '\0')
-        base = "/tmp";
-    int n = snprintf(g_dir, sizeof g_dir, "%s/sqlpool_test_api_XXXXXX", base);
-    CHECK(n > 0 && (size_t)n < sizeof g_dir);
-    CHECK(mkdtemp(g_dir) != NULL);
+    make_test_dir("test_api");
 
     test_no_error_before_any_failure();
     test_result_code_values();
@@ -980,6 +955,6 @@ int main(void)
     test_invalidate();
     test_errmsg_rules();
 
-    remove_tree(g_dir);
+    remove_tree(test_dir());
     return check_summary();
 }

@@ -14,25 +14,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static char g_dir[4096];
 static char g_db[4096];
 
-static char g_sentinel;
-#define POOL_SENTINEL ((sqlpool_pool *)(void *)&g_sentinel)
-#define CONN_SENTINEL ((sqlpool_conn *)(void *)&g_sentinel)
-#define STMT_SENTINEL ((sqlpool_stmt *)(void *)&g_sentinel)
-
 /* ---------------------------------------------------------------- helpers */
-
-static void path_in_dir(char *buf, size_t size, const char *name)
-{
-    int n = snprintf(buf, size, "%s/%s", g_dir, name);
-    CHECK(n > 0 && (size_t)n < size);
-}
-
-
-
-
 
 static sqlpool_stmt *prepare(sqlpool_conn *conn, const char *sql)
 {
@@ -156,7 +140,6 @@ static void check_conn_refused(sqlpool_conn *conn)
     CHECK_RC(sqlpool_conn_invalidate(conn), SQLPOOL_MISUSE);
     CHECK_RC(sqlpool_checkin(conn), SQLPOOL_MISUSE);
 }
-
 
 /* ------------------------------------------------------------------ tests */
 
@@ -625,12 +608,7 @@ static void test_two_threads_one_connection(sqlpool_pool *pool)
 
 int main(void)
 {
-    const char *base = getenv("TMPDIR");
-    if (base == NULL || base[0] == '\0')
-        base = "/tmp";
-    int n = snprintf(g_dir, sizeof g_dir, "%s/sqlpool_test_misuse_XXXXXX", base);
-    CHECK(n > 0 && (size_t)n < sizeof g_dir);
-    CHECK(mkdtemp(g_dir) != NULL);
+    make_test_dir("test_misuse");
     path_in_dir(g_db, sizeof g_db, "misuse.db");
 
     sqlpool_pool *pool = open_pool(g_db, 2, 1, 10000);
@@ -655,6 +633,6 @@ int main(void)
 
     CHECK_OK(sqlpool_close(pool));
     CHECK_RC(sqlpool_close(pool), SQLPOOL_MISUSE);
-    remove_tree(g_dir);
+    remove_tree(test_dir());
     return check_summary();
 }

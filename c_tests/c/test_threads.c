@@ -18,7 +18,6 @@
 #define MAX_OVERFLOW 2
 #define CAPACITY (POOL_SIZE + MAX_OVERFLOW)
 
-static char g_dir[4096];
 static char g_db[4096];
 static sqlpool_pool *g_pool;
 
@@ -81,17 +80,10 @@ static void *worker(void *arg)
     return NULL;
 }
 
-
 int main(void)
 {
-    const char *base = getenv("TMPDIR");
-    if (base == NULL || base[0] == '\0')
-        base = "/tmp";
-    int n = snprintf(g_dir, sizeof g_dir, "%s/sqlpool_test_threads_XXXXXX", base);
-    CHECK(n > 0 && (size_t)n < sizeof g_dir);
-    CHECK(mkdtemp(g_dir) != NULL);
-    n = snprintf(g_db, sizeof g_db, "%s/threads.db", g_dir);
-    CHECK(n > 0 && (size_t)n < sizeof g_db);
+    make_test_dir("test_threads");
+    path_in_dir(g_db, sizeof g_db, "threads.db");
 
     /* The table is made through a pool of its own, so that the pool under
      * test counts the threads' checkouts only. */
@@ -137,6 +129,6 @@ int main(void)
     CHECK(st.statement_cache_hits + st.statement_cache_misses >= (uint64_t)THREADS * ITERATIONS);
 
     CHECK_OK(sqlpool_close(g_pool));
-    remove_tree(g_dir);
+    remove_tree(test_dir());
     return check_summary();
 }
