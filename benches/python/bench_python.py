@@ -29,9 +29,7 @@ import json
 import os
 import re
 import sqlite3
-import statistics
 import sys
-import time
 
 import sqlalchemy
 from sqlalchemy import create_engine, text
@@ -39,9 +37,13 @@ from sqlalchemy.pool import QueuePool
 
 import sqlpool
 
-# examples/nuplan: the step's parser and variables, and nuPlan's own helpers.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "nuplan"))
+# examples/nuplan: the step's parser and variables, and nuPlan's own helpers;
+# python/benchmarks: the interleaved timing of the package's own benchmark.
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+sys.path.insert(0, os.path.join(ROOT, "examples", "nuplan"))
+sys.path.insert(0, os.path.join(ROOT, "python", "benchmarks"))
 from check_sql import parse_step_queries, step_variables  # noqa: E402
+from point_query import timed_rounds  # noqa: E402
 from query_session import execute_one  # noqa: E402
 
 POINT_SQL = "SELECT timestamp FROM lidar_pc WHERE token = ?"
@@ -56,17 +58,6 @@ def named(sql):
     """? placeholders as :p0, :p1, ... for SQLAlchemy's text()."""
     counter = iter(range(1000))
     return re.sub(r"\?", lambda _: f":p{next(counter)}", sql)
-
-
-def timed_rounds(ways, rounds):
-    """ways: name -> (fn, ops). Returns name -> median microseconds per op."""
-    times = {name: [] for name in ways}
-    for _ in range(rounds):
-        for name, (fn, ops) in ways.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append((time.perf_counter() - t0) * 1e6 / ops)
-    return {name: statistics.median(v) for name, v in times.items()}
 
 
 def main():

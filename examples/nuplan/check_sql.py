@@ -44,6 +44,23 @@ def parse_step_queries(path):
     return batches
 
 
+def generate_db(path, **gen_params):
+    """Creates the nuPlan-shaped log at `path`: schema.sql, a gen_params row
+    when given (frames=..., boxes_per_frame=..., ...), then generate.sql."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        with open(os.path.join(HERE, "schema.sql"), encoding="utf-8") as f:
+            db.executescript(f.read())
+        if gen_params:
+            db.execute(f"INSERT INTO gen_params (id, {', '.join(gen_params)}) VALUES (1{', ?' * len(gen_params)})",
+                       tuple(gen_params.values()))
+        with open(os.path.join(HERE, "generate.sql"), encoding="utf-8") as f:
+            db.executescript(f.read())
+    finally:
+        db.close()
+    return path
+
+
 def step_variables(token, timestamp):
     """The step variables of step_queries.sql for the frame (token, timestamp)."""
     return {
@@ -99,17 +116,11 @@ def main():
     os.close(fd)
     try:
         t0 = time.perf_counter()
-        db = sqlite3.connect(path, isolation_level=None)
-        db.executescript(open(os.path.join(HERE, "schema.sql"), encoding="utf-8").read())
         params = {"frames": args.frames} if args.frames else {}
         if args.heavy:
             params.update(boxes_per_frame=40, lights_per_frame=30)
-        if params:
-            db.execute(f"INSERT INTO gen_params (id, {', '.join(params)}) VALUES (1{', ?' * len(params)})",
-                       tuple(params.values()))
-        db.executescript(open(os.path.join(HERE, "generate.sql"), encoding="utf-8").read())
+        generate_db(path, **params)
         gen_s = time.perf_counter() - t0
-        db.close()
         print(f"sqlite {sqlite3.sqlite_version}: generated {os.path.getsize(path) / 1e6:.1f} MB in {gen_s:.2f} s")
 
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)

@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import sqlpool  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "examples", "nuplan"))
+from check_sql import generate_db  # noqa: E402
 from query_session import execute_one  # noqa: E402  (nuPlan's helper, the reference)
 
 SQL = "SELECT timestamp FROM lidar_pc WHERE token = ?"
@@ -38,12 +39,16 @@ WIDE = (
 )
 
 
-def generate(path, frames):
-    db = sqlite3.connect(path, isolation_level=None)
-    db.executescript(open(os.path.join(ROOT, "examples/nuplan/schema.sql"), encoding="utf-8").read())
-    db.execute("INSERT INTO gen_params (id, frames) VALUES (1, ?)", (frames,))
-    db.executescript(open(os.path.join(ROOT, "examples/nuplan/generate.sql"), encoding="utf-8").read())
-    db.close()
+def timed_rounds(ways, rounds):
+    """ways: name -> (fn, ops). Runs each in turn, `rounds` times (interleaved,
+    so that a noisy moment hits every way); returns name -> median us per op."""
+    times = {name: [] for name in ways}
+    for _ in range(rounds):
+        for name, (fn, ops) in ways.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t0) * 1e6 / ops)
+    return {name: statistics.median(v) for name, v in times.items()}
 
 
 def main():
@@ -61,7 +66,7 @@ def main():
     if path is None:
         tmp = tempfile.mkdtemp(prefix="sqlpool-bench-")
         path = os.path.join(tmp, "nuplan.db")
-        generate(path, args.frames)
+        generate_db(path, frames=args.frames)
     try:
         held = sqlite3.connect(path, check_same_thread=False)
         held_row = sqlite3.connect(path)
@@ -121,13 +126,7 @@ def main():
             "sqlpool, checkout per query": (sqlpool_checkout_per_query, len(params)),
             "sqlpool.execute_one (drop-in)": (sqlpool_execute_one, len(params)),
         }
-        times = {name: [] for name in ways}
-        for _ in range(args.rounds):
-            for name, (fn, count) in ways.items():
-                t0 = time.perf_counter()
-                fn()
-                times[name].append((time.perf_counter() - t0) * 1e6 / count)
-        us = {name: statistics.median(v) for name, v in times.items()}
+        us = timed_rounds(ways, args.rounds)
         print(f"{args.sql} query, {args.n} queries x {args.rounds} rounds, median us/query "
               f"(Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, library {sqlpool.library_path})")
         for name, v in us.items():

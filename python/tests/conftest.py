@@ -28,14 +28,7 @@ STEP_QUERIES = parse_step_queries(os.path.join(NUPLAN, "step_queries.sql"))
 
 def make_nuplan_db(path, frames=200):
     """A small nuPlan-shaped log (examples/nuplan/schema.sql + generate.sql)."""
-    db = sqlite3.connect(path, isolation_level=None)
-    with open(os.path.join(NUPLAN, "schema.sql"), encoding="utf-8") as f:
-        db.executescript(f.read())
-    db.execute("INSERT INTO gen_params (id, frames) VALUES (1, ?)", (frames,))
-    with open(os.path.join(NUPLAN, "generate.sql"), encoding="utf-8") as f:
-        db.executescript(f.read())
-    db.close()
-    return path
+    return check_sql.generate_db(path, frames=frames)
 
 
 @pytest.fixture(scope="session")
