@@ -59,7 +59,7 @@ impl Value<'_> {
 pub struct Statement {
     raw: NonNull<ffi::sqlite3_stmt>,
     db: NonNull<ffi::sqlite3>,
-    sql: std::sync::Arc<str>,
+    sql: Box<str>,
     class: StmtClass,
     /// Stepped since the last reset: only then does a reset do anything.
     stepped: bool,
