@@ -86,6 +86,7 @@ if [ "$status" -ne 0 ]; then
   ((status & 2)) && why+=("abidiff usage error")
   ((status & 4)) && why+=("an ABI change not allowed by $suppressions")
   ((status & 8)) && why+=("an incompatible ABI change (a function or variable removed)")
-  die "exit $status: $(printf "%s; " "${why[@]}"). Programs built against sqlpool 0.1 would break; see API.md, \"ABI\"."
+  reasons="$(printf '%s; ' "${why[@]}")"
+  die "exit $status: ${reasons%; }. Programs built against sqlpool 0.1 would break; see API.md, \"ABI\"."
 fi
 echo "abi_check: compatible with the 0.1 ABI (functions and struct fields only added)"

@@ -20,7 +20,8 @@
 #
 # Environment: SQLPOOL_BENCH_DIR (default build/bench) holds the generated
 # nuPlan-shaped database, the C program, the Python venv and results/.
-# Installs gcc and python3-venv with apt-get if missing (as root, Debian);
+# Installs gcc and python3-venv with apt-get when they do not work
+# (scripts/tools.sh; as root, Debian);
 # the Python venv gets sqlalchemy and matplotlib from PyPI.
 set -euo pipefail
 
@@ -56,14 +57,9 @@ say() { echo "bench.sh [$(( $(date +%s) - started ))s]: $*" | tee -a "$log"; }
 # Runs a command, its output to the terminal and the log.
 run() { echo "+ $*" >> "$log"; "$@" 2>&1 | tee -a "$log"; return "${PIPESTATUS[0]}"; }
 
-missing=()
-command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
-python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
-if ((${#missing[@]})) && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  say "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update >> "$log" 2>&1
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >> "$log" 2>&1
-fi
+# shellcheck source=scripts/tools.sh
+source "$root/scripts/tools.sh"
+need cc venv 2>&1 | tee -a "$log"
 
 target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 loadavg_start="$(cat /proc/loadavg)"

@@ -7,27 +7,20 @@
 #
 # Usage: scripts/demo.sh [SIMULATOR FLAGS...]
 #   default flags: --threads 4 --steps 200; see build/simulator/simulator --help.
-# Works from any directory. Installs cmake and a C++ compiler with apt-get if
-# they are missing.
+# Works from any directory. Installs a C/C++ toolchain and cmake (with make)
+# with apt-get when they do not build a tiny package (scripts/tools.sh).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 prefix="$root/build/prefix"
 builddir="$root/build/simulator"
 
-apt_install() {
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  echo "demo.sh: installing $* with apt-get"
-  $sudo apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "$@"
-}
-
-missing=()
-command -v cmake >/dev/null 2>&1 || missing+=(cmake)
-if ! command -v c++ >/dev/null 2>&1 && ! command -v g++ >/dev/null 2>&1; then missing+=(g++); fi
-command -v make >/dev/null 2>&1 || missing+=(make)
-if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+if [ -x "$HOME/.cargo/bin/cargo" ] && ! command -v cargo >/dev/null 2>&1; then
+  PATH="$HOME/.cargo/bin:$PATH"
+fi
+# shellcheck source=scripts/tools.sh
+source "$root/scripts/tools.sh"
+need cc cmake
 
 if [ ! -x "$root/scripts/install.sh" ] && [ ! -f "$root/scripts/install.sh" ]; then
   echo "demo.sh: $root/scripts/install.sh is missing" >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the C API with libFuzzer (fuzz/fuzz_api.c): random programs of API
-# calls, misuse included, against a small pool. Installs clang if missing.
+# calls, misuse included, against a small pool. Installs clang and its
+# fuzzer runtime (scripts/tools.sh) when a libFuzzer target does not link.
 #   scripts/fuzz.sh [SECONDS]     fuzz for SECONDS (default 60), growing fuzz/corpus
 #   scripts/fuzz.sh --replay      run every input of fuzz/corpus once (regression)
 #   scripts/fuzz.sh --runs N      run N executions (for the long run: 10000000)
@@ -12,9 +13,10 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-if ! command -v clang >/dev/null 2>&1; then
-  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang
-fi
+# clang on PATH is not enough: -fsanitize=fuzzer needs the compiler runtime.
+# shellcheck source=scripts/tools.sh
+source "$root/scripts/tools.sh"
+need fuzzer
 out="$root/build/fuzz"
 mkdir -p "$out" fuzz/corpus
 cargo build --release

@@ -3,13 +3,18 @@
 #   1. cargo fmt --check and cargo clippy --all-targets -D warnings
 #   2. cargo test: the Rust core, the C tests (c_tests/c), the header and the
 #      exported surface, fork
+#   2b. scripts/abi_check.sh: abidiff against the committed ABI of the 0.1
+#      release (abi/): only additions
 #   3. scripts/test_native.sh: install, CMake package, pkg-config, C/C++
 #      tests through find_package, ASan+UBSan, valgrind
 #   4. scripts/fuzz.sh: the fuzz corpus replayed, then 30 s of fuzzing
-#   5. scripts/test_python.sh (the ctypes package, pytest), and
+#   5. scripts/test_python.sh (pip install ./python, which compiles the
+#      library into the package; pytest; wheel and sdist), and
 #      scripts/bench.sh --quick (benchmarks build and run; no timing is
 #      asserted) when present
-# Works from any directory.
+# Works from any directory. Each stage checks the tools it needs by what they
+# must do and installs what is missing (scripts/tools.sh; Debian, as root).
+# Prints the time of each stage at the end.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,11 +22,27 @@ cd "$root"
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
   PATH="$HOME/.cargo/bin:$PATH"
 fi
-if ! command -v cc >/dev/null 2>&1 || ! command -v c++ >/dev/null 2>&1; then
-  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc g++ libc6-dev
-fi
+# shellcheck source=scripts/tools.sh
+source "$root/scripts/tools.sh"
 
-section() { echo; echo "=== test.sh: $1"; }
+started=$SECONDS
+stage_started=$SECONDS
+stage_name=""
+timings=()
+section() {
+  if [ -n "$stage_name" ]; then timings+=("$(printf '%5d s  %s' $((SECONDS - stage_started)) "$stage_name")"); fi
+  stage_name="$1"
+  stage_started=$SECONDS
+  echo; echo "=== test.sh: $1"
+}
+
+section "tools (scripts/tools.sh: a C/C++ toolchain that compiles, links and runs; rustfmt, clippy)"
+need cc
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    rustup component add "$component"
+  fi
+done
 
 section "cargo fmt --check"
 cargo fmt --all -- --check
@@ -34,6 +55,9 @@ cargo test
 
 section "cargo test --features test-panic --test panic (a panic inside the library)"
 cargo test --features test-panic --test panic
+
+section "ABI against the 0.1 release (scripts/abi_check.sh, libabigail)"
+bash scripts/abi_check.sh
 
 section "native packaging (scripts/test_native.sh)"
 bash scripts/test_native.sh
@@ -51,3 +75,5 @@ if [ -f scripts/bench.sh ]; then
 fi
 
 section "all passed"
+printf '%s\n' "${timings[@]}"
+echo "total: $((SECONDS - started)) s"

@@ -10,8 +10,9 @@
 #      refuses another minor or major version
 #   4. the same tests built with ASan + UBSan
 #   5. the test programs under valgrind (memcheck, leak check)
-# Runnable from any directory, as root on Debian: installs cmake, valgrind,
-# pkg-config and a C/C++ toolchain with apt-get if they are missing.
+# Runnable from any directory, as root on Debian: scripts/tools.sh checks that
+# the C/C++ toolchain, ASan+UBSan, cmake (with make), pkg-config and valgrind
+# work, and installs what does not with apt-get.
 # Build products go to $SQLPOOL_BUILD_DIR (default: <repo>/build).
 # SQLPOOL_SKIP_BUILD=1 is passed on to install.sh (use the existing release build).
 set -euo pipefail
@@ -35,19 +36,9 @@ if [ -x "$HOME/.cargo/bin/cargo" ] && ! command -v cargo >/dev/null 2>&1; then
   PATH="$HOME/.cargo/bin:$PATH"
 fi
 command -v cargo >/dev/null 2>&1 || die "cargo is not installed"
-missing=()
-command -v cmake >/dev/null 2>&1 || missing+=(cmake)
-command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
-command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
-command -v c++ >/dev/null 2>&1 || missing+=(g++)
-{ command -v readelf && command -v nm; } >/dev/null 2>&1 || missing+=(binutils)
-if ((${#missing[@]})); then
-  echo "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update
-  apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+# shellcheck source=scripts/tools.sh
+source "$root/scripts/tools.sh"
+need cc binutils cmake pkgconfig asan valgrind
 cmake --version | head -n 1
 valgrind --version
 ok

@@ -1,9 +1,11 @@
 """Loads libsqlpool and declares every C function's argtypes and restype.
 
-Search order: the package directory (a wheel or `pip install` that copied the
-library next to this file), then ``$SQLPOOL_LIBRARY`` (a path to the .so),
-then the system loader (``libsqlpool.so.0``, ``find_library("sqlpool")``).
-The library's version is checked right after loading.
+Which library: ``$SQLPOOL_LIBRARY`` when set (a path to the .so; an override
+for development, so it wins, and a failure to load it is an error, not a
+reason to load another copy), else the one in the package directory (which
+``pip install`` compiles and installs there), else the system loader
+(``libsqlpool.so.0``, ``find_library("sqlpool")``). The library's version is
+checked right after loading.
 
 ``FUNCTIONS`` is the single table of C signatures; tests/test_ffi.py checks it
 against include/sqlpool.h, so that it cannot drift from the header.
@@ -202,15 +204,12 @@ _LIB_NAMES = ("libsqlpool.so", "libsqlpool.so.0", "libsqlpool.dylib", "sqlpool.d
 
 
 def _candidates():
-    """(where, path) pairs in search order."""
+    """(where, path) pairs in search order, without $SQLPOOL_LIBRARY."""
     here = os.path.dirname(os.path.abspath(__file__))
     for name in _LIB_NAMES:
         path = os.path.join(here, name)
         if os.path.exists(path):
             yield "package directory", path
-    env = os.environ.get("SQLPOOL_LIBRARY")
-    if env:
-        yield "$SQLPOOL_LIBRARY", env
     for name in ("libsqlpool.so.0", "libsqlpool.so"):
         yield "system loader", name
     found = ctypes.util.find_library("sqlpool")
@@ -219,6 +218,15 @@ def _candidates():
 
 
 def _load():
+    override = os.environ.get("SQLPOOL_LIBRARY")
+    if override:
+        try:
+            return ctypes.CDLL(override), override
+        except OSError as e:
+            raise ImportError(
+                f"sqlpool: cannot load the libsqlpool shared library that $SQLPOOL_LIBRARY names: {override}: {e}. "
+                "Unset SQLPOOL_LIBRARY to use the library installed with the package."
+            ) from None
     errors = []
     for where, path in _candidates():
         try:
@@ -228,8 +236,8 @@ def _load():
             continue
         return lib, path
     raise ImportError(
-        "sqlpool: cannot load the libsqlpool shared library. Build it (cargo build --release) and "
-        "set SQLPOOL_LIBRARY=/path/to/libsqlpool.so, or copy it next to the sqlpool package. Tried:\n"
+        "sqlpool: cannot load the libsqlpool shared library. `pip install ./python` builds it into the "
+        "package; or build it (cargo build --release) and set SQLPOOL_LIBRARY=/path/to/libsqlpool.so. Tried:\n"
         + "\n".join(errors)
     )
 

@@ -130,16 +130,24 @@ def package_copy(tmp_path):
     return dst
 
 
-def test_library_next_to_the_package_comes_first(tmp_path):
+def test_library_next_to_the_package_then_the_override(tmp_path):
     pkg = package_copy(tmp_path)
     shutil.copy(_ffi.library_path, pkg / "libsqlpool.so")
-    r = run_python(
-        "import sqlpool; print(sqlpool.library_path)",
-        {"PYTHONPATH": str(tmp_path), "SQLPOOL_LIBRARY": "/nonexistent/libsqlpool.so"},
-        cwd=str(tmp_path),
-    )
+    env = {"PYTHONPATH": str(tmp_path), "SQLPOOL_LIBRARY": ""}
+    r = run_python("import sqlpool; print(sqlpool.library_path)", env, cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(pkg / "libsqlpool.so")
+    # $SQLPOOL_LIBRARY overrides the package's library ...
+    override = tmp_path / "elsewhere" / "libsqlpool.so"
+    override.parent.mkdir()
+    shutil.copy(_ffi.library_path, override)
+    r = run_python("import sqlpool; print(sqlpool.library_path)", {**env, "SQLPOOL_LIBRARY": str(override)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(override)
+    # ... and a wrong override is an error, not a silent fallback to the package's.
+    r = run_python("import sqlpool", {**env, "SQLPOOL_LIBRARY": "/nonexistent/libsqlpool.so"})
+    assert r.returncode != 0
+    assert "/nonexistent/libsqlpool.so" in r.stderr and "SQLPOOL_LIBRARY" in r.stderr
 
 
 def test_library_from_the_environment_variable_then_a_clear_error(tmp_path):
