@@ -82,11 +82,12 @@ def test_the_sdist_carries_the_crate_and_builds_in_a_fresh_venv(tmp_path):
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", str(venv)])
     python = str(venv / "bin" / "python")
-    log = run([python, "-m", "pip", "install", "-v", "--disable-pip-version-check", str(dist / sdist)],
-              env=without_override()).stdout
-    # cargo built the crate the sdist carries (cargo may find it up to date
-    # in a shared CARGO_TARGET_DIR: the same sources, the same mtimes).
-    assert re.search(r"cargo rustc .*--manifest-path \S*/rust/Cargo\.toml", log), log[-4000:]
+    # -vv shows the build backend's output; no wheel cache: build it now.
+    r = run([python, "-m", "pip", "install", "-vv", "--no-cache-dir", "--disable-pip-version-check",
+             str(dist / sdist)], env=without_override())
+    log = r.stdout + r.stderr
+    # cargo built the crate the sdist carries (rust/), not the clone's.
+    assert re.search(r"cargo rustc .*--manifest-path (\S*/)?rust/Cargo\.toml", log), log[-4000:]
     package_dir, library = loaded_library(python, str(tmp_path))
     assert package_dir.startswith(str(venv)), package_dir
     assert library == os.path.join(package_dir, "libsqlpool.so")
