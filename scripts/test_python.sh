@@ -59,7 +59,9 @@ case "$installed" in
 esac
 
 echo "=== test_python: pytest"
-# Run from python/ with the pytest script (not python -m pytest, which would
-# put python/ first on sys.path): the tests import the installed package.
-cd "$root/python"
-SQLPOOL_EXPECT_BUNDLED=1 exec "$venv/bin/pytest" -p no:cacheprovider -ra "$@" tests
+# Run from outside python/ with the pytest script (not python -m pytest, and
+# not from python/, whose sqlpool/ would come first on sys.path, also for the
+# `python -c` children the tests start): the tests import the installed package.
+cd "$build"
+SQLPOOL_EXPECT_BUNDLED=1 exec "$venv/bin/pytest" -p no:cacheprovider -ra \
+  --rootdir "$root/python" -c "$root/python/pyproject.toml" "$@" "$root/python/tests"
