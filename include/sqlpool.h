@@ -554,8 +554,12 @@ int sqlpool_close(struct sqlpool_pool *pool);
 
 /**
  * Writes the pool's stats to `*out`. `out_size` is sizeof(sqlpool_stats)
- * as the caller compiled it: smaller than this version's struct is
- * SQLPOOL_INVALID_ARGUMENT; bytes beyond it (a newer header) are zeroed.
+ * as the caller compiled it: the library writes min(out_size, its own
+ * sizeof(sqlpool_stats)) bytes and zeroes the rest up to out_size, so a
+ * program built against an older, shorter struct (0.1's was 96 bytes, up to
+ * `invalidated`) gets the fields it knows, and one built against a newer
+ * header reads 0 in the fields this library lacks. out_size 0 is
+ * SQLPOOL_INVALID_ARGUMENT.
  *
  * # Safety
  * `out` is NULL or points to `out_size` writable bytes.
@@ -922,9 +926,11 @@ int sqlpool_shared_sweep(uint32_t *out_disposed);
 
 /**
  * Writes the shared registry's limits and counters to `*out`. `out_size`
- * is sizeof(sqlpool_shared_stats) as the caller compiled it: smaller than
- * this version's struct is SQLPOOL_INVALID_ARGUMENT; bytes beyond it are
- * zeroed. Thread-safe.
+ * is sizeof(sqlpool_shared_stats) as the caller compiled it: the library
+ * writes min(out_size, its own sizeof(sqlpool_shared_stats)) bytes and
+ * zeroes the rest up to out_size (an older, shorter struct is filled as far
+ * as it reaches; a newer one reads 0 in the fields this library lacks).
+ * out_size 0 is SQLPOOL_INVALID_ARGUMENT. Thread-safe.
  *
  * # Safety
  * `out` is NULL or points to `out_size` writable bytes.

@@ -4,7 +4,10 @@ use super::conn::{sqlpool_conn, ConnEntry};
 use super::error::{call, SQLPOOL_OK};
 use super::handle::HandleTable;
 use super::options::sqlpool_options;
-use super::{c_str, check_out, lock_for_release, new_handle, new_handle_with_action, share, write_out, Handle};
+use super::{
+    c_str, check_out, check_out_size, lock_for_release, new_handle, new_handle_with_action, share, write_out,
+    write_sized, Handle,
+};
 use crate::error::Error;
 use crate::{Pool, Stats};
 use std::ffi::{c_char, c_int};
@@ -258,8 +261,12 @@ pub extern "C" fn sqlpool_close(pool: *mut sqlpool_pool) -> c_int {
 }
 
 /// Writes the pool's stats to `*out`. `out_size` is sizeof(sqlpool_stats)
-/// as the caller compiled it: smaller than this version's struct is
-/// SQLPOOL_INVALID_ARGUMENT; bytes beyond it (a newer header) are zeroed.
+/// as the caller compiled it: the library writes min(out_size, its own
+/// sizeof(sqlpool_stats)) bytes and zeroes the rest up to out_size, so a
+/// program built against an older, shorter struct (0.1's was 96 bytes, up to
+/// `invalidated`) gets the fields it knows, and one built against a newer
+/// header reads 0 in the fields this library lacks. out_size 0 is
+/// SQLPOOL_INVALID_ARGUMENT.
 ///
 /// # Safety
 /// `out` is NULL or points to `out_size` writable bytes.
@@ -271,18 +278,10 @@ pub unsafe extern "C" fn sqlpool_get_stats(
 ) -> c_int {
     call(|| {
         check_out(out, "out")?;
-        let ours = std::mem::size_of::<sqlpool_stats>();
-        if out_size < ours {
-            return Err(Error::invalid(format!(
-                "out_size {out_size} is smaller than sizeof(sqlpool_stats) = {ours} of this library version"
-            )));
-        }
+        check_out_size(out_size, "sqlpool_stats")?;
         let stats = sqlpool_stats::from(share(pool)?.pool()?.stats());
-        // SAFETY: out points to out_size >= ours writable bytes.
-        unsafe {
-            std::ptr::write_bytes(out.cast::<u8>().add(ours), 0, out_size - ours);
-            write_out(out, stats);
-        }
+        // SAFETY: out points to out_size writable bytes (the caller's promise).
+        unsafe { write_sized(out, out_size, stats) };
         Ok(SQLPOOL_OK)
     })
 }
