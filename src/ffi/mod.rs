@@ -21,7 +21,7 @@ mod fork;
 mod handle;
 
 use crate::error::{Error, Result};
-use handle::{Exclusive, HandleTable, Shared};
+use handle::{Exclusive, HandleTable};
 use std::ffi::{c_char, CStr};
 
 /// An opaque C handle type and the table its objects live in.
@@ -52,14 +52,6 @@ pub(crate) fn lock_for_release<H: Handle>(handle: *const H) -> Result<Exclusive<
 /// Releases a handle no thread is using and returns its object.
 pub(crate) fn take<H: Handle>(handle: *const H) -> Result<H::Object> {
     H::table().take(address(handle)?)
-}
-
-/// Shares the handle's object (thread-safe objects only) for one call.
-pub(crate) fn share<H: Handle>(handle: *const H) -> Result<Shared<'static, H::Object>>
-where
-    H::Object: Sync,
-{
-    H::table().lock_shared(address(handle)?)
 }
 
 /// Stores `object` and returns a new handle for it.
