@@ -541,14 +541,25 @@ int sqlpool_checkout_timeout(struct sqlpool_pool *pool, uint64_t timeout_ms, str
 int sqlpool_dispose(struct sqlpool_pool *pool);
 
 /**
- * Closes the pool and releases the handle: idle connections close now;
- * checked-out ones stay usable and close at their checkin; threads waiting
- * in checkout wake with SQLPOOL_CLOSED, and later calls on the handle
- * return SQLPOOL_CLOSED. The pool's memory is released when its last
- * connection is checked in (the handle keeps a few bytes, so that it never
- * aliases another pool). NULL is a no-op (SQLPOOL_OK); closing twice is
- * SQLPOOL_MISUSE. A handle from sqlpool_open_shared() gives back its
- * reference: the shared pool closes when its last handle is closed.
+ * Closes the pool and releases the handle. Idle connections close now.
+ * Threads waiting in checkout (for a connection, or for the shared
+ * registry's budget) wake with SQLPOOL_CLOSED; later calls on the handle,
+ * and calls racing with the close, return SQLPOOL_OK or SQLPOOL_CLOSED.
+ * Close returns promptly: it never waits for a checkout that is opening a
+ * connection or waiting (such a checkout may still succeed; its connection
+ * closes at checkin).
+ *
+ * Checked-out connections stay valid handles until their checkin, which
+ * closes them, but a statement running on one when the pool closes is
+ * interrupted (sqlpool_step() fails with SQLPOOL_SQLITE, extended code 9,
+ * SQLITE_INTERRUPT); later statements on it run normally.
+ *
+ * The pool's memory is released when its last connection is checked in;
+ * the handle's slot may be reused by a later pool, never aliased: the old
+ * handle keeps answering SQLPOOL_CLOSED. NULL is a no-op (SQLPOOL_OK);
+ * closing twice is SQLPOOL_MISUSE. A handle from sqlpool_open_shared()
+ * gives back its reference: the shared pool closes when its last handle is
+ * closed.
  */
 int sqlpool_close(struct sqlpool_pool *pool);
 
