@@ -54,7 +54,10 @@
 
 /**
  * A NULL, stale or foreign handle; calls in the wrong order; a connection
- * used by two threads at once.
+ * used by two threads at once. Also the library's fixed limits, which only
+ * leaked handles or runaway threads reach: more than 1,048,576 live handles
+ * of one kind (pools, options, connections or statements) at once, or more
+ * than 32,767 threads inside calls on one handle at once.
  */
 #define SQLPOOL_MISUSE 2
 
@@ -549,10 +552,12 @@ int sqlpool_dispose(struct sqlpool_pool *pool);
  * connection or waiting (such a checkout may still succeed; its connection
  * closes at checkin).
  *
- * Checked-out connections stay valid handles until their checkin, which
- * closes them, but a statement running on one when the pool closes is
- * interrupted (sqlpool_step() fails with SQLPOOL_SQLITE, extended code 9,
- * SQLITE_INTERRUPT); later statements on it run normally.
+ * Checked-out connections stay valid until their checkin, which closes
+ * them; but the statements running on them when the pool closes (an exec,
+ * or a statement stepped but not yet DONE or reset) are interrupted: their
+ * next sqlpool_step() or sqlpool_exec() fails with SQLPOOL_SQLITE, extended
+ * code 9 (SQLITE_INTERRUPT). Once none of its statements is running (reset
+ * or finalized), the connection works normally until its checkin.
  *
  * The pool's memory is released when its last connection is checked in;
  * the handle's slot may be reused by a later pool, never aliased: the old

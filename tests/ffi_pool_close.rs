@@ -7,8 +7,10 @@
 mod common;
 
 use common::{make_db, TempDir};
-use sqlpool::ffi::conn::{sqlpool_checkin, sqlpool_conn};
-use sqlpool::ffi::error::{SQLPOOL_CLOSED, SQLPOOL_MISUSE, SQLPOOL_OK};
+use sqlpool::ffi::conn::{sqlpool_checkin, sqlpool_conn, sqlpool_exec, sqlpool_prepare};
+use sqlpool::ffi::error::{
+    sqlpool_sqlite_errcode, SQLPOOL_CLOSED, SQLPOOL_DONE, SQLPOOL_MISUSE, SQLPOOL_OK, SQLPOOL_ROW, SQLPOOL_SQLITE,
+};
 use sqlpool::ffi::options::{
     sqlpool_options, sqlpool_options_free, sqlpool_options_new, sqlpool_options_set_busy_timeout_ms,
     sqlpool_options_set_init_sql, sqlpool_options_set_pool_size, sqlpool_options_set_timeout_ms,
@@ -16,6 +18,7 @@ use sqlpool::ffi::options::{
 use sqlpool::ffi::pool::{
     sqlpool_checkout, sqlpool_close, sqlpool_get_stats, sqlpool_open, sqlpool_pool, sqlpool_stats,
 };
+use sqlpool::ffi::stmt::{sqlpool_column_int64, sqlpool_finalize, sqlpool_reset, sqlpool_step};
 use std::collections::HashSet;
 use std::ffi::CString;
 use std::path::Path;
@@ -216,4 +219,48 @@ fn close_does_not_wait_for_a_checkout_opening_a_connection() {
         Step::CloseReturned,
         "close returned before the opening checkout could finish"
     );
+}
+
+/// What sqlpool_close's documentation says happens to a checked-out
+/// connection: a statement running on it is interrupted; once none runs,
+/// the connection works normally until its checkin.
+#[test]
+fn close_interrupts_a_running_statement_and_the_connection_goes_on() {
+    let dir = TempDir::new("close-interrupt");
+    let path = dir.path("a.db");
+    make_db(&path, 100);
+    let pool = open(&path, std::ptr::null());
+    let (rc, conn) = checkout(pool);
+    assert_eq!(rc, SQLPOOL_OK);
+    let mut stmt = std::ptr::null_mut();
+    // SAFETY: a live connection, a NUL-terminated literal, an out-pointer to a local.
+    assert_eq!(
+        unsafe { sqlpool_prepare(conn, c"SELECT x FROM t ORDER BY x".as_ptr(), &mut stmt) },
+        SQLPOOL_OK
+    );
+    assert_eq!(sqlpool_step(stmt), SQLPOOL_ROW, "running: mid-way through its rows");
+    assert_eq!(sqlpool_close(pool), SQLPOOL_OK);
+    assert_eq!(sqlpool_step(stmt), SQLPOOL_SQLITE);
+    assert_eq!(sqlpool_sqlite_errcode(), 9, "SQLITE_INTERRUPT");
+    // Nothing runs any more: the same statement and new ones run normally.
+    let _ = sqlpool_reset(stmt);
+    assert_eq!(sqlpool_step(stmt), SQLPOOL_ROW);
+    assert_eq!(sqlpool_column_int64(stmt, 0), 1);
+    assert_eq!(sqlpool_finalize(stmt), SQLPOOL_OK);
+    // SAFETY: a live connection and a NUL-terminated literal.
+    assert_eq!(
+        unsafe { sqlpool_exec(conn, c"SELECT count(*) FROM t".as_ptr()) },
+        SQLPOOL_OK
+    );
+    let mut stmt = std::ptr::null_mut();
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { sqlpool_prepare(conn, c"SELECT 1".as_ptr(), &mut stmt) },
+        SQLPOOL_OK
+    );
+    assert_eq!(sqlpool_step(stmt), SQLPOOL_ROW);
+    assert_eq!(sqlpool_step(stmt), SQLPOOL_DONE);
+    assert_eq!(sqlpool_finalize(stmt), SQLPOOL_OK);
+    assert_eq!(sqlpool_checkin(conn), SQLPOOL_OK);
+    assert_eq!(stats_code(pool), SQLPOOL_CLOSED);
 }

@@ -12,7 +12,10 @@ pub const SQLPOOL_OK: c_int = 0;
 /// An SQLite error; sqlpool_sqlite_errcode() gives the extended code.
 pub const SQLPOOL_SQLITE: c_int = 1;
 /// A NULL, stale or foreign handle; calls in the wrong order; a connection
-/// used by two threads at once.
+/// used by two threads at once. Also the library's fixed limits, which only
+/// leaked handles or runaway threads reach: more than 1,048,576 live handles
+/// of one kind (pools, options, connections or statements) at once, or more
+/// than 32,767 threads inside calls on one handle at once.
 pub const SQLPOOL_MISUSE: c_int = 2;
 /// A NULL non-handle pointer, invalid UTF-8, an invalid option value.
 pub const SQLPOOL_INVALID_ARGUMENT: c_int = 3;

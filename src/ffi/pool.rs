@@ -244,10 +244,12 @@ pub extern "C" fn sqlpool_dispose(pool: *mut sqlpool_pool) -> c_int {
 /// connection or waiting (such a checkout may still succeed; its connection
 /// closes at checkin).
 ///
-/// Checked-out connections stay valid handles until their checkin, which
-/// closes them, but a statement running on one when the pool closes is
-/// interrupted (sqlpool_step() fails with SQLPOOL_SQLITE, extended code 9,
-/// SQLITE_INTERRUPT); later statements on it run normally.
+/// Checked-out connections stay valid until their checkin, which closes
+/// them; but the statements running on them when the pool closes (an exec,
+/// or a statement stepped but not yet DONE or reset) are interrupted: their
+/// next sqlpool_step() or sqlpool_exec() fails with SQLPOOL_SQLITE, extended
+/// code 9 (SQLITE_INTERRUPT). Once none of its statements is running (reset
+/// or finalized), the connection works normally until its checkin.
 ///
 /// The pool's memory is released when its last connection is checked in;
 /// the handle's slot may be reused by a later pool, never aliased: the old
