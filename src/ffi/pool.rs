@@ -231,7 +231,9 @@ unsafe fn checkout_into(
 #[no_mangle]
 pub extern "C" fn sqlpool_dispose(pool: *mut sqlpool_pool) -> c_int {
     call(|| {
-        share(pool)?.pool().dispose();
+        // Closing connections may take a while (a WAL checkpoint): not
+        // while holding the handle, which sqlpool_close() would wait for.
+        pool_of(pool)?.dispose();
         Ok(SQLPOOL_OK)
     })
 }
