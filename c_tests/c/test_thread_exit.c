@@ -28,6 +28,14 @@ static void calls_at_thread_exit(void *value)
     CHECK(sqlpool_errmsg() != NULL);
     (void)sqlpool_sqlite_errcode();
 
+    /* A checkout that has to wait (and parks this exiting thread). */
+    sqlpool_conn *held[4];
+    for (int i = 0; i < 4; i++)
+        held[i] = checkout(open_one);
+    CHECK_RC(sqlpool_checkout_timeout(open_one, 5, &conn), SQLPOOL_TIMEOUT);
+    for (int i = 0; i < 4; i++)
+        CHECK_OK(sqlpool_checkin(held[i]));
+
     /* Succeeding calls still work. */
     CHECK_OK(sqlpool_get_stats(open_one, &stats, sizeof stats));
     CHECK(stats.pool_size == 2);
