@@ -54,7 +54,10 @@
 
 /**
  * A NULL, stale or foreign handle; calls in the wrong order; a connection
- * used by two threads at once.
+ * used by two threads at once. Also the library's fixed limits, which only
+ * leaked handles or runaway threads reach: more than 1,048,576 live handles
+ * of one kind (pools, options, connections or statements) at once, or more
+ * than 32,767 threads inside calls on one handle at once.
  */
 #define SQLPOOL_MISUSE 2
 
@@ -541,21 +544,38 @@ int sqlpool_checkout_timeout(struct sqlpool_pool *pool, uint64_t timeout_ms, str
 int sqlpool_dispose(struct sqlpool_pool *pool);
 
 /**
- * Closes the pool and releases the handle: idle connections close now;
- * checked-out ones stay usable and close at their checkin; threads waiting
- * in checkout wake with SQLPOOL_CLOSED, and later calls on the handle
- * return SQLPOOL_CLOSED. The pool's memory is released when its last
- * connection is checked in (the handle keeps a few bytes, so that it never
- * aliases another pool). NULL is a no-op (SQLPOOL_OK); closing twice is
- * SQLPOOL_MISUSE. A handle from sqlpool_open_shared() gives back its
- * reference: the shared pool closes when its last handle is closed.
+ * Closes the pool and releases the handle. Idle connections close now.
+ * Threads waiting in checkout (for a connection, or for the shared
+ * registry's budget) wake with SQLPOOL_CLOSED; later calls on the handle,
+ * and calls racing with the close, return SQLPOOL_OK or SQLPOOL_CLOSED.
+ * Close returns promptly: it never waits for a checkout that is opening a
+ * connection or waiting (such a checkout may still succeed; its connection
+ * closes at checkin).
+ *
+ * Checked-out connections stay valid until their checkin, which closes
+ * them; but the statements running on them when the pool closes (an exec,
+ * or a statement stepped but not yet DONE or reset) are interrupted: their
+ * next sqlpool_step() or sqlpool_exec() fails with SQLPOOL_SQLITE, extended
+ * code 9 (SQLITE_INTERRUPT). Once none of its statements is running (reset
+ * or finalized), the connection works normally until its checkin.
+ *
+ * The pool's memory is released when its last connection is checked in;
+ * the handle's slot may be reused by a later pool, never aliased: the old
+ * handle keeps answering SQLPOOL_CLOSED. NULL is a no-op (SQLPOOL_OK);
+ * closing twice is SQLPOOL_MISUSE. A handle from sqlpool_open_shared()
+ * gives back its reference: the shared pool closes when its last handle is
+ * closed.
  */
 int sqlpool_close(struct sqlpool_pool *pool);
 
 /**
  * Writes the pool's stats to `*out`. `out_size` is sizeof(sqlpool_stats)
- * as the caller compiled it: smaller than this version's struct is
- * SQLPOOL_INVALID_ARGUMENT; bytes beyond it (a newer header) are zeroed.
+ * as the caller compiled it: the library writes min(out_size, its own
+ * sizeof(sqlpool_stats)) bytes and zeroes the rest up to out_size, so a
+ * program built against an older, shorter struct (0.1's was 96 bytes, up to
+ * `invalidated`) gets the fields it knows, and one built against a newer
+ * header reads 0 in the fields this library lacks. out_size 0 is
+ * SQLPOOL_INVALID_ARGUMENT.
  *
  * # Safety
  * `out` is NULL or points to `out_size` writable bytes.
@@ -922,9 +942,11 @@ int sqlpool_shared_sweep(uint32_t *out_disposed);
 
 /**
  * Writes the shared registry's limits and counters to `*out`. `out_size`
- * is sizeof(sqlpool_shared_stats) as the caller compiled it: smaller than
- * this version's struct is SQLPOOL_INVALID_ARGUMENT; bytes beyond it are
- * zeroed. Thread-safe.
+ * is sizeof(sqlpool_shared_stats) as the caller compiled it: the library
+ * writes min(out_size, its own sizeof(sqlpool_shared_stats)) bytes and
+ * zeroes the rest up to out_size (an older, shorter struct is filled as far
+ * as it reaches; a newer one reads 0 in the fields this library lacks).
+ * out_size 0 is SQLPOOL_INVALID_ARGUMENT. Thread-safe.
  *
  * # Safety
  * `out` is NULL or points to `out_size` writable bytes.

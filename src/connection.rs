@@ -113,6 +113,11 @@ impl Connection {
             "reading the schema",
             db.query_row("PRAGMA schema_version", [], |_| Ok(())),
         )?;
+        // A panic while a connection opens, for the tests of the budget guard.
+        #[cfg(feature = "test-panic")]
+        if opts.init_sql.as_deref() == Some(TEST_PANIC_SQL) {
+            panic!("test panic requested through init_sql");
+        }
         if let Some(sql) = &opts.init_sql {
             db.execute_batch(sql)
                 .map_err(|e| Error::from_rusqlite(&format!("init_sql `{}` failed on '{path}'", abbreviate(sql)), e))?;

@@ -282,6 +282,9 @@ impl Pool {
             }
             (idle, waiters)
         };
+        if self.shared.budgeted {
+            crate::shared::wake_budget_waiters();
+        }
         drop(waiters);
         self.shared
             .counters
@@ -671,14 +674,16 @@ impl PoolShared {
             cache_hits: 0,
             cache_misses: 0,
         };
-        if self.budgeted {
-            crate::shared::acquire_connection(&self.path, self.opts.timeout)?;
-        }
-        let conn = Connection::open(&self.path, &self.opts, meta).inspect_err(|_| {
-            if self.budgeted {
-                crate::shared::release_connection();
-            }
-        })?;
+        // Given back on every way out but success, panics included.
+        let budget_unit = match self.budgeted {
+            true => Some(crate::shared::acquire_connection(
+                &self.path,
+                self.opts.timeout,
+                || self.state.lock().closed,
+            )?),
+            false => None,
+        };
+        let conn = Connection::open(&self.path, &self.opts, meta)?;
         self.counters.created.fetch_add(1, Relaxed);
         let mut conn = Box::new(conn);
         {
@@ -695,6 +700,9 @@ impl PoolShared {
             conn.holding = Some(holding);
         }
         self.emit(Event::Connect, conn.meta.id, 0);
+        if let Some(unit) = budget_unit {
+            unit.keep();
+        }
         Ok(conn)
     }
 

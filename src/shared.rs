@@ -364,9 +364,32 @@ fn evict_least_recently_used() -> bool {
     }
 }
 
+/// One unit of the connection budget, taken for a connection being opened.
+/// Dropped, it is given back (the open failed, returned an error or
+/// panicked); kept, it belongs to the open connection, whose close gives it
+/// back (`release_connection`).
+#[must_use = "dropping the unit gives it back at once"]
+pub(crate) struct BudgetUnit {
+    _private: (),
+}
+
+impl BudgetUnit {
+    /// The connection opened: its close gives the unit back.
+    pub(crate) fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for BudgetUnit {
+    fn drop(&mut self) {
+        release_connection();
+    }
+}
+
 /// Takes one unit of the connection budget for a shared pool about to open
 /// a connection, waiting up to `timeout` (the pool's checkout timeout).
-pub(crate) fn acquire_connection(path: &str, timeout: Duration) -> Result<()> {
+/// Fails with `Closed` as soon as `closed()` says the pool was closed.
+pub(crate) fn acquire_connection(path: &str, timeout: Duration, closed: impl Fn() -> bool) -> Result<BudgetUnit> {
     let start = Instant::now();
     let mut counted_wait = false;
     loop {
@@ -374,8 +397,14 @@ pub(crate) fn acquire_connection(path: &str, timeout: Duration) -> Result<()> {
             let mut budget = BUDGET.lock();
             if budget.max == 0 || budget.open < budget.max {
                 budget.open += 1;
-                return Ok(());
+                return Ok(BudgetUnit { _private: () });
             }
+        }
+        if closed() {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                format!("the pool on '{path}' was closed while waiting for the shared registry's connection budget"),
+            ));
         }
         if evict_least_recently_used() {
             continue;
@@ -410,8 +439,14 @@ pub(crate) fn acquire_connection(path: &str, timeout: Duration) -> Result<()> {
     }
 }
 
-/// Gives back the unit of a shared pool's connection that was closed (or
-/// failed to open).
+/// Wakes the checkouts waiting for the budget, to see that their pool closed.
+pub(crate) fn wake_budget_waiters() {
+    for w in BUDGET.lock().waiters.drain(..) {
+        w.unpark();
+    }
+}
+
+/// Gives back the unit of a shared pool's connection that was closed.
 pub(crate) fn release_connection() {
     let mut budget = BUDGET.lock();
     budget.open = budget.open.saturating_sub(1);

@@ -13,10 +13,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The C tests this file runs, one `#[test]` each.
 const C_TESTS: &[&str] = &[
+    "test_abi",
     "test_api",
     "test_interrupt",
     "test_misuse",
     "test_observe",
+    "test_thread_exit",
     "test_threads",
 ];
 
@@ -242,6 +244,16 @@ fn c_test_interrupt() {
 #[test]
 fn c_test_observe() {
     run_c_test("test_observe");
+}
+
+#[test]
+fn c_test_abi() {
+    run_c_test("test_abi");
+}
+
+#[test]
+fn c_test_thread_exit() {
+    run_c_test("test_thread_exit");
 }
 
 #[test]

@@ -262,7 +262,11 @@ fn c_api_handles_share_one_pool_and_the_last_close_closes_it() {
             SQLPOOL_INVALID_ARGUMENT
         );
         let mut s = sqlpool_shared_stats::default();
-        assert_eq!(sqlpool_shared_get_stats(&mut s, 8), SQLPOOL_INVALID_ARGUMENT);
+        assert_eq!(sqlpool_shared_get_stats(&mut s, 0), SQLPOOL_INVALID_ARGUMENT);
+        // A shorter (older) struct is filled as far as it reaches (API.md, ABI).
+        s.max_connections = 99;
+        assert_eq!(sqlpool_shared_get_stats(&mut s, 8), SQLPOOL_OK);
+        assert_eq!(s.max_connections, 99, "beyond out_size untouched");
         let mut out = std::ptr::null_mut();
         assert_eq!(
             sqlpool_open_shared(std::ptr::null(), std::ptr::null(), &mut out),

@@ -12,7 +12,10 @@ pub const SQLPOOL_OK: c_int = 0;
 /// An SQLite error; sqlpool_sqlite_errcode() gives the extended code.
 pub const SQLPOOL_SQLITE: c_int = 1;
 /// A NULL, stale or foreign handle; calls in the wrong order; a connection
-/// used by two threads at once.
+/// used by two threads at once. Also the library's fixed limits, which only
+/// leaked handles or runaway threads reach: more than 1,048,576 live handles
+/// of one kind (pools, options, connections or statements) at once, or more
+/// than 32,767 threads inside calls on one handle at once.
 pub const SQLPOOL_MISUSE: c_int = 2;
 /// A NULL non-handle pointer, invalid UTF-8, an invalid option value.
 pub const SQLPOOL_INVALID_ARGUMENT: c_int = 3;
@@ -68,16 +71,29 @@ thread_local! {
     static PANIC_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Records `err` as this thread's last error and returns its code.
+/// Records `err` as this thread's last error and returns its code. While
+/// the thread exits (a pthread key or C++ thread_local destructor calling
+/// in after Rust destroyed the record) the message is lost, never the code.
 pub(crate) fn record(err: &Error) -> c_int {
     let message = CString::new(err.message().replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|last| {
-        *last.borrow_mut() = LastError {
-            message,
-            sqlite_code: err.sqlite_code(),
+    let _ = LAST_ERROR.try_with(|last| {
+        if let Ok(mut last) = last.try_borrow_mut() {
+            *last = LastError {
+                message,
+                sqlite_code: err.sqlite_code(),
+            }
         }
     });
     code_of(err.kind())
+}
+
+/// This thread's boundary depth; 0 once its thread-locals are gone.
+fn boundary_depth() -> u32 {
+    IN_BOUNDARY.try_with(Cell::get).unwrap_or(0)
+}
+
+fn add_boundary_depth(delta: i32) {
+    let _ = IN_BOUNDARY.try_with(|d| d.set(d.get().wrapping_add_signed(delta)));
 }
 
 fn install_panic_hook() {
@@ -85,9 +101,13 @@ fn install_panic_hook() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if IN_BOUNDARY.with(Cell::get) > 0 {
+            if boundary_depth() > 0 {
                 let text = format!("{info}");
-                PANIC_MESSAGE.with(|m| *m.borrow_mut() = Some(text));
+                let _ = PANIC_MESSAGE.try_with(|m| {
+                    if let Ok(mut m) = m.try_borrow_mut() {
+                        *m = Some(text);
+                    }
+                });
             } else {
                 previous(info);
             }
@@ -100,14 +120,17 @@ fn install_panic_hook() {
 /// value returned to C.
 fn boundary<T>(f: impl FnOnce() -> Result<T, Error>, on_error: impl FnOnce(c_int) -> T) -> T {
     install_panic_hook();
-    IN_BOUNDARY.with(|d| d.set(d.get() + 1));
+    add_boundary_depth(1);
     let outcome = catch_unwind(AssertUnwindSafe(f));
-    IN_BOUNDARY.with(|d| d.set(d.get() - 1));
+    add_boundary_depth(-1);
     match outcome {
         Ok(Ok(value)) => value,
         Ok(Err(err)) => on_error(record(&err)),
         Err(payload) => {
-            let hooked = PANIC_MESSAGE.with(|m| m.borrow_mut().take());
+            let hooked = PANIC_MESSAGE
+                .try_with(|m| m.try_borrow_mut().ok().and_then(|mut m| m.take()))
+                .ok()
+                .flatten();
             let text = hooked.unwrap_or_else(|| match payload.downcast_ref::<&str>() {
                 Some(s) => (*s).to_owned(),
                 None => payload.downcast_ref::<String>().cloned().unwrap_or_default(),
@@ -140,7 +163,11 @@ pub(crate) fn value<T>(default: T, f: impl FnOnce() -> Result<T, Error>) -> T {
 #[no_mangle]
 pub extern "C" fn sqlpool_errmsg() -> *const c_char {
     value(c"".as_ptr(), || {
-        Ok(LAST_ERROR.with(|last| last.borrow().message.as_ptr()))
+        // The record is never borrowed mutably across a call, so try_borrow
+        // fails only while the thread exits with the record gone.
+        Ok(LAST_ERROR
+            .try_with(|last| last.try_borrow().map(|l| l.message.as_ptr()).unwrap_or(c"".as_ptr()))
+            .unwrap_or(c"".as_ptr()))
     })
 }
 
@@ -148,7 +175,11 @@ pub extern "C" fn sqlpool_errmsg() -> *const c_char {
 /// 0 if it was not an SQLite error.
 #[no_mangle]
 pub extern "C" fn sqlpool_sqlite_errcode() -> c_int {
-    value(0, || Ok(LAST_ERROR.with(|last| last.borrow().sqlite_code)))
+    value(0, || {
+        Ok(LAST_ERROR
+            .try_with(|last| last.try_borrow().map_or(0, |l| l.sqlite_code))
+            .unwrap_or(0))
+    })
 }
 
 /// A static name for a result code ("SQLPOOL_TIMEOUT"); "SQLPOOL_UNKNOWN"

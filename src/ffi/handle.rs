@@ -3,6 +3,8 @@
 //! pointer to freed memory: a stale handle (its slot freed, or reused with a
 //! newer generation) is detected and refused, never dereferenced. Slots are
 //! never freed, so a lookup never touches released memory either.
+//! Generations never wrap: a slot whose last generation has been released is
+//! retired for good, so a handle value is never accepted again once released.
 //!
 //! A slot's state word holds its generation, a LIVE bit, an EXCLUSIVE bit
 //! (one thread is using the object) and a count of shared users. Taking it
@@ -31,6 +33,10 @@ const READERS: u64 = ((1 << 15) - 1) * READER;
 const PINS: u64 = READER - 1;
 /// The bits that say which handle a slot holds now: generation and LIVE.
 const IDENTITY: u64 = !(EXCLUSIVE | READERS | PINS);
+/// A slot whose handle of this generation is released is never reused.
+const LAST_GENERATION: u32 = u32::MAX;
+/// Slots a table has at most.
+const MAX_SLOTS: usize = CHUNK * MAX_CHUNKS;
 
 /// Something any thread may do to a handle's object while another thread
 /// uses it (interrupting a connection's query). Borrowed from the object,
@@ -86,27 +92,56 @@ pub(crate) struct HandleTable<T> {
     free: ForkMutex<FreeList>,
     /// Which per-thread cache of free slots this table uses, if any.
     thread_cache: Option<usize>,
+    /// Handles live at once at most (MAX_SLOTS but in tests).
+    capacity: usize,
 }
 
 // SAFETY: a slot's value is only touched by the thread that holds the slot
 // exclusively (state word CAS), or read-only while readers > 0 and EXCLUSIVE
-// is clear; T: Send lets values move between threads, and `lock_shared`,
+// is clear; T: Send lets values move between threads, and `try_shared`,
 // which hands out &T to several threads, requires T: Sync.
 unsafe impl<T: Send> Sync for HandleTable<T> {}
 
 /// Why a handle was refused.
-enum Refusal {
-    Stale,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Never handed out (or garbage).
+    Invalid,
+    /// Handed out once and released since (its slot moved on).
+    Released,
+    /// Another thread holds it exclusively, or is releasing it.
     Busy,
+    /// Its counter of shared users (or pins) is full.
+    TooManyUsers,
 }
 
 fn generation_of(state: u64) -> u32 {
     (state >> 32) as u32
 }
 
+/// Why a handle of `generation` does not match its slot's `state`.
+fn mismatch(generation: u32, state: u64) -> Refusal {
+    let current = generation_of(state);
+    let retired_for_good = current == LAST_GENERATION && state & LIVE == 0;
+    if generation < current || (generation == current && retired_for_good) {
+        Refusal::Released
+    } else {
+        Refusal::Invalid
+    }
+}
+
+/// The state of a slot whose handle of `generation` is released, and
+/// whether the slot may be handed out again (not after its last generation).
+fn retired_state(generation: u32) -> (u64, bool) {
+    match generation.checked_add(1) {
+        Some(next) => ((next as u64) << 32, true),
+        None => ((LAST_GENERATION as u64) << 32, false),
+    }
+}
+
 fn decode(handle: u64) -> Option<(usize, u32)> {
     let index = (handle & 0xffff_ffff) as usize;
-    if index == 0 || index > CHUNK * MAX_CHUNKS {
+    if index == 0 || index > MAX_SLOTS {
         return None;
     }
     Some((index - 1, (handle >> 32) as u32))
@@ -122,7 +157,17 @@ impl<T> HandleTable<T> {
                 next_unused: 0,
             }),
             thread_cache: None,
+            capacity: MAX_SLOTS,
         }
+    }
+
+    /// A table of at most `capacity` live handles, to reach the limit in tests.
+    #[cfg(test)]
+    const fn with_capacity(kind: &'static str, capacity: usize) -> Self {
+        assert!(capacity <= MAX_SLOTS);
+        let mut table = Self::new(kind);
+        table.capacity = capacity;
+        table
     }
 
     /// A table whose free slots are cached per thread, in cache `index`
@@ -229,11 +274,14 @@ impl<T> HandleTable<T> {
             return Ok(index as usize);
         }
         let i = free.next_unused as usize;
-        if i >= CHUNK * MAX_CHUNKS {
-            return Err(Error::new(
-                crate::ErrorKind::Internal,
-                format!("too many open {} handles ({})", self.kind, CHUNK * MAX_CHUNKS),
-            ));
+        if i >= self.capacity {
+            // Only live handles (and slots retired after 2^32 uses) hold
+            // slots: this many at once means handles are never released.
+            return Err(Error::misuse(format!(
+                "too many live {} handles at once ({}): each must be released \
+                 (sqlpool_close, _checkin, _finalize, _options_free) when no longer used",
+                self.kind, self.capacity
+            )));
         }
         if i % CHUNK == 0 {
             let chunk: Box<[Slot<T>]> = (0..CHUNK)
@@ -272,14 +320,31 @@ impl<T> HandleTable<T> {
         ))
     }
 
+    fn too_many_users(&self) -> Error {
+        Error::misuse(format!(
+            "too many threads use one {} handle at once ({}): the rest are refused",
+            self.kind, PINS
+        ))
+    }
+
+    /// The usual error for a refusal; callers with a better word for some
+    /// (a closed pool) map those themselves.
+    pub(crate) fn refusal_error(&self, refusal: Refusal) -> Error {
+        match refusal {
+            Refusal::Invalid | Refusal::Released => self.stale(),
+            Refusal::Busy => Error::misuse(format!("{} is in use by another thread at the same time", self.kind)),
+            Refusal::TooManyUsers => self.too_many_users(),
+        }
+    }
+
     fn try_exclusive(&self, handle: u64) -> std::result::Result<Exclusive<'_, T>, Refusal> {
-        let (index, generation) = decode(handle).ok_or(Refusal::Stale)?;
-        let slot = self.slot(index).ok_or(Refusal::Stale)?;
+        let (index, generation) = decode(handle).ok_or(Refusal::Invalid)?;
+        let slot = self.slot(index).ok_or(Refusal::Invalid)?;
         let idle = ((generation as u64) << 32) | LIVE;
         let mut now = slot.state.load(Ordering::Relaxed);
         loop {
             if now & IDENTITY != idle {
-                return Err(Refusal::Stale);
+                return Err(mismatch(generation, now));
             }
             if now & (EXCLUSIVE | READERS) != 0 {
                 return Err(Refusal::Busy);
@@ -313,6 +378,9 @@ impl<T> HandleTable<T> {
             if now & IDENTITY != idle {
                 return Err(self.stale());
             }
+            if now & PINS == PINS {
+                return Err(self.too_many_users());
+            }
             match slot
                 .state
                 .compare_exchange_weak(now, now + 1, Ordering::Acquire, Ordering::Relaxed)
@@ -340,10 +408,8 @@ impl<T> HandleTable<T> {
 
     /// Takes the object for this thread alone.
     pub(crate) fn lock_exclusive(&self, handle: u64) -> Result<Exclusive<'_, T>> {
-        self.try_exclusive(handle).map_err(|refusal| match refusal {
-            Refusal::Stale => self.stale(),
-            Refusal::Busy => Error::misuse(format!("{} is in use by another thread at the same time", self.kind)),
-        })
+        self.try_exclusive(handle)
+            .map_err(|refusal| self.refusal_error(refusal))
     }
 
     /// The handle's tag (`insert_tagged`), read without taking the handle:
@@ -388,7 +454,7 @@ impl<T> HandleTable<T> {
         let (index, generation) = decode(handle).ok_or_else(|| self.stale())?;
         let slot = self.slot(index).ok_or_else(|| self.stale())?;
         let idle = ((generation as u64) << 32) | LIVE;
-        let retired = (generation.wrapping_add(1) as u64) << 32;
+        let (retired, reusable) = retired_state(generation);
         if slot
             .state
             .compare_exchange(idle, retired, Ordering::AcqRel, Ordering::Relaxed)
@@ -398,14 +464,52 @@ impl<T> HandleTable<T> {
             return Ok(self.lock_exclusive(handle)?.remove());
         }
         // SAFETY: just retired by this thread.
-        Ok(unsafe { self.empty_retired(index) })
+        Ok(unsafe { self.empty_retired(index, reusable) })
     }
 
-    /// Empties a slot this thread has just retired and puts it back for reuse.
+    /// Releases a handle other threads may be sharing (`try_shared`): new
+    /// users are refused at once (Busy), those inside a call finish it, then
+    /// the handle is retired and its object returned. A handle already
+    /// released, or being released by another thread, is refused.
+    pub(crate) fn release_shared(&'static self, handle: u64) -> std::result::Result<T, Refusal> {
+        let (index, generation) = decode(handle).ok_or(Refusal::Invalid)?;
+        let slot = self.slot(index).ok_or(Refusal::Invalid)?;
+        let idle = ((generation as u64) << 32) | LIVE;
+        let mut now = slot.state.load(Ordering::Relaxed);
+        loop {
+            if now & IDENTITY != idle {
+                return Err(mismatch(generation, now));
+            }
+            if now & EXCLUSIVE != 0 {
+                return Err(Refusal::Busy);
+            }
+            match slot
+                .state
+                .compare_exchange_weak(now, now | EXCLUSIVE, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(actual) => now = actual,
+            }
+        }
+        // Shared users hold the handle for one call, pins for one action.
+        let (retired, reusable) = retired_state(generation);
+        while slot
+            .state
+            .compare_exchange_weak(idle | EXCLUSIVE, retired, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            std::thread::yield_now();
+        }
+        // SAFETY: just retired by this thread.
+        Ok(unsafe { self.empty_retired(index, reusable) })
+    }
+
+    /// Empties a slot this thread has just retired and puts it back for
+    /// reuse if `reusable` (not after its last generation).
     ///
     /// # Safety
     /// This thread moved the slot's state from LIVE to retired.
-    unsafe fn empty_retired(&'static self, index: usize) -> T {
+    unsafe fn empty_retired(&'static self, index: usize, reusable: bool) -> T {
         let slot = self.slot(index).expect("a retired slot exists");
         // SAFETY: the slot is no longer LIVE, so no other thread reaches it,
         // and it is not free yet.
@@ -413,23 +517,31 @@ impl<T> HandleTable<T> {
             *slot.action.get() = None;
             (*slot.value.get()).take()
         };
-        self.release_slot(index);
+        if reusable {
+            self.release_slot(index);
+        }
         value.expect("a LIVE slot holds a value")
     }
 
-    /// Shares the object with other readers (for objects that are themselves
-    /// thread-safe, such as pools).
-    pub(crate) fn lock_shared(&self, handle: u64) -> Result<Shared<'_, T>>
+    /// Shares the object with other readers for the length of one call
+    /// (for objects that are themselves thread-safe, such as pools).
+    pub(crate) fn try_shared(&self, handle: u64) -> std::result::Result<Shared<'_, T>, Refusal>
     where
         T: Sync,
     {
-        let (index, generation) = decode(handle).ok_or_else(|| self.stale())?;
-        let slot = self.slot(index).ok_or_else(|| self.stale())?;
+        let (index, generation) = decode(handle).ok_or(Refusal::Invalid)?;
+        let slot = self.slot(index).ok_or(Refusal::Invalid)?;
         let idle = ((generation as u64) << 32) | LIVE;
         let mut now = slot.state.load(Ordering::Relaxed);
         loop {
-            if now & IDENTITY != idle || now & EXCLUSIVE != 0 {
-                return Err(self.stale());
+            if now & IDENTITY != idle {
+                return Err(mismatch(generation, now));
+            }
+            if now & EXCLUSIVE != 0 {
+                return Err(Refusal::Busy);
+            }
+            if now & READERS == READERS {
+                return Err(Refusal::TooManyUsers);
             }
             match slot
                 .state
@@ -448,7 +560,7 @@ impl<T> HandleTable<T> {
             match self.try_exclusive(handle) {
                 Ok(held) => return Ok(held),
                 Err(Refusal::Busy) => std::thread::yield_now(),
-                Err(Refusal::Stale) => return Err(self.stale()),
+                Err(refusal) => return Err(self.refusal_error(refusal)),
             }
         }
     }
@@ -475,9 +587,11 @@ impl<T> HandleTable<T> {
                 }
                 // SAFETY: as above.
                 unsafe { *slot.action.get() = None };
-                slot.state
-                    .store((generation_of(state).wrapping_add(1) as u64) << 32, Ordering::Relaxed);
-                free.free.push(index as u32);
+                let (retired, reusable) = retired_state(generation_of(state));
+                slot.state.store(retired, Ordering::Relaxed);
+                if reusable {
+                    free.free.push(index as u32);
+                }
             }
         }
         // SAFETY: the child has no other thread.
@@ -508,17 +622,12 @@ impl<T> Exclusive<'static, T> {
     /// Releases the handle: its object is returned and the handle is stale
     /// from now on.
     pub(crate) fn remove(self) -> T {
-        let next_generation = (generation_of(self.idle).wrapping_add(1) as u64) << 32;
+        let (retired, reusable) = retired_state(generation_of(self.idle));
         // Retire the handle once no pin is left (pins last a few instructions).
         while self
             .slot
             .state
-            .compare_exchange_weak(
-                self.idle | EXCLUSIVE,
-                next_generation,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            )
+            .compare_exchange_weak(self.idle | EXCLUSIVE, retired, Ordering::AcqRel, Ordering::Relaxed)
             .is_err()
         {
             std::hint::spin_loop();
@@ -526,7 +635,7 @@ impl<T> Exclusive<'static, T> {
         let (table, index) = (self.table, self.index);
         std::mem::forget(self);
         // SAFETY: just retired by this thread.
-        unsafe { table.empty_retired(index) }
+        unsafe { table.empty_retired(index, reusable) }
     }
 }
 
@@ -594,8 +703,8 @@ mod tests {
         let h2 = TABLE.insert("two".into()).unwrap();
         assert_ne!(h1, h2, "a reused slot gets a new generation");
         assert!(TABLE.lock_exclusive(h1).is_err());
-        assert!(TABLE.lock_shared(h1).is_err());
-        assert_eq!(&*TABLE.lock_shared(h2).unwrap(), "two");
+        assert!(TABLE.try_shared(h1).is_err());
+        assert_eq!(&*TABLE.try_shared(h2).unwrap(), "two");
         TABLE.lock_exclusive(h2).unwrap().remove();
     }
 
@@ -606,11 +715,11 @@ mod tests {
             let _held = TABLE.lock_exclusive(h).unwrap();
             let e = TABLE.lock_exclusive(h).unwrap_err();
             assert!(e.message().contains("in use by another thread"), "{e}");
-            assert!(TABLE.lock_shared(h).is_err());
+            assert!(TABLE.try_shared(h).is_err());
         }
         {
-            let a = TABLE.lock_shared(h).unwrap();
-            let b = TABLE.lock_shared(h).unwrap();
+            let a = TABLE.try_shared(h).unwrap();
+            let b = TABLE.try_shared(h).unwrap();
             assert_eq!(&*a, &*b);
             assert!(TABLE.lock_exclusive(h).is_err());
         }
@@ -690,11 +799,127 @@ mod tests {
         TABLE.take(new).unwrap();
     }
 
+    /// Generations never wrap: a slot whose last generation was handed out
+    /// is retired for good, so that no old handle is ever accepted again.
+    #[test]
+    fn a_slot_at_its_last_generation_is_retired_and_never_revives_an_old_handle() {
+        static WRAPPING: HandleTable<u32> = HandleTable::with_thread_cache("wrapping", 3);
+        let old = WRAPPING.insert(1).unwrap();
+        let index = (old & 0xffff_ffff) as usize - 1;
+        WRAPPING.take(old).unwrap();
+        // As if the slot had been reused 2^32 - 2 more times since: the
+        // next handle out of it carries the last generation there is.
+        let slot = WRAPPING.slot(index).unwrap();
+        slot.state.store((u32::MAX as u64) << 32, Ordering::SeqCst);
+        let last = WRAPPING.insert(2).unwrap();
+        assert_eq!(
+            last & 0xffff_ffff,
+            old & 0xffff_ffff,
+            "this thread's cache hands the same slot out"
+        );
+        assert_eq!(last >> 32, u32::MAX as u64);
+        WRAPPING.take(last).unwrap();
+        let later: Vec<u64> = (0..3 * CACHE_BATCH as u32)
+            .map(|i| WRAPPING.insert(i).unwrap())
+            .collect();
+        assert!(
+            later.iter().all(|h| h & 0xffff_ffff != old & 0xffff_ffff),
+            "the retired slot is never handed out again"
+        );
+        for stale in [old, last] {
+            assert_eq!(WRAPPING.lock_exclusive(stale).unwrap_err().kind(), ErrorKind::Misuse);
+            assert!(WRAPPING.take(stale).is_err());
+        }
+        for h in later {
+            WRAPPING.take(h).unwrap();
+        }
+        assert!(!WRAPPING.free.lock().free.contains(&(index as u32)));
+    }
+
+    #[test]
+    fn shared_users_beyond_the_counters_width_are_refused_never_overflowed() {
+        let h = TABLE.insert("many".into()).unwrap();
+        let slot = TABLE.slot((h & 0xffff_ffff) as usize - 1).unwrap();
+        // All but one of the shared users the counter can hold.
+        slot.state.fetch_add(READERS - READER, Ordering::SeqCst);
+        let last_one = TABLE.try_shared(h).unwrap();
+        let before = slot.state.load(Ordering::SeqCst);
+        let e = TABLE.refusal_error(TABLE.try_shared(h).err().expect("refused"));
+        assert!(e.message().contains("at once"), "{e}");
+        assert_eq!(
+            slot.state.load(Ordering::SeqCst),
+            before,
+            "nothing spilled into EXCLUSIVE"
+        );
+        drop(last_one);
+        slot.state.fetch_sub(READERS - READER, Ordering::SeqCst);
+
+        // The same for pins (users of the action).
+        slot.state.fetch_add(PINS, Ordering::SeqCst);
+        let before = slot.state.load(Ordering::SeqCst);
+        let e = TABLE.run_action(h).unwrap_err();
+        assert!(e.message().contains("at once"), "{e}");
+        assert_eq!(
+            slot.state.load(Ordering::SeqCst),
+            before,
+            "nothing spilled into the readers"
+        );
+        slot.state.fetch_sub(PINS, Ordering::SeqCst);
+        assert_eq!(TABLE.take(h).unwrap(), "many");
+    }
+
+    #[test]
+    fn released_slots_serve_for_ever_and_a_full_table_is_a_clear_misuse() {
+        static SMALL: HandleTable<u32> = HandleTable::with_capacity("small", 3);
+        for i in 0..10 * 3 {
+            let h = SMALL.insert(i).unwrap();
+            assert_eq!(SMALL.take(h).unwrap(), i);
+        }
+        let live: Vec<u64> = (0..3).map(|i| SMALL.insert(i).unwrap()).collect();
+        let e = SMALL.insert(3).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Misuse);
+        assert!(e.message().contains("too many live small handles at once (3)"), "{e}");
+        SMALL.take(live[1]).unwrap();
+        let again = SMALL.insert(4).unwrap();
+        for h in [live[0], live[2], again] {
+            SMALL.take(h).unwrap();
+        }
+    }
+
+    #[test]
+    fn release_shared_turns_new_users_away_waits_for_current_ones_and_runs_once() {
+        static SHARED: HandleTable<String> = HandleTable::new("shared thing");
+        let h = SHARED.insert("pool".into()).unwrap();
+        let inside = SHARED.try_shared(h).unwrap();
+        let releaser = std::thread::spawn(move || SHARED.release_shared(h));
+        let slot = SHARED.slot((h & 0xffff_ffff) as usize - 1).unwrap();
+        while slot.state.load(Ordering::SeqCst) & EXCLUSIVE == 0 {
+            std::thread::yield_now();
+        }
+        assert_eq!(SHARED.try_shared(h).err(), Some(Refusal::Busy), "a release in progress");
+        assert_eq!(
+            SHARED.release_shared(h).err(),
+            Some(Refusal::Busy),
+            "one release at a time"
+        );
+        assert!(!releaser.is_finished(), "it waits for the user inside its call");
+        assert_eq!(&*inside, "pool", "the user inside its call keeps the object");
+        drop(inside);
+        assert_eq!(releaser.join().unwrap().unwrap(), "pool");
+        assert_eq!(SHARED.try_shared(h).err(), Some(Refusal::Released));
+        assert_eq!(SHARED.release_shared(h).err(), Some(Refusal::Released));
+        assert_eq!(
+            SHARED.try_shared(h ^ (1 << 40)).err(),
+            Some(Refusal::Invalid),
+            "never handed out"
+        );
+    }
+
     #[test]
     fn garbage_handles_are_refused() {
         for h in [0u64, 1, u64::MAX, 0xdead_beef_0000_0000, (7 << 32) | 3] {
             assert!(TABLE.lock_exclusive(h).is_err());
-            assert!(TABLE.lock_shared(h).is_err());
+            assert!(TABLE.try_shared(h).is_err());
         }
     }
 }

@@ -21,7 +21,7 @@ mod fork;
 mod handle;
 
 use crate::error::{Error, Result};
-use handle::{Exclusive, HandleTable, Shared};
+use handle::{Exclusive, HandleTable};
 use std::ffi::{c_char, CStr};
 
 /// An opaque C handle type and the table its objects live in.
@@ -52,14 +52,6 @@ pub(crate) fn lock_for_release<H: Handle>(handle: *const H) -> Result<Exclusive<
 /// Releases a handle no thread is using and returns its object.
 pub(crate) fn take<H: Handle>(handle: *const H) -> Result<H::Object> {
     H::table().take(address(handle)?)
-}
-
-/// Shares the handle's object (thread-safe objects only) for one call.
-pub(crate) fn share<H: Handle>(handle: *const H) -> Result<Shared<'static, H::Object>>
-where
-    H::Object: Sync,
-{
-    H::table().lock_shared(address(handle)?)
 }
 
 /// Stores `object` and returns a new handle for it.
@@ -134,6 +126,36 @@ pub(crate) fn check_out<T>(out: *mut T, what: &str) -> Result<()> {
 pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
     // SAFETY: the caller checked out and promises it is writable.
     unsafe { out.write(value) };
+}
+
+/// Checks the size of a struct passed with its size (API.md, "ABI"): any
+/// size is accepted (an older, shorter struct or a newer, longer one) but 0.
+pub(crate) fn check_out_size(out_size: usize, what: &str) -> Result<()> {
+    if out_size == 0 {
+        return Err(Error::invalid(format!(
+            "out_size is 0: pass sizeof({what}) as the caller compiled it"
+        )));
+    }
+    Ok(())
+}
+
+/// Writes a struct passed with its size: min(out_size, its size) bytes of
+/// `value`, then zeros up to out_size, so that an older caller's shorter
+/// struct is filled as far as it reaches and a newer one's extra fields
+/// read 0.
+///
+/// # Safety
+/// `out` passed `check_out` and points to `out_size` writable bytes; `T` is
+/// a `repr(C)` struct without padding (every byte of it is initialised).
+pub(crate) unsafe fn write_sized<T: Copy>(out: *mut T, out_size: usize, value: T) {
+    let written = out_size.min(std::mem::size_of::<T>());
+    // SAFETY: `value` has size_of::<T>() >= written readable bytes; `out`
+    // has out_size >= written writable bytes (the caller's promise); a local
+    // and the caller's memory do not overlap.
+    unsafe {
+        std::ptr::copy_nonoverlapping((&value as *const T).cast::<u8>(), out.cast::<u8>(), written);
+        std::ptr::write_bytes(out.cast::<u8>().add(written), 0, out_size - written);
+    }
 }
 
 /// Copies `text` into a caller's buffer, NUL-terminated, the way every text

@@ -2,9 +2,11 @@
 
 use super::conn::{sqlpool_conn, ConnEntry};
 use super::error::{call, SQLPOOL_OK};
-use super::handle::HandleTable;
+use super::handle::{HandleTable, Refusal, Shared};
 use super::options::sqlpool_options;
-use super::{c_str, check_out, lock_for_release, new_handle, new_handle_with_action, share, write_out, Handle};
+use super::{
+    address, c_str, check_out, check_out_size, new_handle, new_handle_with_action, write_out, write_sized, Handle,
+};
 use crate::error::Error;
 use crate::{Pool, Stats};
 use std::ffi::{c_char, c_int};
@@ -15,32 +17,45 @@ pub struct sqlpool_pool {
     _private: [u8; 0],
 }
 
-/// A pool handle's object. After sqlpool_close() the handle stays valid as a
-/// small tombstone, so that later calls get SQLPOOL_CLOSED (and a second
-/// close SQLPOOL_MISUSE) while the pool itself is released once its last
-/// connection is checked in.
+/// A pool handle's object. sqlpool_close() releases the handle and its
+/// slot, which a later pool may reuse under a newer generation: the closed
+/// handle is then "released" (an older generation than its slot's), which
+/// the pool functions answer with SQLPOOL_CLOSED, and a second close with
+/// SQLPOOL_MISUSE. The pool itself lives on until its last connection is
+/// checked in.
 pub(crate) enum PoolEntry {
     Open(Pool),
     /// A reference to a pool of the shared registry (sqlpool_open_shared()).
     Shared(Pool),
-    Closed {
-        path: Box<str>,
-    },
 }
 
 impl PoolEntry {
-    pub(crate) fn pool(&self) -> crate::Result<&Pool> {
+    pub(crate) fn pool(&self) -> &Pool {
         match self {
-            PoolEntry::Open(pool) | PoolEntry::Shared(pool) => Ok(pool),
-            PoolEntry::Closed { path } => Err(Error::new(
-                crate::ErrorKind::Closed,
-                format!("the pool on '{path}' was closed"),
-            )),
+            PoolEntry::Open(pool) | PoolEntry::Shared(pool) => pool,
         }
     }
 }
 
 pub(crate) static POOLS: HandleTable<PoolEntry> = HandleTable::new("pool");
+
+/// Shares a pool handle for one call. A handle that was closed, or is being
+/// closed by another thread right now, is SQLPOOL_CLOSED.
+fn share(pool: *const sqlpool_pool) -> crate::Result<Shared<'static, PoolEntry>> {
+    POOLS.try_shared(address(pool)?).map_err(|refusal| match refusal {
+        Refusal::Released | Refusal::Busy => Error::new(
+            crate::ErrorKind::Closed,
+            "the pool was closed (sqlpool_close() was called on this handle)",
+        ),
+        other => POOLS.refusal_error(other),
+    })
+}
+
+/// A pool of a live handle, owned: the handle is not held while the caller
+/// waits or opens a connection, so that sqlpool_close() never waits for it.
+fn pool_of(pool: *const sqlpool_pool) -> crate::Result<Pool> {
+    Ok(share(pool)?.pool().clone())
+}
 
 impl Handle for sqlpool_pool {
     type Object = PoolEntry;
@@ -185,14 +200,10 @@ pub(crate) fn checkout_from(
     pool: *mut sqlpool_pool,
     timeout: Option<std::time::Duration>,
 ) -> crate::Result<crate::PooledConnection> {
-    let held = share(pool)?;
-    if let Some(conn) = held.pool()?.try_checkout()? {
+    let pool = pool_of(pool)?;
+    if let Some(conn) = pool.try_checkout()? {
         return Ok(conn);
     }
-    // Let go of the handle before waiting, so that sqlpool_close() from
-    // another thread is not held up.
-    let pool = held.pool()?.clone();
-    drop(held);
     pool.checkout_timeout(timeout.unwrap_or(pool.options().timeout()))
 }
 
@@ -220,46 +231,61 @@ unsafe fn checkout_into(
 #[no_mangle]
 pub extern "C" fn sqlpool_dispose(pool: *mut sqlpool_pool) -> c_int {
     call(|| {
-        share(pool)?.pool()?.dispose();
+        // Closing connections may take a while (a WAL checkpoint): not
+        // while holding the handle, which sqlpool_close() would wait for.
+        pool_of(pool)?.dispose();
         Ok(SQLPOOL_OK)
     })
 }
 
-/// Closes the pool and releases the handle: idle connections close now;
-/// checked-out ones stay usable and close at their checkin; threads waiting
-/// in checkout wake with SQLPOOL_CLOSED, and later calls on the handle
-/// return SQLPOOL_CLOSED. The pool's memory is released when its last
-/// connection is checked in (the handle keeps a few bytes, so that it never
-/// aliases another pool). NULL is a no-op (SQLPOOL_OK); closing twice is
-/// SQLPOOL_MISUSE. A handle from sqlpool_open_shared() gives back its
-/// reference: the shared pool closes when its last handle is closed.
+/// Closes the pool and releases the handle. Idle connections close now.
+/// Threads waiting in checkout (for a connection, or for the shared
+/// registry's budget) wake with SQLPOOL_CLOSED; later calls on the handle,
+/// and calls racing with the close, return SQLPOOL_OK or SQLPOOL_CLOSED.
+/// Close returns promptly: it never waits for a checkout that is opening a
+/// connection or waiting (such a checkout may still succeed; its connection
+/// closes at checkin).
+///
+/// Checked-out connections stay valid until their checkin, which closes
+/// them; but the statements running on them when the pool closes (an exec,
+/// or a statement stepped but not yet DONE or reset) are interrupted: their
+/// next sqlpool_step() or sqlpool_exec() fails with SQLPOOL_SQLITE, extended
+/// code 9 (SQLITE_INTERRUPT). Once none of its statements is running (reset
+/// or finalized), the connection works normally until its checkin.
+///
+/// The pool's memory is released when its last connection is checked in;
+/// the handle's slot may be reused by a later pool, never aliased: the old
+/// handle keeps answering SQLPOOL_CLOSED. NULL is a no-op (SQLPOOL_OK);
+/// closing twice is SQLPOOL_MISUSE. A handle from sqlpool_open_shared()
+/// gives back its reference: the shared pool closes when its last handle is
+/// closed.
 #[no_mangle]
 pub extern "C" fn sqlpool_close(pool: *mut sqlpool_pool) -> c_int {
     call(|| {
         if pool.is_null() {
             return Ok(SQLPOOL_OK);
         }
-        let mut held = lock_for_release(pool)?;
-        let path: Box<str> = match &*held {
-            PoolEntry::Open(p) | PoolEntry::Shared(p) => p.path().into(),
-            PoolEntry::Closed { path } => {
-                return Err(Error::misuse(format!("the pool on '{path}' was closed twice")));
+        let entry = POOLS.release_shared(address(pool)?).map_err(|refusal| match refusal {
+            Refusal::Released | Refusal::Busy => {
+                Error::misuse("the pool was closed twice (sqlpool_close() was already called on this handle)")
             }
-        };
-        let entry = std::mem::replace(&mut *held, PoolEntry::Closed { path });
-        drop(held);
+            other => POOLS.refusal_error(other),
+        })?;
         match entry {
             PoolEntry::Open(open) => open.close()?,
             PoolEntry::Shared(shared) => crate::shared::release(&shared)?,
-            PoolEntry::Closed { .. } => unreachable!("matched Closed above"),
         }
         Ok(SQLPOOL_OK)
     })
 }
 
 /// Writes the pool's stats to `*out`. `out_size` is sizeof(sqlpool_stats)
-/// as the caller compiled it: smaller than this version's struct is
-/// SQLPOOL_INVALID_ARGUMENT; bytes beyond it (a newer header) are zeroed.
+/// as the caller compiled it: the library writes min(out_size, its own
+/// sizeof(sqlpool_stats)) bytes and zeroes the rest up to out_size, so a
+/// program built against an older, shorter struct (0.1's was 96 bytes, up to
+/// `invalidated`) gets the fields it knows, and one built against a newer
+/// header reads 0 in the fields this library lacks. out_size 0 is
+/// SQLPOOL_INVALID_ARGUMENT.
 ///
 /// # Safety
 /// `out` is NULL or points to `out_size` writable bytes.
@@ -271,18 +297,10 @@ pub unsafe extern "C" fn sqlpool_get_stats(
 ) -> c_int {
     call(|| {
         check_out(out, "out")?;
-        let ours = std::mem::size_of::<sqlpool_stats>();
-        if out_size < ours {
-            return Err(Error::invalid(format!(
-                "out_size {out_size} is smaller than sizeof(sqlpool_stats) = {ours} of this library version"
-            )));
-        }
-        let stats = sqlpool_stats::from(share(pool)?.pool()?.stats());
-        // SAFETY: out points to out_size >= ours writable bytes.
-        unsafe {
-            std::ptr::write_bytes(out.cast::<u8>().add(ours), 0, out_size - ours);
-            write_out(out, stats);
-        }
+        check_out_size(out_size, "sqlpool_stats")?;
+        let stats = sqlpool_stats::from(share(pool)?.pool().stats());
+        // SAFETY: out points to out_size writable bytes (the caller's promise).
+        unsafe { write_sized(out, out_size, stats) };
         Ok(SQLPOOL_OK)
     })
 }
@@ -304,7 +322,7 @@ pub unsafe extern "C" fn sqlpool_status(
     needed: *mut usize,
 ) -> c_int {
     call(|| {
-        let text = share(pool)?.pool()?.status();
+        let text = share(pool)?.pool().status();
         // SAFETY: forwarded from the caller.
         unsafe { super::write_text(&text, buf, size, needed) }?;
         Ok(SQLPOOL_OK)
@@ -328,7 +346,7 @@ pub unsafe extern "C" fn sqlpool_metrics_prometheus(
     needed: *mut usize,
 ) -> c_int {
     call(|| {
-        let text = share(pool)?.pool()?.prometheus();
+        let text = share(pool)?.pool().prometheus();
         // SAFETY: forwarded from the caller.
         unsafe { super::write_text(&text, buf, size, needed) }?;
         Ok(SQLPOOL_OK)

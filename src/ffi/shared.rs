@@ -5,7 +5,7 @@
 use super::error::{call, SQLPOOL_OK};
 use super::options::sqlpool_options;
 use super::pool::{sqlpool_pool, PoolEntry};
-use super::{c_str, check_out, new_handle, write_out};
+use super::{c_str, check_out, check_out_size, new_handle, write_out, write_sized};
 use crate::error::Error;
 use crate::shared;
 use std::ffi::{c_char, c_int};
@@ -120,9 +120,11 @@ pub unsafe extern "C" fn sqlpool_shared_sweep(out_disposed: *mut u32) -> c_int {
 }
 
 /// Writes the shared registry's limits and counters to `*out`. `out_size`
-/// is sizeof(sqlpool_shared_stats) as the caller compiled it: smaller than
-/// this version's struct is SQLPOOL_INVALID_ARGUMENT; bytes beyond it are
-/// zeroed. Thread-safe.
+/// is sizeof(sqlpool_shared_stats) as the caller compiled it: the library
+/// writes min(out_size, its own sizeof(sqlpool_shared_stats)) bytes and
+/// zeroes the rest up to out_size (an older, shorter struct is filled as far
+/// as it reaches; a newer one reads 0 in the fields this library lacks).
+/// out_size 0 is SQLPOOL_INVALID_ARGUMENT. Thread-safe.
 ///
 /// # Safety
 /// `out` is NULL or points to `out_size` writable bytes.
@@ -130,12 +132,7 @@ pub unsafe extern "C" fn sqlpool_shared_sweep(out_disposed: *mut u32) -> c_int {
 pub unsafe extern "C" fn sqlpool_shared_get_stats(out: *mut sqlpool_shared_stats, out_size: usize) -> c_int {
     call(|| {
         check_out(out, "out")?;
-        let ours = std::mem::size_of::<sqlpool_shared_stats>();
-        if out_size < ours {
-            return Err(Error::invalid(format!(
-                "out_size {out_size} is smaller than sizeof(sqlpool_shared_stats) = {ours} of this library version"
-            )));
-        }
+        check_out_size(out_size, "sqlpool_shared_stats")?;
         let s = shared::stats();
         let stats = sqlpool_shared_stats {
             pools: s.pools,
@@ -148,11 +145,8 @@ pub unsafe extern "C" fn sqlpool_shared_get_stats(out: *mut sqlpool_shared_stats
             budget_waits: s.budget_waits,
             budget_timeouts: s.budget_timeouts,
         };
-        // SAFETY: out points to out_size >= ours writable bytes.
-        unsafe {
-            std::ptr::write_bytes(out.cast::<u8>().add(ours), 0, out_size - ours);
-            write_out(out, stats);
-        }
+        // SAFETY: out points to out_size writable bytes (the caller's promise).
+        unsafe { write_sized(out, out_size, stats) };
         Ok(SQLPOOL_OK)
     })
 }
