@@ -748,14 +748,18 @@ double sqlpool_column_double(const struct sqlpool_stmt *stmt, int i);
 /**
  * Column `i` of the current row as NUL-terminated UTF-8 text; NULL for SQL
  * NULL and on error. Owned by the statement: valid until the next step,
- * reset or finalize.
+ * reset or finalize, or the next sqlpool_column_text() or _blob() on the
+ * same column, which may convert the value in place (SQLite's rule: copy
+ * the bytes before asking for the column in another form).
  */
 const char *sqlpool_column_text(const struct sqlpool_stmt *stmt, int i);
 
 /**
  * Column `i` of the current row as bytes (length: sqlpool_column_bytes());
  * NULL for SQL NULL, an empty BLOB, and on error. Owned by the statement:
- * valid until the next step, reset or finalize.
+ * valid until the next step, reset or finalize, or the next
+ * sqlpool_column_text() on the same column, which may convert the value in
+ * place (SQLite's rule: copy the bytes before asking for another form).
  */
 const void *sqlpool_column_blob(const struct sqlpool_stmt *stmt, int i);
 

@@ -444,7 +444,7 @@ impl StatementRunner<'_> {
     }
 
     /// Steps to the end, calling `row` for each row.
-    pub fn for_each_row(&mut self, mut row: impl FnMut(&Statement) -> Result<()>) -> Result<()> {
+    pub fn for_each_row(&mut self, mut row: impl FnMut(&mut Statement) -> Result<()>) -> Result<()> {
         while self.step()? == Step::Row {
             row(self.stmt())?;
         }

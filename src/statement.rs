@@ -357,29 +357,35 @@ impl Statement {
         Ok(unsafe { CStr::from_ptr(p) })
     }
 
-    /// Column `i` of the current row, each part read from SQLite once, for
-    /// copying whole rows out. The caller keeps `i` below `data_count()`
-    /// (out of range reads as NULL, harmlessly).
-    pub(crate) fn value_unchecked(&self, i: i32) -> Value<'_> {
+    /// Reads the current row's first `cells.len()` columns into `cells`, each
+    /// value from SQLite once, for copying whole rows out. The caller keeps
+    /// `cells.len()` at most `data_count()` (columns past it read as NULL).
+    /// Takes `&mut self` so that no other accessor can convert a column (and
+    /// free its bytes) while the cells borrow them.
+    pub(crate) fn read_row<'s>(&'s mut self, cells: &mut [Value<'s>]) {
         let raw = self.raw.as_ptr();
-        // SAFETY: raw is live; SQLite checks i itself. The bytes stay valid
-        // until the row changes, which needs &mut self; text/blob come
-        // before bytes, as SQLite's documentation requires.
-        unsafe {
-            let bytes = |p: *const u8| {
-                if p.is_null() {
-                    &[][..]
-                } else {
-                    std::slice::from_raw_parts(p, ffi::sqlite3_column_bytes(raw, i) as usize)
+        for (i, cell) in cells.iter_mut().enumerate() {
+            let i = i as i32;
+            // SAFETY: raw is live; SQLite checks i itself. Each column is read
+            // with the accessor of its own type (which converts nothing), text
+            // and blob before bytes as SQLite's documentation requires, and the
+            // bytes stay valid while self is borrowed mutably by the cells.
+            *cell = unsafe {
+                let bytes = |p: *const u8| {
+                    if p.is_null() {
+                        &[][..]
+                    } else {
+                        std::slice::from_raw_parts(p, ffi::sqlite3_column_bytes(raw, i) as usize)
+                    }
+                };
+                match ffi::sqlite3_column_type(raw, i) {
+                    ffi::SQLITE_INTEGER => Value::Integer(ffi::sqlite3_column_int64(raw, i)),
+                    ffi::SQLITE_FLOAT => Value::Float(ffi::sqlite3_column_double(raw, i)),
+                    ffi::SQLITE_TEXT => Value::Text(bytes(ffi::sqlite3_column_text(raw, i))),
+                    ffi::SQLITE_BLOB => Value::Blob(bytes(ffi::sqlite3_column_blob(raw, i).cast())),
+                    _ => Value::Null,
                 }
             };
-            match ffi::sqlite3_column_type(raw, i) {
-                ffi::SQLITE_INTEGER => Value::Integer(ffi::sqlite3_column_int64(raw, i)),
-                ffi::SQLITE_FLOAT => Value::Float(ffi::sqlite3_column_double(raw, i)),
-                ffi::SQLITE_TEXT => Value::Text(bytes(ffi::sqlite3_column_text(raw, i))),
-                ffi::SQLITE_BLOB => Value::Blob(bytes(ffi::sqlite3_column_blob(raw, i).cast())),
-                _ => Value::Null,
-            }
         }
     }
 
@@ -402,12 +408,25 @@ impl Statement {
     }
 
     /// The column as text (without the NUL SQLite keeps after it); `None` for
-    /// SQL NULL. Valid until the next step, reset or finalize.
-    pub fn column_text(&self, i: i32) -> Result<Option<&[u8]>> {
+    /// SQL NULL.
+    ///
+    /// SQLite may convert the value in place (a BLOB gains its NUL, UTF-16
+    /// text becomes UTF-8), freeing bytes an earlier accessor returned; so
+    /// this and [`Statement::column_blob`] borrow the statement mutably, and a
+    /// slice must be dropped (or copied) before the next call:
+    ///
+    /// ```compile_fail
+    /// # fn read(stmt: &mut sqlpool::Statement) -> sqlpool::Result<()> {
+    /// let blob = stmt.column_blob(0)?;
+    /// let text = stmt.column_text(0)?; // error: `*stmt` is already borrowed
+    /// println!("{blob:?} {text:?}");
+    /// # Ok(()) }
+    /// ```
+    pub fn column_text(&mut self, i: i32) -> Result<Option<&[u8]>> {
         self.check_column(i)?;
         // SAFETY: raw is live, i in range. text is called before bytes, as
-        // SQLite's documentation requires, and stays valid until the row
-        // changes, which needs &mut self.
+        // SQLite's documentation requires, and the bytes stay valid while self
+        // is borrowed mutably (no step, reset or converting accessor).
         unsafe {
             let p = ffi::sqlite3_column_text(self.raw.as_ptr(), i);
             if p.is_null() {
@@ -419,8 +438,9 @@ impl Statement {
     }
 
     /// The column as bytes; `None` for SQL NULL and for a zero-length BLOB,
-    /// as SQLite reports them.
-    pub fn column_blob(&self, i: i32) -> Result<Option<&[u8]>> {
+    /// as SQLite reports them. Borrows the statement mutably, for the reason
+    /// given at [`Statement::column_text`].
+    pub fn column_blob(&mut self, i: i32) -> Result<Option<&[u8]>> {
         self.check_column(i)?;
         // SAFETY: as for column_text; blob before bytes.
         unsafe {

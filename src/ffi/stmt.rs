@@ -252,22 +252,35 @@ pub extern "C" fn sqlpool_column_double(stmt: *const sqlpool_stmt, i: c_int) -> 
     column(stmt, 0.0, |s| s.column_double(i))
 }
 
+/// Runs an accessor that may convert the column in place (text, blob).
+fn converting_column<R>(
+    stmt: *const sqlpool_stmt,
+    default: R,
+    f: impl FnOnce(&mut crate::Statement) -> Result<R>,
+) -> R {
+    value(default, || with_statement(stmt, |conn, id| f(conn.statement(id)?)))
+}
+
 /// Column `i` of the current row as NUL-terminated UTF-8 text; NULL for SQL
 /// NULL and on error. Owned by the statement: valid until the next step,
-/// reset or finalize.
+/// reset or finalize, or the next sqlpool_column_text() or _blob() on the
+/// same column, which may convert the value in place (SQLite's rule: copy
+/// the bytes before asking for the column in another form).
 #[no_mangle]
 pub extern "C" fn sqlpool_column_text(stmt: *const sqlpool_stmt, i: c_int) -> *const c_char {
-    column(stmt, std::ptr::null(), |s| {
+    converting_column(stmt, std::ptr::null(), |s| {
         Ok(s.column_text(i)?.map_or(std::ptr::null(), |t| t.as_ptr().cast()))
     })
 }
 
 /// Column `i` of the current row as bytes (length: sqlpool_column_bytes());
 /// NULL for SQL NULL, an empty BLOB, and on error. Owned by the statement:
-/// valid until the next step, reset or finalize.
+/// valid until the next step, reset or finalize, or the next
+/// sqlpool_column_text() on the same column, which may convert the value in
+/// place (SQLite's rule: copy the bytes before asking for another form).
 #[no_mangle]
 pub extern "C" fn sqlpool_column_blob(stmt: *const sqlpool_stmt, i: c_int) -> *const c_void {
-    column(stmt, std::ptr::null(), |s| {
+    converting_column(stmt, std::ptr::null(), |s| {
         Ok(s.column_blob(i)?.map_or(std::ptr::null(), |b| b.as_ptr().cast()))
     })
 }
