@@ -378,8 +378,8 @@ struct sqlpool_options *sqlpool_options_new(void);
 void sqlpool_options_free(struct sqlpool_options *opts);
 
 /**
- * Connections kept open in the pool (default 5). 0 is
- * SQLPOOL_INVALID_ARGUMENT.
+ * Connections kept open in the pool (default 5). 0 and values above
+ * INT32_MAX are SQLPOOL_INVALID_ARGUMENT.
  */
 int sqlpool_options_set_pool_size(struct sqlpool_options *opts, uint32_t n);
 
@@ -448,7 +448,8 @@ int sqlpool_options_set_init_sql(struct sqlpool_options *opts, const char *sql);
 
 /**
  * How long a connection waits for another writer's lock, in ms (SQLite's
- * busy_timeout; default 5000), applied to every connection.
+ * busy_timeout; default 5000), applied to every connection. Above INT32_MAX
+ * (SQLite's limit) is SQLPOOL_INVALID_ARGUMENT.
  */
 int sqlpool_options_set_busy_timeout_ms(struct sqlpool_options *opts, uint32_t ms);
 

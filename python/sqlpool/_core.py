@@ -590,12 +590,17 @@ def _int(value, name, lo, hi):
     return value
 
 
-def _ms(seconds, name, unlimited):
+def _ms(seconds, name, unlimited, limit=None):
+    """Seconds as ms for C: None is ``unlimited``; above ``limit`` ms (a
+    bound the library refuses to exceed) is an error, else ms saturate."""
     if seconds is None:
         return unlimited
     if seconds < 0:
         raise InvalidArgument(f"invalid option {name} = {seconds}: it must be >= 0")
-    return min(int(round(seconds * 1000)), unlimited)
+    ms = int(round(seconds * 1000))
+    if limit is not None and ms > limit:
+        raise InvalidArgument(f"invalid option {name} = {seconds}: SQLite takes at most {limit / 1000} s")
+    return min(ms, unlimited)
 
 
 class Pool:
@@ -672,7 +677,7 @@ class Pool:
         if not opts:
             raise error_from(_ffi.SQLPOOL_INTERNAL)
         try:
-            check(lib.sqlpool_options_set_pool_size(opts, _int(pool_size, "pool_size", 0, 2**32 - 1)))
+            check(lib.sqlpool_options_set_pool_size(opts, _int(pool_size, "pool_size", 0, 2**31 - 1)))
             check(lib.sqlpool_options_set_max_overflow(opts, _int(max_overflow, "max_overflow", -(2**31), 2**31 - 1)))
             check(lib.sqlpool_options_set_timeout_ms(opts, _ms(timeout, "timeout", 2**64 - 1)))
             check(lib.sqlpool_options_set_pre_ping(opts, bool(pre_ping)))
@@ -683,7 +688,7 @@ class Pool:
             check(lib.sqlpool_options_set_create(opts, bool(create)))
             if init_sql is not None:
                 check(lib.sqlpool_options_set_init_sql(opts, init_sql.encode("utf-8")))
-            check(lib.sqlpool_options_set_busy_timeout_ms(opts, _ms(busy_timeout, "busy_timeout", 2**32 - 1)))
+            check(lib.sqlpool_options_set_busy_timeout_ms(opts, _ms(busy_timeout, "busy_timeout", 2**31 - 1, limit=2**31 - 1)))
             check(lib.sqlpool_options_set_statement_cache_capacity(
                 opts, _int(statement_cache_capacity, "statement_cache_capacity", 0, 2**32 - 1)))
             if read_snapshot is not None:

@@ -215,9 +215,10 @@ pub extern "C" fn sqlpool_finalize(stmt: *mut sqlpool_stmt) -> c_int {
 }
 
 /// Runs a column accessor; on a NULL or stale statement, or an index out of
-/// range, returns `default` and sets the last error to SQLPOOL_MISUSE.
-fn column<R>(stmt: *const sqlpool_stmt, default: R, f: impl FnOnce(&crate::Statement) -> Result<R>) -> R {
-    value(default, || with_statement(stmt, |conn, id| f(conn.statement_ref(id)?)))
+/// range, returns `default` and sets the last error to SQLPOOL_MISUSE. The
+/// statement is lent mutably: text and blob may convert the column in place.
+fn column<R>(stmt: *const sqlpool_stmt, default: R, f: impl FnOnce(&mut crate::Statement) -> Result<R>) -> R {
+    value(default, || with_statement(stmt, |conn, id| f(conn.statement(id)?)))
 }
 
 /// The number of columns the statement returns (0 for none, or on error).
@@ -252,15 +253,6 @@ pub extern "C" fn sqlpool_column_double(stmt: *const sqlpool_stmt, i: c_int) -> 
     column(stmt, 0.0, |s| s.column_double(i))
 }
 
-/// Runs an accessor that may convert the column in place (text, blob).
-fn converting_column<R>(
-    stmt: *const sqlpool_stmt,
-    default: R,
-    f: impl FnOnce(&mut crate::Statement) -> Result<R>,
-) -> R {
-    value(default, || with_statement(stmt, |conn, id| f(conn.statement(id)?)))
-}
-
 /// Column `i` of the current row as NUL-terminated UTF-8 text; NULL for SQL
 /// NULL and on error. Owned by the statement: valid until the next step,
 /// reset or finalize, or the next sqlpool_column_text() or _blob() on the
@@ -268,7 +260,7 @@ fn converting_column<R>(
 /// the bytes before asking for the column in another form).
 #[no_mangle]
 pub extern "C" fn sqlpool_column_text(stmt: *const sqlpool_stmt, i: c_int) -> *const c_char {
-    converting_column(stmt, std::ptr::null(), |s| {
+    column(stmt, std::ptr::null(), |s| {
         Ok(s.column_text(i)?.map_or(std::ptr::null(), |t| t.as_ptr().cast()))
     })
 }
@@ -280,7 +272,7 @@ pub extern "C" fn sqlpool_column_text(stmt: *const sqlpool_stmt, i: c_int) -> *c
 /// place (SQLite's rule: copy the bytes before asking for another form).
 #[no_mangle]
 pub extern "C" fn sqlpool_column_blob(stmt: *const sqlpool_stmt, i: c_int) -> *const c_void {
-    converting_column(stmt, std::ptr::null(), |s| {
+    column(stmt, std::ptr::null(), |s| {
         Ok(s.column_blob(i)?.map_or(std::ptr::null(), |b| b.as_ptr().cast()))
     })
 }
