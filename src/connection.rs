@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::fork::{self, InSqlite, SqliteCall};
 use crate::options::Options;
-use crate::statement::{abbreviate, Statement, Step, StmtClass};
+use crate::statement::{abbreviate, Statement, Step, StmtClass, TerminatedSql};
 use crate::statement_cache::StatementCache;
 use rusqlite::{ffi, OpenFlags};
 use std::mem::ManuallyDrop;
@@ -159,12 +159,20 @@ impl Connection {
         unsafe { ffi::sqlite3_get_autocommit(self.raw.as_ptr()) != 0 }
     }
 
-    /// Runs every statement in `sql`, discarding any rows.
+    /// Runs every statement in `sql`, discarding any rows. A NUL byte in
+    /// `sql` is an error (SQLite would stop reading there).
     pub fn exec(&mut self, sql: &str) -> Result<()> {
+        let sql = std::ffi::CString::new(sql)
+            .map_err(|e| Error::invalid(format!("sql contains a NUL byte (at byte {})", e.nul_position())))?;
+        self.exec_terminated(TerminatedSql::new(&sql)?)
+    }
+
+    /// As `exec`, for SQL already followed by a NUL (from C): no copy.
+    pub(crate) fn exec_terminated(&mut self, sql: TerminatedSql<'_>) -> Result<()> {
         // A panic deep inside the library, for the tests of the panic
         // boundary (cargo feature test-panic; never in a normal build).
         #[cfg(feature = "test-panic")]
-        if sql == TEST_PANIC_SQL {
+        if sql.as_str() == TEST_PANIC_SQL {
             panic!("test panic requested through exec");
         }
         let _call = self.enter_sqlite();
@@ -178,7 +186,7 @@ impl Connection {
                 Ok(())
             })();
             result.inspect_err(|e| self.note_error(e))?;
-            rest = &rest[consumed..];
+            rest = rest.rest(consumed);
         }
     }
 

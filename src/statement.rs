@@ -56,6 +56,29 @@ impl Value<'_> {
     }
 }
 
+/// SQL text with a NUL byte right after it, so that SQLite can read it in
+/// place instead of copying it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TerminatedSql<'a>(&'a str);
+
+impl<'a> TerminatedSql<'a> {
+    /// Checks that `sql` is UTF-8.
+    pub(crate) fn new(sql: &'a CStr) -> Result<Self> {
+        std::str::from_utf8(sql.to_bytes())
+            .map(TerminatedSql)
+            .map_err(|e| Error::invalid(format!("sql is not valid UTF-8 (at byte {})", e.valid_up_to())))
+    }
+
+    pub(crate) fn as_str(self) -> &'a str {
+        self.0
+    }
+
+    /// The text from byte `at` on: still followed by the same NUL.
+    pub(crate) fn rest(self, at: usize) -> Self {
+        TerminatedSql(self.0.get(at..).unwrap_or(""))
+    }
+}
+
 pub struct Statement {
     raw: NonNull<ffi::sqlite3_stmt>,
     db: NonNull<ffi::sqlite3>,
@@ -74,10 +97,13 @@ pub struct Statement {
 unsafe impl Send for Statement {}
 
 impl Statement {
-    /// Prepares the first statement of `sql` on `db`; an error when `sql`
-    /// holds no statement.
+    /// Prepares the first statement of `sql` on `db` (SQLite copies `sql`
+    /// once: it has no NUL after it); an error when `sql` holds no statement.
+    /// The statement keeps all of `sql`, which the statement cache matches.
     pub(crate) fn prepare(db: NonNull<ffi::sqlite3>, sql: &str) -> Result<Statement> {
-        match Statement::prepare_next(db, sql)? {
+        let len =
+            c_int::try_from(sql.len()).map_err(|_| Error::invalid(format!("SQL is too long ({} bytes)", sql.len())))?;
+        match Statement::compile(db, sql, len, sql)? {
             (Some(stmt), _) => Ok(stmt),
             (None, _) => Err(Error::invalid(format!(
                 "prepare found no statement in SQL `{}` (empty or only a comment)",
@@ -86,15 +112,27 @@ impl Statement {
         }
     }
 
-    /// Prepares the first statement of `sql`, returning it (`None` when only
-    /// white space or comments are left) and the byte offset of the rest.
-    pub(crate) fn prepare_next(db: NonNull<ffi::sqlite3>, sql: &str) -> Result<(Option<Statement>, usize)> {
-        let len =
-            c_int::try_from(sql.len()).map_err(|_| Error::invalid(format!("SQL is too long ({} bytes)", sql.len())))?;
+    /// Prepares the first statement of a script, returning it (`None` when
+    /// only white space or comments are left) and the byte offset of the
+    /// rest. SQLite reads the script in place up to its NUL, and the
+    /// statement keeps only its own text, so running a script statement by
+    /// statement costs time linear in its length.
+    pub(crate) fn prepare_next(
+        db: NonNull<ffi::sqlite3>,
+        sql: TerminatedSql<'_>,
+    ) -> Result<(Option<Statement>, usize)> {
+        Statement::compile(db, sql.as_str(), -1, "")
+    }
+
+    /// Compiles the first statement of `sql`, handing SQLite `len` (-1: up to
+    /// the NUL after `sql`); the statement keeps `keep`, or its own text
+    /// when `keep` is empty.
+    fn compile(db: NonNull<ffi::sqlite3>, sql: &str, len: c_int, keep: &str) -> Result<(Option<Statement>, usize)> {
         let mut raw = std::ptr::null_mut();
         let mut tail: *const std::ffi::c_char = std::ptr::null();
         // SAFETY: db is a live connection owned by the caller; sql points to
-        // len readable bytes; raw and tail are valid out-pointers.
+        // len readable bytes, or (len -1) is followed by a NUL (TerminatedSql);
+        // raw and tail are valid out-pointers.
         let rc = unsafe { ffi::sqlite3_prepare_v2(db.as_ptr(), sql.as_ptr().cast(), len, &mut raw, &mut tail) };
         if rc != ffi::SQLITE_OK {
             return Err(db_error(db, &format!("prepare failed for SQL `{}`", abbreviate(sql))));
@@ -103,12 +141,13 @@ impl Statement {
             sql.len()
         } else {
             // SAFETY: SQLite sets tail to a position inside sql's buffer.
-            (unsafe { tail.offset_from(sql.as_ptr().cast()) }) as usize
+            ((unsafe { tail.offset_from(sql.as_ptr().cast()) }) as usize).min(sql.len())
         };
         let Some(raw) = NonNull::new(raw) else {
             return Ok((None, consumed));
         };
-        let text = &sql[..consumed];
+        // SQLite ends a statement on a token boundary, which is a char boundary.
+        let text = sql.get(..consumed).unwrap_or(sql);
         // SAFETY: raw is the statement just prepared.
         let read_only = unsafe { ffi::sqlite3_stmt_readonly(raw.as_ptr()) } != 0;
         let class = if is_transaction_control(text) {
@@ -121,7 +160,7 @@ impl Statement {
         let stmt = Statement {
             raw,
             db,
-            sql: sql.into(),
+            sql: if keep.is_empty() { text.into() } else { keep.into() },
             class,
             stepped: false,
             bound: false,
