@@ -11,6 +11,7 @@ for ``Pool.execute`` and the drop-ins. Rows are decoded with one
 import ctypes
 import logging
 import os
+import re
 import struct
 import threading
 import weakref
@@ -172,6 +173,18 @@ def _decode(mv, nrows, rowcls, _header=_HEADER.unpack_from, _plans=_PLANS):
     return out
 
 
+# Times a read is run again for fresh column metadata before its rows are
+# returned as they come.
+_MAX_REFRESHES = 4
+
+
+def _stale(mv, meta, _header=_HEADER.unpack_from):
+    """True when the first row at the start of ``mv`` has another number of
+    columns than ``meta`` knows: the statement was re-prepared for a new
+    schema."""
+    return _header(mv, 0)[1] != len(meta.names)
+
+
 def _fix(mv, values, types, data):
     """The values of a row with TEXT, BLOB or NULL columns."""
     row = []
@@ -275,12 +288,34 @@ def _pack(params, meta):
 
 # ---------------------------------------------------------------- statements
 
+# Statements that change a schema: after one runs, every cached column list
+# in the process may be stale (SQLite re-prepares its statements; the
+# metadata cached above them must follow).
+_SCHEMA_SQL = re.compile(r"\b(CREATE|DROP|ALTER|ATTACH|DETACH)\b", re.IGNORECASE)
+
+# Every open Pool of the process, whose statement metadata a schema change
+# clears.
+_POOLS = weakref.WeakSet()
+
+
+# Schema changes seen in this process. Once there was one, metadata is read
+# from a stepped statement: a cached statement's column list is the one of
+# its last preparation, until a step makes SQLite re-prepare it.
+_SCHEMA_CHANGES = [0]
+
+
+def _schema_changed():
+    """Forgets the statement metadata of every pool in the process."""
+    _SCHEMA_CHANGES[0] += 1
+    for pool in list(_POOLS):
+        pool._metas.clear()
+
 
 class _Meta:
     """What is known about one SQL text on one pool: encoded SQL, column
     names, parameter names, whether it only reads."""
 
-    __slots__ = ("text", "sql", "sql_len", "names", "param_keys", "readonly", "rowcls", "description")
+    __slots__ = ("text", "sql", "sql_len", "names", "param_keys", "readonly", "ddl", "rowcls", "description")
 
     def __init__(self, text, conn_handle):
         if "\x00" in text:
@@ -291,6 +326,12 @@ class _Meta:
         stmt = c_void_p()
         check(lib.sqlpool_prepare(conn_handle, self.sql, byref(stmt)))
         try:
+            if _SCHEMA_CHANGES[0] and lib.sqlpool_stmt_readonly(stmt) == 1:
+                # A read may run: its first step re-prepares it for the
+                # current schema (parameters are NULL).
+                rc = lib.sqlpool_step(stmt)
+                if rc != _ffi.SQLPOOL_ROW and rc != _ffi.SQLPOOL_DONE:
+                    raise error_from(rc)
             n = lib.sqlpool_column_count(stmt)
             self.names = tuple((lib.sqlpool_column_name(stmt, i) or b"").decode("utf-8") for i in range(n))
             count = lib.sqlpool_bind_parameter_count(stmt)
@@ -298,6 +339,7 @@ class _Meta:
             # sqlite3's rule: a dict binds by name without the prefix (":x" -> "x").
             self.param_keys = None if any(n is None for n in names) else tuple(n.decode()[1:] for n in names)
             self.readonly = lib.sqlpool_stmt_readonly(stmt) == 1
+            self.ddl = not self.readonly and _SCHEMA_SQL.match(text.lstrip()) is not None
         finally:
             check(lib.sqlpool_finalize(stmt))
         self.rowcls = row_class(self.names)
@@ -464,6 +506,8 @@ class Connection:
         rc = _sqlpool_query(
             h, meta.sql, meta.sql_len, packed, len(packed), buf.arr, buf.size, 0, stmt, buf.rows, buf.used
         )
+        if meta.ddl:
+            _schema_changed()
         if rc == _DONE:
             return Result(self, None, _decode(buf.mv, buf.rows.value, meta.rowcls), meta)
         if rc != _ROW:
@@ -477,7 +521,12 @@ class Connection:
         """Runs every statement in ``sql`` (sqlpool_exec), discarding rows."""
         if "\x00" in sql:
             raise InvalidArgument("the script contains a null character")
-        check(lib.sqlpool_exec(self._h(), sql.encode("utf-8")))
+        try:
+            check(lib.sqlpool_exec(self._h(), sql.encode("utf-8")))
+        finally:
+            # Even a failing script may have changed the schema before failing.
+            if _SCHEMA_SQL.search(sql):
+                _schema_changed()
 
     def invalidate(self):
         """Closes the connection, instead of reusing it, when it is checked in."""
@@ -672,6 +721,7 @@ class Pool:
         self.path = path
         self.shared = bool(shared)
         self._metas = {}
+        _POOLS.add(self)
         self._handle = None
         opts = lib.sqlpool_options_new()
         if not opts:
@@ -733,6 +783,7 @@ class Pool:
     def _pool_query(self, meta, packed, max_rows):
         """sqlpool_pool_query: (rc, rows) with the rows decoded, the buffer
         grown until the first row fits."""
+        refreshes = 0
         while True:
             buf = _buffer()
             rc = _sqlpool_pool_query(
@@ -746,6 +797,15 @@ class Pool:
                 continue
             if rc != _ROW and rc != _DONE:
                 raise error_from(rc)
+            if buf.rows.value and refreshes < _MAX_REFRESHES and _stale(buf.mv, meta):
+                # The schema changed elsewhere (another process): reads may
+                # run again, with the columns of the re-prepared statement
+                # (a few times: the metadata may come from a connection that
+                # has not seen the change yet).
+                refreshes += 1
+                _schema_changed()
+                meta = self._meta(meta.text)
+                continue
             return rc, _decode(buf.mv, buf.rows.value, meta.rowcls)
 
     def execute(self, sql, params=()):
@@ -776,15 +836,19 @@ class Pool:
                 buf.rows, buf.used,
             )
             n = buf.rows.value
-            if rc == _DONE:
-                return _decode(buf.mv, 1, meta.rowcls)[0] if n else None
-            if rc != _ROW:
+            if rc != _ROW and rc != _DONE:
                 raise error_from(rc)
-            if n == 0:
-                # The first row did not fit the buffer: again, with room.
+            if n == 0 and rc == _DONE:
+                return None
+            if n == 0 or _stale(buf.mv, meta):
+                # The first row did not fit the buffer, or the columns
+                # changed: again, with room and fresh metadata.
                 rc, rows = self._pool_query(meta, packed, 2)
-                if rc == _DONE:
+                n = len(rows)
+                if rc == _DONE and n < 2:
                     return rows[0] if rows else None
+            elif rc == _DONE and n == 1:
+                return _decode(buf.mv, 1, meta.rowcls)[0]
         else:
             with self.connection() as conn:
                 rows = conn.execute(sql, params).fetchmany(2)
