@@ -731,8 +731,9 @@ int sqlpool_column_count(const struct sqlpool_stmt *stmt);
 int sqlpool_column_type(const struct sqlpool_stmt *stmt, int i);
 
 /**
- * The name of column `i` (0-based); valid until the statement is
- * finalized. NULL on error.
+ * The name of column `i` (0-based); NULL on error. Owned by the
+ * statement: valid until it is finalized, or re-prepared by a step after a
+ * schema change (SQLite's rule), or the connection is checked in.
  */
 const char *sqlpool_column_name(const struct sqlpool_stmt *stmt, int i);
 
@@ -775,7 +776,8 @@ int64_t sqlpool_column_bytes(const struct sqlpool_stmt *stmt, int i);
  * "$name"), as SQLite spells it; NULL for a nameless "?" parameter, an
  * index out of range, or a NULL or stale statement (which also sets the
  * last error to SQLPOOL_MISUSE). Owned by the statement: valid until it is
- * finalized.
+ * finalized, or re-prepared by a step after a schema change (SQLite's
+ * rule), or the connection is checked in.
  */
 const char *sqlpool_bind_parameter_name(const struct sqlpool_stmt *stmt, int idx);
 

@@ -339,7 +339,9 @@ impl Statement {
         Ok(())
     }
 
-    pub fn reset(&mut self) -> Result<()> {
+    /// Crate-only: sqlite3_reset can release file locks, so it must run
+    /// inside the fork gate; callers use `Connection::reset`, which enters it.
+    pub(crate) fn reset(&mut self) -> Result<()> {
         if !std::mem::take(&mut self.stepped) {
             return Ok(());
         }

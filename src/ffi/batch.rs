@@ -361,7 +361,8 @@ fn code(step: Step) -> c_int {
 /// "$name"), as SQLite spells it; NULL for a nameless "?" parameter, an
 /// index out of range, or a NULL or stale statement (which also sets the
 /// last error to SQLPOOL_MISUSE). Owned by the statement: valid until it is
-/// finalized.
+/// finalized, or re-prepared by a step after a schema change (SQLite's
+/// rule), or the connection is checked in.
 #[no_mangle]
 pub extern "C" fn sqlpool_bind_parameter_name(stmt: *const sqlpool_stmt, idx: c_int) -> *const c_char {
     value(std::ptr::null(), || {

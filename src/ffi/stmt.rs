@@ -234,8 +234,9 @@ pub extern "C" fn sqlpool_column_type(stmt: *const sqlpool_stmt, i: c_int) -> c_
     column(stmt, SQLPOOL_NULL, |s| s.column_type(i))
 }
 
-/// The name of column `i` (0-based); valid until the statement is
-/// finalized. NULL on error.
+/// The name of column `i` (0-based); NULL on error. Owned by the
+/// statement: valid until it is finalized, or re-prepared by a step after a
+/// schema change (SQLite's rule), or the connection is checked in.
 #[no_mangle]
 pub extern "C" fn sqlpool_column_name(stmt: *const sqlpool_stmt, i: c_int) -> *const c_char {
     column(stmt, std::ptr::null(), |s| Ok(s.column_name(i)?.as_ptr()))
