@@ -20,11 +20,13 @@ pub const TEST_PANIC_SQL: &str = "SELECT sqlpool_test_panic()";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StmtId {
     index: u32,
-    generation: u32,
+    /// 64 bits: never wraps, so an id of an earlier checkout never names a
+    /// later statement in the same slot.
+    generation: u64,
 }
 
 struct ActiveSlot {
-    generation: u32,
+    generation: u64,
     stmt: Option<Statement>,
     /// The statement cache's hash of its SQL, to go back without rehashing.
     hash: u64,
@@ -59,7 +61,7 @@ pub struct Connection {
     // Drop (below) finalizes the statements, then closes `db`.
     active: Vec<ActiveSlot>,
     free_slots: Vec<u32>,
-    next_generation: u32,
+    next_generation: u64,
     cache: StatementCache,
     snapshot: Snapshot,
     raw: NonNull<ffi::sqlite3>,
@@ -214,7 +216,7 @@ impl Connection {
             }
         };
         let generation = self.next_generation;
-        self.next_generation = self.next_generation.wrapping_add(1).max(1);
+        self.next_generation += 1;
         let index = match self.free_slots.pop() {
             Some(i) => {
                 self.active[i as usize] = ActiveSlot {
@@ -470,5 +472,43 @@ impl Drop for Connection {
         self.snapshot.commit = None;
         // SAFETY: db is dropped exactly once, here; nothing uses it after.
         unsafe { ManuallyDrop::drop(&mut self.db) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory_connection() -> Connection {
+        let meta = ConnMeta {
+            id: 1,
+            file_generation: 0,
+            fork_epoch: 0,
+            expires_at_ms: u64::MAX,
+            invalidated: false,
+            broken: false,
+            cache_hits: 0,
+            cache_misses: 0,
+        };
+        Connection::open(":memory:", &Options::default(), meta).unwrap()
+    }
+
+    #[test]
+    fn a_finalized_statement_id_stays_stale_past_the_32_bit_generation_boundary() {
+        let mut conn = memory_connection();
+        let old = conn.prepare("SELECT 1").unwrap();
+        assert_eq!(old.generation, 1);
+        conn.finalize(old).unwrap();
+        // As after 2^32 prepares: the last 32-bit generation is handed out,
+        // and the next one would wrap to the old id's.
+        conn.next_generation = u64::from(u32::MAX);
+        let last = conn.prepare("SELECT 2").unwrap();
+        assert_eq!(last.index, old.index, "the slot is reused");
+        conn.finalize(last).unwrap();
+        let live = conn.prepare("SELECT 3").unwrap();
+        assert_eq!(live.index, old.index);
+        let err = conn.statement(old).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Misuse, "{err}");
+        conn.finalize(live).unwrap();
     }
 }
