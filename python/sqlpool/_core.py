@@ -339,7 +339,7 @@ class _Meta:
             # sqlite3's rule: a dict binds by name without the prefix (":x" -> "x").
             self.param_keys = None if any(n is None for n in names) else tuple(n.decode()[1:] for n in names)
             self.readonly = lib.sqlpool_stmt_readonly(stmt) == 1
-            self.ddl = not self.readonly and _SCHEMA_SQL.match(text.lstrip()) is not None
+            self.ddl = not self.readonly and _SCHEMA_SQL.search(text) is not None
         finally:
             check(lib.sqlpool_finalize(stmt))
         self.rowcls = row_class(self.names)
