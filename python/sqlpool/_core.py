@@ -311,6 +311,12 @@ def _schema_changed():
         pool._metas.clear()
 
 
+def _column_names(stmt):
+    """The column names of a prepared statement, as SQLite has them now."""
+    n = lib.sqlpool_column_count(stmt)
+    return tuple((lib.sqlpool_column_name(stmt, i) or b"").decode("utf-8") for i in range(n))
+
+
 class _Meta:
     """What is known about one SQL text on one pool: encoded SQL, column
     names, parameter names, whether it only reads."""
@@ -332,18 +338,29 @@ class _Meta:
                 rc = lib.sqlpool_step(stmt)
                 if rc != _ffi.SQLPOOL_ROW and rc != _ffi.SQLPOOL_DONE:
                     raise error_from(rc)
-            n = lib.sqlpool_column_count(stmt)
-            self.names = tuple((lib.sqlpool_column_name(stmt, i) or b"").decode("utf-8") for i in range(n))
+            names = _column_names(stmt)
             count = lib.sqlpool_bind_parameter_count(stmt)
-            names = [lib.sqlpool_bind_parameter_name(stmt, i) for i in range(1, count + 1)]
+            params = [lib.sqlpool_bind_parameter_name(stmt, i) for i in range(1, count + 1)]
             # sqlite3's rule: a dict binds by name without the prefix (":x" -> "x").
-            self.param_keys = None if any(n is None for n in names) else tuple(n.decode()[1:] for n in names)
+            self.param_keys = None if any(p is None for p in params) else tuple(p.decode()[1:] for p in params)
             self.readonly = lib.sqlpool_stmt_readonly(stmt) == 1
             self.ddl = not self.readonly and _SCHEMA_SQL.search(text) is not None
         finally:
             check(lib.sqlpool_finalize(stmt))
-        self.rowcls = row_class(self.names)
-        self.description = tuple((name, None, None, None, None, None, None) for name in self.names) or None
+        self._name(names)
+
+    def _name(self, names):
+        self.names = names
+        self.rowcls = row_class(names)
+        self.description = tuple((name, None, None, None, None, None, None) for name in names) or None
+
+    def renamed(self, names):
+        """A copy with other column names (of the re-prepared statement)."""
+        meta = object.__new__(_Meta)
+        for slot in _Meta.__slots__:
+            setattr(meta, slot, getattr(self, slot))
+        meta._name(names)
+        return meta
 
 
 # ---------------------------------------------------------------- results
@@ -509,9 +526,25 @@ class Connection:
         if meta.ddl:
             _schema_changed()
         if rc == _DONE:
-            return Result(self, None, _decode(buf.mv, buf.rows.value, meta.rowcls), meta)
+            if not (buf.rows.value and meta.readonly and _stale(buf.mv, meta)):
+                return Result(self, None, _decode(buf.mv, buf.rows.value, meta.rowcls), meta)
+            # The schema changed elsewhere: a read runs again, once, with
+            # the columns of the re-prepared statement.
+            _schema_changed()
+            meta = self._meta(sql)
+            rc = _sqlpool_query(
+                h, meta.sql, meta.sql_len, packed, len(packed), buf.arr, buf.size, 0, stmt, buf.rows, buf.used
+            )
+            if rc == _DONE:
+                return Result(self, None, _decode(buf.mv, buf.rows.value, meta.rowcls), meta)
         if rc != _ROW:
             raise error_from(rc)
+        names = _column_names(stmt.value)
+        if names != meta.names:
+            # The statement was re-prepared for a new schema: its names are
+            # the truth (it has stepped), the cached ones are not.
+            _schema_changed()
+            meta = meta.renamed(names)
         result = Result(self, stmt.value, _decode(buf.mv, buf.rows.value, meta.rowcls), meta)
         if not result._rows:
             result._more()

@@ -76,3 +76,37 @@ def test_select_star_follows_a_schema_change_made_by_another_connection(db):
         assert row.keys() == ["a", "b", "d"] and row["d"] == "dee"
         row = pool.execute_one("SELECT * FROM t WHERE a = 2")
         assert row.keys() == ["a", "b", "d"] and row["d"] == "dee"
+
+
+def test_connection_execute_follows_a_schema_change_made_by_another_connection(db):
+    with sqlpool.Pool(db, pool_size=1) as pool:
+        with pool.connection() as conn:
+            assert conn.execute("SELECT * FROM t").fetchall()[0].keys() == ["a", "b"]
+            assert conn.execute("SELECT * FROM t WHERE a = 1").fetchone().keys() == ["a", "b"]
+        with sqlite3.connect(db) as other:
+            other.execute("ALTER TABLE t RENAME COLUMN b TO bee")
+            other.execute("ALTER TABLE t ADD COLUMN c INTEGER DEFAULT 9")
+            # Enough rows that the result comes in several batches.
+            other.executemany("INSERT INTO t(a, bee) VALUES (?, ?)", [(i, "v" * 100) for i in range(10, 3000)])
+        other.close()
+        with pool.connection() as conn:
+            row = conn.execute("SELECT * FROM t WHERE a = 1").fetchone()
+            assert row.keys() == ["a", "bee", "c"] and row["c"] == 9
+            rows = conn.execute("SELECT * FROM t").fetchall()
+            assert len(rows) == 3 + 2990 and rows[-1].keys() == ["a", "bee", "c"] and rows[-1]["c"] == 9
+
+
+def test_a_multi_batch_result_follows_a_rename_with_the_same_number_of_columns(db):
+    with sqlite3.connect(db) as c:
+        c.executemany("INSERT INTO t VALUES (?, ?)", [(i, "w" * 100) for i in range(10, 3000)])
+    c.close()
+    with sqlpool.Pool(db, pool_size=1) as pool:
+        with pool.connection() as conn:
+            assert conn.execute("SELECT * FROM t").fetchall()[-1].keys() == ["a", "b"]
+        with sqlite3.connect(db) as other:
+            other.execute("ALTER TABLE t RENAME COLUMN b TO renamed")
+        other.close()
+        with pool.connection() as conn:
+            result = conn.execute("SELECT * FROM t")
+            assert result.columns == ("a", "renamed")
+            assert result.fetchall()[-1]["renamed"] == "w" * 100
