@@ -511,4 +511,29 @@ mod tests {
         assert_eq!(err.kind(), crate::ErrorKind::Misuse, "{err}");
         conn.finalize(live).unwrap();
     }
+
+    #[test]
+    fn exec_refuses_sql_with_a_nul_byte_instead_of_ignoring_what_follows_it() {
+        let mut conn = memory_connection();
+        conn.exec("CREATE TABLE t(x)").unwrap();
+        let err = conn.exec("SELECT 1;\0DROP TABLE t").unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+        assert!(err.message().contains("NUL byte (at byte 9)"), "{err}");
+        conn.exec("SELECT x FROM t").unwrap();
+    }
+
+    #[test]
+    fn exec_stops_at_the_failing_statement_of_a_script_and_names_it() {
+        let mut conn = memory_connection();
+        conn.exec("CREATE TABLE t(x); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2);")
+            .unwrap();
+        let err = conn
+            .exec("INSERT INTO t VALUES (3); SELECT nope FROM t; INSERT INTO t VALUES (4)")
+            .unwrap_err();
+        assert!(err.message().contains("SQL `SELECT nope FROM t"), "{err}");
+        let id = conn.prepare("SELECT count(*) FROM t").unwrap();
+        conn.step(id).unwrap();
+        assert_eq!(conn.statement(id).unwrap().column_int64(0).unwrap(), 3);
+        conn.finalize(id).unwrap();
+    }
 }
