@@ -381,8 +381,8 @@ struct sqlpool_options *sqlpool_options_new(void);
 void sqlpool_options_free(struct sqlpool_options *opts);
 
 /**
- * Connections kept open in the pool (default 5). 0 is
- * SQLPOOL_INVALID_ARGUMENT.
+ * Connections kept open in the pool (default 5). 0 and values above
+ * INT32_MAX are SQLPOOL_INVALID_ARGUMENT.
  */
 int sqlpool_options_set_pool_size(struct sqlpool_options *opts, uint32_t n);
 
@@ -451,7 +451,8 @@ int sqlpool_options_set_init_sql(struct sqlpool_options *opts, const char *sql);
 
 /**
  * How long a connection waits for another writer's lock, in ms (SQLite's
- * busy_timeout; default 5000), applied to every connection.
+ * busy_timeout; default 5000), applied to every connection. Above INT32_MAX
+ * (SQLite's limit) is SQLPOOL_INVALID_ARGUMENT.
  */
 int sqlpool_options_set_busy_timeout_ms(struct sqlpool_options *opts, uint32_t ms);
 
@@ -750,8 +751,9 @@ int sqlpool_column_count(const struct sqlpool_stmt *stmt);
 int sqlpool_column_type(const struct sqlpool_stmt *stmt, int i);
 
 /**
- * The name of column `i` (0-based); valid until the statement is
- * finalized. NULL on error.
+ * The name of column `i` (0-based); NULL on error. Owned by the
+ * statement: valid until it is finalized, or re-prepared by a step after a
+ * schema change (SQLite's rule), or the connection is checked in.
  */
 const char *sqlpool_column_name(const struct sqlpool_stmt *stmt, int i);
 
@@ -768,14 +770,18 @@ double sqlpool_column_double(const struct sqlpool_stmt *stmt, int i);
 /**
  * Column `i` of the current row as NUL-terminated UTF-8 text; NULL for SQL
  * NULL and on error. Owned by the statement: valid until the next step,
- * reset or finalize.
+ * reset or finalize, or the next sqlpool_column_text() or _blob() on the
+ * same column, which may convert the value in place (SQLite's rule: copy
+ * the bytes before asking for the column in another form).
  */
 const char *sqlpool_column_text(const struct sqlpool_stmt *stmt, int i);
 
 /**
  * Column `i` of the current row as bytes (length: sqlpool_column_bytes());
  * NULL for SQL NULL, an empty BLOB, and on error. Owned by the statement:
- * valid until the next step, reset or finalize.
+ * valid until the next step, reset or finalize, or the next
+ * sqlpool_column_text() on the same column, which may convert the value in
+ * place (SQLite's rule: copy the bytes before asking for another form).
  */
 const void *sqlpool_column_blob(const struct sqlpool_stmt *stmt, int i);
 
@@ -790,7 +796,8 @@ int64_t sqlpool_column_bytes(const struct sqlpool_stmt *stmt, int i);
  * "$name"), as SQLite spells it; NULL for a nameless "?" parameter, an
  * index out of range, or a NULL or stale statement (which also sets the
  * last error to SQLPOOL_MISUSE). Owned by the statement: valid until it is
- * finalized.
+ * finalized, or re-prepared by a step after a schema change (SQLite's
+ * rule), or the connection is checked in.
  */
 const char *sqlpool_bind_parameter_name(const struct sqlpool_stmt *stmt, int idx);
 

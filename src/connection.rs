@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::fork::{self, InSqlite, SqliteCall};
 use crate::options::Options;
-use crate::statement::{abbreviate, Statement, Step, StmtClass};
+use crate::statement::{abbreviate, Statement, Step, StmtClass, TerminatedSql};
 use crate::statement_cache::StatementCache;
 use rusqlite::{ffi, OpenFlags};
 use std::mem::ManuallyDrop;
@@ -20,11 +20,13 @@ pub const TEST_PANIC_SQL: &str = "SELECT sqlpool_test_panic()";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StmtId {
     index: u32,
-    generation: u32,
+    /// 64 bits: never wraps, so an id of an earlier checkout never names a
+    /// later statement in the same slot.
+    generation: u64,
 }
 
 struct ActiveSlot {
-    generation: u32,
+    generation: u64,
     stmt: Option<Statement>,
     /// The statement cache's hash of its SQL, to go back without rehashing.
     hash: u64,
@@ -59,7 +61,7 @@ pub struct Connection {
     // Drop (below) finalizes the statements, then closes `db`.
     active: Vec<ActiveSlot>,
     free_slots: Vec<u32>,
-    next_generation: u32,
+    next_generation: u64,
     cache: StatementCache,
     snapshot: Snapshot,
     raw: NonNull<ffi::sqlite3>,
@@ -164,12 +166,20 @@ impl Connection {
         unsafe { ffi::sqlite3_get_autocommit(self.raw.as_ptr()) != 0 }
     }
 
-    /// Runs every statement in `sql`, discarding any rows.
+    /// Runs every statement in `sql`, discarding any rows. A NUL byte in
+    /// `sql` is an error (SQLite would stop reading there).
     pub fn exec(&mut self, sql: &str) -> Result<()> {
+        let sql = std::ffi::CString::new(sql)
+            .map_err(|e| Error::invalid(format!("sql contains a NUL byte (at byte {})", e.nul_position())))?;
+        self.exec_terminated(TerminatedSql::new(&sql)?)
+    }
+
+    /// As `exec`, for SQL already followed by a NUL (from C): no copy.
+    pub(crate) fn exec_terminated(&mut self, sql: TerminatedSql<'_>) -> Result<()> {
         // A panic deep inside the library, for the tests of the panic
         // boundary (cargo feature test-panic; never in a normal build).
         #[cfg(feature = "test-panic")]
-        if sql == TEST_PANIC_SQL {
+        if sql.as_str() == TEST_PANIC_SQL {
             panic!("test panic requested through exec");
         }
         let _call = self.enter_sqlite();
@@ -183,7 +193,7 @@ impl Connection {
                 Ok(())
             })();
             result.inspect_err(|e| self.note_error(e))?;
-            rest = &rest[consumed..];
+            rest = rest.rest(consumed);
         }
     }
 
@@ -211,7 +221,7 @@ impl Connection {
             }
         };
         let generation = self.next_generation;
-        self.next_generation = self.next_generation.wrapping_add(1).max(1);
+        self.next_generation += 1;
         let index = match self.free_slots.pop() {
             Some(i) => {
                 self.active[i as usize] = ActiveSlot {
@@ -449,7 +459,7 @@ impl StatementRunner<'_> {
     }
 
     /// Steps to the end, calling `row` for each row.
-    pub fn for_each_row(&mut self, mut row: impl FnMut(&Statement) -> Result<()>) -> Result<()> {
+    pub fn for_each_row(&mut self, mut row: impl FnMut(&mut Statement) -> Result<()>) -> Result<()> {
         while self.step()? == Step::Row {
             row(self.stmt())?;
         }
@@ -467,5 +477,68 @@ impl Drop for Connection {
         self.snapshot.commit = None;
         // SAFETY: db is dropped exactly once, here; nothing uses it after.
         unsafe { ManuallyDrop::drop(&mut self.db) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory_connection() -> Connection {
+        let meta = ConnMeta {
+            id: 1,
+            file_generation: 0,
+            fork_epoch: 0,
+            expires_at_ms: u64::MAX,
+            invalidated: false,
+            broken: false,
+            cache_hits: 0,
+            cache_misses: 0,
+        };
+        Connection::open(":memory:", &Options::default(), meta).unwrap()
+    }
+
+    #[test]
+    fn a_finalized_statement_id_stays_stale_past_the_32_bit_generation_boundary() {
+        let mut conn = memory_connection();
+        let old = conn.prepare("SELECT 1").unwrap();
+        assert_eq!(old.generation, 1);
+        conn.finalize(old).unwrap();
+        // As after 2^32 prepares: the last 32-bit generation is handed out,
+        // and the next one would wrap to the old id's.
+        conn.next_generation = u64::from(u32::MAX);
+        let last = conn.prepare("SELECT 2").unwrap();
+        assert_eq!(last.index, old.index, "the slot is reused");
+        conn.finalize(last).unwrap();
+        let live = conn.prepare("SELECT 3").unwrap();
+        assert_eq!(live.index, old.index);
+        let err = conn.statement(old).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Misuse, "{err}");
+        conn.finalize(live).unwrap();
+    }
+
+    #[test]
+    fn exec_refuses_sql_with_a_nul_byte_instead_of_ignoring_what_follows_it() {
+        let mut conn = memory_connection();
+        conn.exec("CREATE TABLE t(x)").unwrap();
+        let err = conn.exec("SELECT 1;\0DROP TABLE t").unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+        assert!(err.message().contains("NUL byte (at byte 9)"), "{err}");
+        conn.exec("SELECT x FROM t").unwrap();
+    }
+
+    #[test]
+    fn exec_stops_at_the_failing_statement_of_a_script_and_names_it() {
+        let mut conn = memory_connection();
+        conn.exec("CREATE TABLE t(x); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2);")
+            .unwrap();
+        let err = conn
+            .exec("INSERT INTO t VALUES (3); SELECT nope FROM t; INSERT INTO t VALUES (4)")
+            .unwrap_err();
+        assert!(err.message().contains("SQL `SELECT nope FROM t"), "{err}");
+        let id = conn.prepare("SELECT count(*) FROM t").unwrap();
+        conn.step(id).unwrap();
+        assert_eq!(conn.statement(id).unwrap().column_int64(0).unwrap(), 3);
+        conn.finalize(id).unwrap();
     }
 }

@@ -64,8 +64,11 @@ impl EventHandler {
         EventHandler(Arc::new(f))
     }
 
+    /// Calls the handler; a panic in it is contained here (and reported by
+    /// the panic hook), so that it never leaves the pool half-way through a
+    /// checkout or checkin.
     pub(crate) fn emit(&self, event: Event, connection_id: u64, wait_ns: u64) {
-        (self.0)(event, &EventInfo { connection_id, wait_ns });
+        contain(|| (self.0)(event, &EventInfo { connection_id, wait_ns }));
     }
 }
 
@@ -74,9 +77,17 @@ impl LogHandler {
         LogHandler(Arc::new(f))
     }
 
+    /// Calls the handler; a panic in it is contained here, as for events.
     pub(crate) fn log(&self, level: LogLevel, message: &str) {
-        (self.0)(level, message);
+        contain(|| (self.0)(level, message));
     }
+}
+
+/// Runs a host application's callback, containing its panic: the pool's
+/// state is only ever changed around the call, never by it, so nothing is
+/// left inconsistent by unwinding out of it.
+fn contain(callback: impl FnOnce()) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(callback));
 }
 
 // Handlers compare by identity, so that options stay comparable.

@@ -37,7 +37,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventHandler, EventInfo, LogHandler, LogLevel, WAIT_BUCKETS_SECONDS};
 pub use metrics::Metrics;
 pub use monitor::TICK as MONITOR_TICK;
-pub use options::Options;
+pub use options::{Options, MAX_BUSY_TIMEOUT_MS, MAX_POOL_SIZE};
 pub use pool::{Pool, PooledConnection};
 pub use shared::SharedStats;
 pub use statement::{Statement, Step, COLUMN_BLOB, COLUMN_FLOAT, COLUMN_INTEGER, COLUMN_NULL, COLUMN_TEXT};

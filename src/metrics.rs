@@ -47,7 +47,9 @@ pub fn prometheus(path: &str, m: &Metrics) -> String {
         }
     };
     let one = |v: String| vec![(format!("{{{pool}}}"), v)];
-    let open = s.connections_created - s.connections_closed;
+    // Two separate counter loads: a connection created and closed between
+    // them makes `closed` run ahead of `created` in the snapshot.
+    let open = s.connections_created.saturating_sub(s.connections_closed);
     metric(
         "sqlpool_connections",
         "gauge",
@@ -161,6 +163,23 @@ mod tests {
             status(&stats),
             "Pool size: 5  Connections in pool: 1 Current Overflow: -3 Current Checked out connections: 1"
         );
+    }
+
+    #[test]
+    fn a_snapshot_with_more_closed_than_created_reports_zero_open_connections() {
+        let m = Metrics {
+            stats: Stats {
+                connections_created: 4,
+                connections_closed: 5,
+                ..Stats::default()
+            },
+            wait_histogram: [0; 8],
+            closed_overflow: 0,
+            closed_disposed: 0,
+            capacity: None,
+        };
+        let text = prometheus("p", &m);
+        assert!(text.contains("sqlpool_connections{pool=\"p\"} 0\n"), "{text}");
     }
 
     #[test]

@@ -50,21 +50,27 @@ pub(crate) fn ensure_running() {
     let started = std::thread::Builder::new().name("sqlpool-monitor".into()).spawn(|| {
         for tick in 1u64.. {
             std::thread::sleep(TICK);
-            refresh_clock();
-            for pool in registry::live_pools() {
-                pool.check_file();
-                pool.check_leaks();
-            }
-            // Shared pools of files not used lately give back their idle
-            // connections even when no one opens another shared pool.
-            if tick % SWEEP_EVERY_TICKS == 0 {
-                crate::shared::sweep();
-            }
+            // A panic in one tick (a bug, a host callback) must not end the
+            // thread: every pool of the process depends on it.
+            let _ = std::panic::catch_unwind(|| run_tick(tick));
         }
     });
     if started.is_err() {
         // No thread now: the next pool operation tries again.
         RUNNING.store(false, Ordering::Release);
+    }
+}
+
+fn run_tick(tick: u64) {
+    refresh_clock();
+    for pool in registry::live_pools() {
+        pool.check_file();
+        pool.check_leaks();
+    }
+    // Shared pools of files not used lately give back their idle
+    // connections even when no one opens another shared pool.
+    if tick % SWEEP_EVERY_TICKS == 0 {
+        crate::shared::sweep();
     }
 }
 

@@ -6,6 +6,12 @@ use crate::error::{Error, Result};
 use crate::events::{EventHandler, LogHandler};
 use std::time::Duration;
 
+/// SQLite's busy_timeout is a C `int` of milliseconds.
+pub const MAX_BUSY_TIMEOUT_MS: u32 = i32::MAX as u32;
+
+/// The stats report `open - pool_size` as an `i32`.
+pub const MAX_POOL_SIZE: u32 = i32::MAX as u32;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     pub(crate) pool_size: u32,
@@ -55,10 +61,13 @@ impl Options {
         Self::default()
     }
 
-    /// Connections kept open in the pool. Must be at least 1.
+    /// Connections kept open in the pool: from 1 to `i32::MAX` (the stats
+    /// report the overflow beyond it as an `i32`).
     pub fn set_pool_size(&mut self, n: u32) -> Result<&mut Self> {
-        if n == 0 {
-            return Err(Error::invalid("invalid option pool_size = 0: it must be at least 1"));
+        if n == 0 || n > MAX_POOL_SIZE {
+            return Err(Error::invalid(format!(
+                "invalid option pool_size = {n}: it must be from 1 to {MAX_POOL_SIZE}"
+            )));
         }
         self.pool_size = n;
         Ok(self)
@@ -147,9 +156,17 @@ impl Options {
         Ok(self)
     }
 
-    pub fn set_busy_timeout(&mut self, timeout: Duration) -> &mut Self {
+    /// How long a connection waits for another writer's lock (SQLite's
+    /// busy_timeout, an `int` of ms): at most `i32::MAX` ms, about 24.8 days.
+    pub fn set_busy_timeout(&mut self, timeout: Duration) -> Result<&mut Self> {
+        if timeout.as_millis() > MAX_BUSY_TIMEOUT_MS as u128 {
+            return Err(Error::invalid(format!(
+                "invalid option busy_timeout_ms = {}: SQLite takes at most {MAX_BUSY_TIMEOUT_MS} ms",
+                timeout.as_millis()
+            )));
+        }
         self.busy_timeout = timeout;
-        self
+        Ok(self)
     }
 
     /// Prepared statements kept per connection; 0 disables the cache.
@@ -167,9 +184,19 @@ impl Options {
     /// Report a connection held longer than this through the log handler,
     /// once, and again when it comes back; `None` (the default) turns leak
     /// detection off.
-    pub fn set_leak_threshold(&mut self, threshold: Option<Duration>) -> &mut Self {
+    /// At most `i64::MAX` ms (what the C API can express).
+    pub fn set_leak_threshold(&mut self, threshold: Option<Duration>) -> Result<&mut Self> {
+        if let Some(t) = threshold {
+            if t.as_millis() > i64::MAX as u128 {
+                return Err(Error::invalid(format!(
+                    "invalid option leak_threshold_ms = {}: it must be at most {} ms",
+                    t.as_millis(),
+                    i64::MAX
+                )));
+            }
+        }
         self.leak_threshold = threshold;
-        self
+        Ok(self)
     }
 
     /// Called for every pool event (connect, checkout, checkin, invalidate,
@@ -246,6 +273,36 @@ mod tests {
         let e = o.set_init_sql(Some("select 1\0")).unwrap_err();
         assert!(e.message().contains("init_sql"));
         assert_eq!(o, Options::default());
+    }
+
+    #[test]
+    fn values_that_would_later_panic_or_overflow_are_rejected_at_the_setter() {
+        let mut o = Options::default();
+        // rusqlite panics ("too big") on a busy_timeout above i32::MAX ms.
+        let e = o
+            .set_busy_timeout(Duration::from_millis(u64::from(MAX_BUSY_TIMEOUT_MS) + 1))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(
+            e.message().contains("busy_timeout_ms") && e.message().contains("2147483647"),
+            "{e}"
+        );
+        let e = o.set_busy_timeout(Duration::MAX).unwrap_err();
+        assert!(e.message().contains("busy_timeout_ms"), "{e}");
+        let e = o.set_pool_size(MAX_POOL_SIZE + 1).unwrap_err();
+        assert!(
+            e.message().contains("pool_size") && e.message().contains("2147483647"),
+            "{e}"
+        );
+        let e = o.set_leak_threshold(Some(Duration::MAX)).unwrap_err();
+        assert!(e.message().contains("leak_threshold_ms"), "{e}");
+        assert_eq!(o, Options::default());
+        // The limits themselves are accepted.
+        o.set_busy_timeout(Duration::from_millis(MAX_BUSY_TIMEOUT_MS.into()))
+            .unwrap();
+        o.set_pool_size(MAX_POOL_SIZE).unwrap();
+        o.set_leak_threshold(Some(Duration::from_millis(i64::MAX as u64)))
+            .unwrap();
     }
 
     #[test]

@@ -56,6 +56,29 @@ impl Value<'_> {
     }
 }
 
+/// SQL text with a NUL byte right after it, so that SQLite can read it in
+/// place instead of copying it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TerminatedSql<'a>(&'a str);
+
+impl<'a> TerminatedSql<'a> {
+    /// Checks that `sql` is UTF-8.
+    pub(crate) fn new(sql: &'a CStr) -> Result<Self> {
+        std::str::from_utf8(sql.to_bytes())
+            .map(TerminatedSql)
+            .map_err(|e| Error::invalid(format!("sql is not valid UTF-8 (at byte {})", e.valid_up_to())))
+    }
+
+    pub(crate) fn as_str(self) -> &'a str {
+        self.0
+    }
+
+    /// The text from byte `at` on: still followed by the same NUL.
+    pub(crate) fn rest(self, at: usize) -> Self {
+        TerminatedSql(self.0.get(at..).unwrap_or(""))
+    }
+}
+
 pub struct Statement {
     raw: NonNull<ffi::sqlite3_stmt>,
     db: NonNull<ffi::sqlite3>,
@@ -74,10 +97,13 @@ pub struct Statement {
 unsafe impl Send for Statement {}
 
 impl Statement {
-    /// Prepares the first statement of `sql` on `db`; an error when `sql`
-    /// holds no statement.
+    /// Prepares the first statement of `sql` on `db` (SQLite copies `sql`
+    /// once: it has no NUL after it); an error when `sql` holds no statement.
+    /// The statement keeps all of `sql`, which the statement cache matches.
     pub(crate) fn prepare(db: NonNull<ffi::sqlite3>, sql: &str) -> Result<Statement> {
-        match Statement::prepare_next(db, sql)? {
+        let len =
+            c_int::try_from(sql.len()).map_err(|_| Error::invalid(format!("SQL is too long ({} bytes)", sql.len())))?;
+        match Statement::compile(db, sql, len, sql)? {
             (Some(stmt), _) => Ok(stmt),
             (None, _) => Err(Error::invalid(format!(
                 "prepare found no statement in SQL `{}` (empty or only a comment)",
@@ -86,15 +112,27 @@ impl Statement {
         }
     }
 
-    /// Prepares the first statement of `sql`, returning it (`None` when only
-    /// white space or comments are left) and the byte offset of the rest.
-    pub(crate) fn prepare_next(db: NonNull<ffi::sqlite3>, sql: &str) -> Result<(Option<Statement>, usize)> {
-        let len =
-            c_int::try_from(sql.len()).map_err(|_| Error::invalid(format!("SQL is too long ({} bytes)", sql.len())))?;
+    /// Prepares the first statement of a script, returning it (`None` when
+    /// only white space or comments are left) and the byte offset of the
+    /// rest. SQLite reads the script in place up to its NUL, and the
+    /// statement keeps only its own text, so running a script statement by
+    /// statement costs time linear in its length.
+    pub(crate) fn prepare_next(
+        db: NonNull<ffi::sqlite3>,
+        sql: TerminatedSql<'_>,
+    ) -> Result<(Option<Statement>, usize)> {
+        Statement::compile(db, sql.as_str(), -1, "")
+    }
+
+    /// Compiles the first statement of `sql`, handing SQLite `len` (-1: up to
+    /// the NUL after `sql`); the statement keeps `keep`, or its own text
+    /// when `keep` is empty.
+    fn compile(db: NonNull<ffi::sqlite3>, sql: &str, len: c_int, keep: &str) -> Result<(Option<Statement>, usize)> {
         let mut raw = std::ptr::null_mut();
         let mut tail: *const std::ffi::c_char = std::ptr::null();
         // SAFETY: db is a live connection owned by the caller; sql points to
-        // len readable bytes; raw and tail are valid out-pointers.
+        // len readable bytes, or (len -1) is followed by a NUL (TerminatedSql);
+        // raw and tail are valid out-pointers.
         let rc = unsafe { ffi::sqlite3_prepare_v2(db.as_ptr(), sql.as_ptr().cast(), len, &mut raw, &mut tail) };
         if rc != ffi::SQLITE_OK {
             return Err(db_error(db, &format!("prepare failed for SQL `{}`", abbreviate(sql))));
@@ -103,12 +141,13 @@ impl Statement {
             sql.len()
         } else {
             // SAFETY: SQLite sets tail to a position inside sql's buffer.
-            (unsafe { tail.offset_from(sql.as_ptr().cast()) }) as usize
+            ((unsafe { tail.offset_from(sql.as_ptr().cast()) }) as usize).min(sql.len())
         };
         let Some(raw) = NonNull::new(raw) else {
             return Ok((None, consumed));
         };
-        let text = &sql[..consumed];
+        // SQLite ends a statement on a token boundary, which is a char boundary.
+        let text = sql.get(..consumed).unwrap_or(sql);
         // SAFETY: raw is the statement just prepared.
         let read_only = unsafe { ffi::sqlite3_stmt_readonly(raw.as_ptr()) } != 0;
         let class = if is_transaction_control(text) {
@@ -121,7 +160,7 @@ impl Statement {
         let stmt = Statement {
             raw,
             db,
-            sql: sql.into(),
+            sql: if keep.is_empty() { text.into() } else { keep.into() },
             class,
             stepped: false,
             bound: false,
@@ -300,7 +339,9 @@ impl Statement {
         Ok(())
     }
 
-    pub fn reset(&mut self) -> Result<()> {
+    /// Crate-only: sqlite3_reset can release file locks, so it must run
+    /// inside the fork gate; callers use `Connection::reset`, which enters it.
+    pub(crate) fn reset(&mut self) -> Result<()> {
         if !std::mem::take(&mut self.stepped) {
             return Ok(());
         }
@@ -357,29 +398,35 @@ impl Statement {
         Ok(unsafe { CStr::from_ptr(p) })
     }
 
-    /// Column `i` of the current row, each part read from SQLite once, for
-    /// copying whole rows out. The caller keeps `i` below `data_count()`
-    /// (out of range reads as NULL, harmlessly).
-    pub(crate) fn value_unchecked(&self, i: i32) -> Value<'_> {
+    /// Reads the current row's first `cells.len()` columns into `cells`, each
+    /// value from SQLite once, for copying whole rows out. The caller keeps
+    /// `cells.len()` at most `data_count()` (columns past it read as NULL).
+    /// Takes `&mut self` so that no other accessor can convert a column (and
+    /// free its bytes) while the cells borrow them.
+    pub(crate) fn read_row<'s>(&'s mut self, cells: &mut [Value<'s>]) {
         let raw = self.raw.as_ptr();
-        // SAFETY: raw is live; SQLite checks i itself. The bytes stay valid
-        // until the row changes, which needs &mut self; text/blob come
-        // before bytes, as SQLite's documentation requires.
-        unsafe {
-            let bytes = |p: *const u8| {
-                if p.is_null() {
-                    &[][..]
-                } else {
-                    std::slice::from_raw_parts(p, ffi::sqlite3_column_bytes(raw, i) as usize)
+        for (i, cell) in cells.iter_mut().enumerate() {
+            let i = i as i32;
+            // SAFETY: raw is live; SQLite checks i itself. Each column is read
+            // with the accessor of its own type (which converts nothing), text
+            // and blob before bytes as SQLite's documentation requires, and the
+            // bytes stay valid while self is borrowed mutably by the cells.
+            *cell = unsafe {
+                let bytes = |p: *const u8| {
+                    if p.is_null() {
+                        &[][..]
+                    } else {
+                        std::slice::from_raw_parts(p, ffi::sqlite3_column_bytes(raw, i) as usize)
+                    }
+                };
+                match ffi::sqlite3_column_type(raw, i) {
+                    ffi::SQLITE_INTEGER => Value::Integer(ffi::sqlite3_column_int64(raw, i)),
+                    ffi::SQLITE_FLOAT => Value::Float(ffi::sqlite3_column_double(raw, i)),
+                    ffi::SQLITE_TEXT => Value::Text(bytes(ffi::sqlite3_column_text(raw, i))),
+                    ffi::SQLITE_BLOB => Value::Blob(bytes(ffi::sqlite3_column_blob(raw, i).cast())),
+                    _ => Value::Null,
                 }
             };
-            match ffi::sqlite3_column_type(raw, i) {
-                ffi::SQLITE_INTEGER => Value::Integer(ffi::sqlite3_column_int64(raw, i)),
-                ffi::SQLITE_FLOAT => Value::Float(ffi::sqlite3_column_double(raw, i)),
-                ffi::SQLITE_TEXT => Value::Text(bytes(ffi::sqlite3_column_text(raw, i))),
-                ffi::SQLITE_BLOB => Value::Blob(bytes(ffi::sqlite3_column_blob(raw, i).cast())),
-                _ => Value::Null,
-            }
         }
     }
 
@@ -402,12 +449,25 @@ impl Statement {
     }
 
     /// The column as text (without the NUL SQLite keeps after it); `None` for
-    /// SQL NULL. Valid until the next step, reset or finalize.
-    pub fn column_text(&self, i: i32) -> Result<Option<&[u8]>> {
+    /// SQL NULL.
+    ///
+    /// SQLite may convert the value in place (a BLOB gains its NUL, UTF-16
+    /// text becomes UTF-8), freeing bytes an earlier accessor returned; so
+    /// this and [`Statement::column_blob`] borrow the statement mutably, and a
+    /// slice must be dropped (or copied) before the next call:
+    ///
+    /// ```compile_fail
+    /// # fn read(stmt: &mut sqlpool::Statement) -> sqlpool::Result<()> {
+    /// let blob = stmt.column_blob(0)?;
+    /// let text = stmt.column_text(0)?; // error: `*stmt` is already borrowed
+    /// println!("{blob:?} {text:?}");
+    /// # Ok(()) }
+    /// ```
+    pub fn column_text(&mut self, i: i32) -> Result<Option<&[u8]>> {
         self.check_column(i)?;
         // SAFETY: raw is live, i in range. text is called before bytes, as
-        // SQLite's documentation requires, and stays valid until the row
-        // changes, which needs &mut self.
+        // SQLite's documentation requires, and the bytes stay valid while self
+        // is borrowed mutably (no step, reset or converting accessor).
         unsafe {
             let p = ffi::sqlite3_column_text(self.raw.as_ptr(), i);
             if p.is_null() {
@@ -419,8 +479,9 @@ impl Statement {
     }
 
     /// The column as bytes; `None` for SQL NULL and for a zero-length BLOB,
-    /// as SQLite reports them.
-    pub fn column_blob(&self, i: i32) -> Result<Option<&[u8]>> {
+    /// as SQLite reports them. Borrows the statement mutably, for the reason
+    /// given at [`Statement::column_text`].
+    pub fn column_blob(&mut self, i: i32) -> Result<Option<&[u8]>> {
         self.check_column(i)?;
         // SAFETY: as for column_text; blob before bytes.
         unsafe {

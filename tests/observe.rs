@@ -88,7 +88,7 @@ fn a_leak_is_reported_once_with_its_tag_and_again_when_it_returns() {
     let logs = Arc::new(Mutex::new(Vec::<(LogLevel, String)>::new()));
     let sink = logs.clone();
     let mut o = opts();
-    o.set_leak_threshold(Some(Duration::from_millis(100)));
+    o.set_leak_threshold(Some(Duration::from_millis(100))).unwrap();
     o.set_log_handler(Some(LogHandler::new(move |level, msg| {
         sink.lock().unwrap().push((level, msg.to_owned()))
     })));
@@ -120,7 +120,7 @@ fn a_short_hold_is_not_a_leak() {
     let logs = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink = logs.clone();
     let mut o = opts();
-    o.set_leak_threshold(Some(Duration::from_secs(5)));
+    o.set_leak_threshold(Some(Duration::from_secs(5))).unwrap();
     o.set_log_handler(Some(LogHandler::new(move |_, msg| {
         sink.lock().unwrap().push(msg.to_owned())
     })));

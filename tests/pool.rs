@@ -73,6 +73,7 @@ fn read_only_sets_query_only_and_options_reach_every_connection() {
     let mut o = opts();
     o.set_read_only(true)
         .set_busy_timeout(Duration::from_millis(1234))
+        .unwrap()
         .set_init_sql(Some("PRAGMA cache_size = -4321"))
         .unwrap();
     o.set_pool_size(2).unwrap();
@@ -727,7 +728,7 @@ fn a_writer_holding_the_lock_gives_busy_after_busy_timeout_then_the_pool_goes_on
     let path = dir.path("b.db");
     make_db(&path, 1);
     let mut o = opts();
-    o.set_busy_timeout(Duration::from_millis(150));
+    o.set_busy_timeout(Duration::from_millis(150)).unwrap();
     let pool = open(&path, o);
     let locker = rusqlite::Connection::open(&path).unwrap();
     locker.execute_batch("BEGIN EXCLUSIVE").unwrap();

@@ -258,7 +258,7 @@ pub fn batch_sqlpool(c: &mut sqlpool::Connection, batch: &Batch, f: &Frame) -> u
             }
         }
         while c.step(id).unwrap() == Step::Row {
-            let st = c.statement_ref(id).unwrap();
+            let st = c.statement(id).unwrap();
             for i in 0..st.column_count() {
                 h = match st.column_type(i).unwrap() {
                     COLUMN_INTEGER => fold(h, st.column_int64(i).unwrap() as u64),

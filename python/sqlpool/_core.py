@@ -11,6 +11,7 @@ for ``Pool.execute`` and the drop-ins. Rows are decoded with one
 import ctypes
 import logging
 import os
+import re
 import struct
 import threading
 import weakref
@@ -172,6 +173,18 @@ def _decode(mv, nrows, rowcls, _header=_HEADER.unpack_from, _plans=_PLANS):
     return out
 
 
+# Times a read is run again for fresh column metadata before its rows are
+# returned as they come.
+_MAX_REFRESHES = 4
+
+
+def _stale(mv, meta, _header=_HEADER.unpack_from):
+    """True when the first row at the start of ``mv`` has another number of
+    columns than ``meta`` knows: the statement was re-prepared for a new
+    schema."""
+    return _header(mv, 0)[1] != len(meta.names)
+
+
 def _fix(mv, values, types, data):
     """The values of a row with TEXT, BLOB or NULL columns."""
     row = []
@@ -275,12 +288,40 @@ def _pack(params, meta):
 
 # ---------------------------------------------------------------- statements
 
+# Statements that change a schema: after one runs, every cached column list
+# in the process may be stale (SQLite re-prepares its statements; the
+# metadata cached above them must follow).
+_SCHEMA_SQL = re.compile(r"\b(CREATE|DROP|ALTER|ATTACH|DETACH)\b", re.IGNORECASE)
+
+# Every open Pool of the process, whose statement metadata a schema change
+# clears.
+_POOLS = weakref.WeakSet()
+
+
+# Schema changes seen in this process. Once there was one, metadata is read
+# from a stepped statement: a cached statement's column list is the one of
+# its last preparation, until a step makes SQLite re-prepare it.
+_SCHEMA_CHANGES = [0]
+
+
+def _schema_changed():
+    """Forgets the statement metadata of every pool in the process."""
+    _SCHEMA_CHANGES[0] += 1
+    for pool in list(_POOLS):
+        pool._metas.clear()
+
+
+def _column_names(stmt):
+    """The column names of a prepared statement, as SQLite has them now."""
+    n = lib.sqlpool_column_count(stmt)
+    return tuple((lib.sqlpool_column_name(stmt, i) or b"").decode("utf-8") for i in range(n))
+
 
 class _Meta:
     """What is known about one SQL text on one pool: encoded SQL, column
     names, parameter names, whether it only reads."""
 
-    __slots__ = ("text", "sql", "sql_len", "names", "param_keys", "readonly", "rowcls", "description")
+    __slots__ = ("text", "sql", "sql_len", "names", "param_keys", "readonly", "ddl", "rowcls", "description")
 
     def __init__(self, text, conn_handle):
         if "\x00" in text:
@@ -291,17 +332,35 @@ class _Meta:
         stmt = c_void_p()
         check(lib.sqlpool_prepare(conn_handle, self.sql, byref(stmt)))
         try:
-            n = lib.sqlpool_column_count(stmt)
-            self.names = tuple((lib.sqlpool_column_name(stmt, i) or b"").decode("utf-8") for i in range(n))
+            if _SCHEMA_CHANGES[0] and lib.sqlpool_stmt_readonly(stmt) == 1:
+                # A read may run: its first step re-prepares it for the
+                # current schema (parameters are NULL).
+                rc = lib.sqlpool_step(stmt)
+                if rc != _ffi.SQLPOOL_ROW and rc != _ffi.SQLPOOL_DONE:
+                    raise error_from(rc)
+            names = _column_names(stmt)
             count = lib.sqlpool_bind_parameter_count(stmt)
-            names = [lib.sqlpool_bind_parameter_name(stmt, i) for i in range(1, count + 1)]
+            params = [lib.sqlpool_bind_parameter_name(stmt, i) for i in range(1, count + 1)]
             # sqlite3's rule: a dict binds by name without the prefix (":x" -> "x").
-            self.param_keys = None if any(n is None for n in names) else tuple(n.decode()[1:] for n in names)
+            self.param_keys = None if any(p is None for p in params) else tuple(p.decode()[1:] for p in params)
             self.readonly = lib.sqlpool_stmt_readonly(stmt) == 1
+            self.ddl = not self.readonly and _SCHEMA_SQL.search(text) is not None
         finally:
             check(lib.sqlpool_finalize(stmt))
-        self.rowcls = row_class(self.names)
-        self.description = tuple((name, None, None, None, None, None, None) for name in self.names) or None
+        self._name(names)
+
+    def _name(self, names):
+        self.names = names
+        self.rowcls = row_class(names)
+        self.description = tuple((name, None, None, None, None, None, None) for name in names) or None
+
+    def renamed(self, names):
+        """A copy with other column names (of the re-prepared statement)."""
+        meta = object.__new__(_Meta)
+        for slot in _Meta.__slots__:
+            setattr(meta, slot, getattr(self, slot))
+        meta._name(names)
+        return meta
 
 
 # ---------------------------------------------------------------- results
@@ -464,10 +523,28 @@ class Connection:
         rc = _sqlpool_query(
             h, meta.sql, meta.sql_len, packed, len(packed), buf.arr, buf.size, 0, stmt, buf.rows, buf.used
         )
+        if meta.ddl:
+            _schema_changed()
         if rc == _DONE:
-            return Result(self, None, _decode(buf.mv, buf.rows.value, meta.rowcls), meta)
+            if not (buf.rows.value and meta.readonly and _stale(buf.mv, meta)):
+                return Result(self, None, _decode(buf.mv, buf.rows.value, meta.rowcls), meta)
+            # The schema changed elsewhere: a read runs again, once, with
+            # the columns of the re-prepared statement.
+            _schema_changed()
+            meta = self._meta(sql)
+            rc = _sqlpool_query(
+                h, meta.sql, meta.sql_len, packed, len(packed), buf.arr, buf.size, 0, stmt, buf.rows, buf.used
+            )
+            if rc == _DONE:
+                return Result(self, None, _decode(buf.mv, buf.rows.value, meta.rowcls), meta)
         if rc != _ROW:
             raise error_from(rc)
+        names = _column_names(stmt.value)
+        if names != meta.names:
+            # The statement was re-prepared for a new schema: its names are
+            # the truth (it has stepped), the cached ones are not.
+            _schema_changed()
+            meta = meta.renamed(names)
         result = Result(self, stmt.value, _decode(buf.mv, buf.rows.value, meta.rowcls), meta)
         if not result._rows:
             result._more()
@@ -477,7 +554,12 @@ class Connection:
         """Runs every statement in ``sql`` (sqlpool_exec), discarding rows."""
         if "\x00" in sql:
             raise InvalidArgument("the script contains a null character")
-        check(lib.sqlpool_exec(self._h(), sql.encode("utf-8")))
+        try:
+            check(lib.sqlpool_exec(self._h(), sql.encode("utf-8")))
+        finally:
+            # Even a failing script may have changed the schema before failing.
+            if _SCHEMA_SQL.search(sql):
+                _schema_changed()
 
     def invalidate(self):
         """Closes the connection, instead of reusing it, when it is checked in."""
@@ -590,12 +672,17 @@ def _int(value, name, lo, hi):
     return value
 
 
-def _ms(seconds, name, unlimited):
+def _ms(seconds, name, unlimited, limit=None):
+    """Seconds as ms for C: None is ``unlimited``; above ``limit`` ms (a
+    bound the library refuses to exceed) is an error, else ms saturate."""
     if seconds is None:
         return unlimited
     if seconds < 0:
         raise InvalidArgument(f"invalid option {name} = {seconds}: it must be >= 0")
-    return min(int(round(seconds * 1000)), unlimited)
+    ms = int(round(seconds * 1000))
+    if limit is not None and ms > limit:
+        raise InvalidArgument(f"invalid option {name} = {seconds}: SQLite takes at most {limit / 1000} s")
+    return min(ms, unlimited)
 
 
 class Pool:
@@ -667,12 +754,13 @@ class Pool:
         self.path = path
         self.shared = bool(shared)
         self._metas = {}
+        _POOLS.add(self)
         self._handle = None
         opts = lib.sqlpool_options_new()
         if not opts:
             raise error_from(_ffi.SQLPOOL_INTERNAL)
         try:
-            check(lib.sqlpool_options_set_pool_size(opts, _int(pool_size, "pool_size", 0, 2**32 - 1)))
+            check(lib.sqlpool_options_set_pool_size(opts, _int(pool_size, "pool_size", 0, 2**31 - 1)))
             check(lib.sqlpool_options_set_max_overflow(opts, _int(max_overflow, "max_overflow", -(2**31), 2**31 - 1)))
             check(lib.sqlpool_options_set_timeout_ms(opts, _ms(timeout, "timeout", 2**64 - 1)))
             check(lib.sqlpool_options_set_pre_ping(opts, bool(pre_ping)))
@@ -683,7 +771,7 @@ class Pool:
             check(lib.sqlpool_options_set_create(opts, bool(create)))
             if init_sql is not None:
                 check(lib.sqlpool_options_set_init_sql(opts, init_sql.encode("utf-8")))
-            check(lib.sqlpool_options_set_busy_timeout_ms(opts, _ms(busy_timeout, "busy_timeout", 2**32 - 1)))
+            check(lib.sqlpool_options_set_busy_timeout_ms(opts, _ms(busy_timeout, "busy_timeout", 2**31 - 1, limit=2**31 - 1)))
             check(lib.sqlpool_options_set_statement_cache_capacity(
                 opts, _int(statement_cache_capacity, "statement_cache_capacity", 0, 2**32 - 1)))
             if read_snapshot is not None:
@@ -728,6 +816,7 @@ class Pool:
     def _pool_query(self, meta, packed, max_rows):
         """sqlpool_pool_query: (rc, rows) with the rows decoded, the buffer
         grown until the first row fits."""
+        refreshes = 0
         while True:
             buf = _buffer()
             rc = _sqlpool_pool_query(
@@ -741,6 +830,15 @@ class Pool:
                 continue
             if rc != _ROW and rc != _DONE:
                 raise error_from(rc)
+            if buf.rows.value and refreshes < _MAX_REFRESHES and _stale(buf.mv, meta):
+                # The schema changed elsewhere (another process): reads may
+                # run again, with the columns of the re-prepared statement
+                # (a few times: the metadata may come from a connection that
+                # has not seen the change yet).
+                refreshes += 1
+                _schema_changed()
+                meta = self._meta(meta.text)
+                continue
             return rc, _decode(buf.mv, buf.rows.value, meta.rowcls)
 
     def execute(self, sql, params=()):
@@ -771,15 +869,19 @@ class Pool:
                 buf.rows, buf.used,
             )
             n = buf.rows.value
-            if rc == _DONE:
-                return _decode(buf.mv, 1, meta.rowcls)[0] if n else None
-            if rc != _ROW:
+            if rc != _ROW and rc != _DONE:
                 raise error_from(rc)
-            if n == 0:
-                # The first row did not fit the buffer: again, with room.
+            if n == 0 and rc == _DONE:
+                return None
+            if n == 0 or _stale(buf.mv, meta):
+                # The first row did not fit the buffer, or the columns
+                # changed: again, with room and fresh metadata.
                 rc, rows = self._pool_query(meta, packed, 2)
-                if rc == _DONE:
+                n = len(rows)
+                if rc == _DONE and n < 2:
                     return rows[0] if rows else None
+            elif rc == _DONE and n == 1:
+                return _decode(buf.mv, 1, meta.rowcls)[0]
         else:
             with self.connection() as conn:
                 rows = conn.execute(sql, params).fetchmany(2)

@@ -218,7 +218,7 @@ const STACK_CELLS: usize = 32;
 /// Writes the statement's current row into the front of `out` in the fetch
 /// format, reading each value from SQLite once. Ok(Err(size)) when it needs
 /// `size` bytes and `out` is smaller (nothing written).
-fn copy_row(stmt: &Statement, ncols: i32, out: &mut [u8]) -> Result<std::result::Result<usize, usize>> {
+fn copy_row(stmt: &mut Statement, ncols: i32, out: &mut [u8]) -> Result<std::result::Result<usize, usize>> {
     let n = ncols as usize;
     let mut stack = [Value::Null; STACK_CELLS];
     let mut heap = Vec::new();
@@ -228,11 +228,11 @@ fn copy_row(stmt: &Statement, ncols: i32, out: &mut [u8]) -> Result<std::result:
         heap.resize(n, Value::Null);
         &mut heap
     };
+    // n <= data_count: the caller's ncols.
+    stmt.read_row(cells);
     let mut fixed = 8 + n;
     let mut variable = 0;
-    for (i, cell) in cells.iter_mut().enumerate() {
-        // i < data_count: the caller's ncols.
-        *cell = stmt.value_unchecked(i as i32);
+    for cell in cells.iter() {
         match cell {
             Value::Integer(_) | Value::Float(_) => fixed += 8,
             Value::Text(b) | Value::Blob(b) => {
@@ -305,8 +305,9 @@ fn fetch_rows(conn: &mut Connection, id: StmtId, buf: &mut [u8], max_rows: u32) 
                 used,
             });
         }
-        let stmt = conn.statement_ref(id)?;
-        match copy_row(stmt, stmt.data_count(), &mut buf[used..])? {
+        let stmt = conn.statement(id)?;
+        let ncols = stmt.data_count();
+        match copy_row(stmt, ncols, &mut buf[used..])? {
             Ok(size) => used += size,
             Err(size) => {
                 return Ok(Fetched {
@@ -360,7 +361,8 @@ fn code(step: Step) -> c_int {
 /// "$name"), as SQLite spells it; NULL for a nameless "?" parameter, an
 /// index out of range, or a NULL or stale statement (which also sets the
 /// last error to SQLPOOL_MISUSE). Owned by the statement: valid until it is
-/// finalized.
+/// finalized, or re-prepared by a step after a schema change (SQLite's
+/// rule), or the connection is checked in.
 #[no_mangle]
 pub extern "C" fn sqlpool_bind_parameter_name(stmt: *const sqlpool_stmt, idx: c_int) -> *const c_char {
     value(std::ptr::null(), || {

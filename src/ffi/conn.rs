@@ -131,9 +131,12 @@ pub extern "C" fn sqlpool_conn_invalidate(conn: *mut sqlpool_conn) -> c_int {
 pub unsafe extern "C" fn sqlpool_exec(conn: *mut sqlpool_conn, sql: *const c_char) -> c_int {
     call(|| {
         let mut held = lock(conn)?;
-        // SAFETY: the caller passes a NUL-terminated string.
-        let sql = unsafe { c_str(sql, "sql") }?;
-        held.guarded(|entry| entry.conn.exec(sql))?;
+        if sql.is_null() {
+            return Err(crate::Error::invalid("sql is NULL"));
+        }
+        // SAFETY: the caller passes a NUL-terminated string, borrowed for the call.
+        let sql = crate::statement::TerminatedSql::new(unsafe { std::ffi::CStr::from_ptr(sql) })?;
+        held.guarded(|entry| entry.conn.exec_terminated(sql))?;
         Ok(SQLPOOL_OK)
     })
 }

@@ -65,8 +65,8 @@ fn set(opts: *mut sqlpool_options, apply: impl FnOnce(&mut Options) -> crate::Re
     })
 }
 
-/// Connections kept open in the pool (default 5). 0 is
-/// SQLPOOL_INVALID_ARGUMENT.
+/// Connections kept open in the pool (default 5). 0 and values above
+/// INT32_MAX are SQLPOOL_INVALID_ARGUMENT.
 #[no_mangle]
 pub extern "C" fn sqlpool_options_set_pool_size(opts: *mut sqlpool_options, n: u32) -> c_int {
     set(opts, |o| o.set_pool_size(n).map(drop))
@@ -173,13 +173,11 @@ pub unsafe extern "C" fn sqlpool_options_set_init_sql(opts: *mut sqlpool_options
 }
 
 /// How long a connection waits for another writer's lock, in ms (SQLite's
-/// busy_timeout; default 5000), applied to every connection.
+/// busy_timeout; default 5000), applied to every connection. Above INT32_MAX
+/// (SQLite's limit) is SQLPOOL_INVALID_ARGUMENT.
 #[no_mangle]
 pub extern "C" fn sqlpool_options_set_busy_timeout_ms(opts: *mut sqlpool_options, ms: u32) -> c_int {
-    set(opts, |o| {
-        o.set_busy_timeout(Duration::from_millis(ms.into()));
-        Ok(())
-    })
+    set(opts, |o| o.set_busy_timeout(Duration::from_millis(ms.into())).map(drop))
 }
 
 /// Prepared statements kept per connection for reuse by sqlpool_prepare()
@@ -267,8 +265,7 @@ pub extern "C" fn sqlpool_options_set_leak_threshold_ms(opts: *mut sqlpool_optio
                 )))
             }
         };
-        o.set_leak_threshold(threshold);
-        Ok(())
+        o.set_leak_threshold(threshold).map(drop)
     })
 }
 

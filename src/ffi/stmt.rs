@@ -215,9 +215,10 @@ pub extern "C" fn sqlpool_finalize(stmt: *mut sqlpool_stmt) -> c_int {
 }
 
 /// Runs a column accessor; on a NULL or stale statement, or an index out of
-/// range, returns `default` and sets the last error to SQLPOOL_MISUSE.
-fn column<R>(stmt: *const sqlpool_stmt, default: R, f: impl FnOnce(&crate::Statement) -> Result<R>) -> R {
-    value(default, || with_statement(stmt, |conn, id| f(conn.statement_ref(id)?)))
+/// range, returns `default` and sets the last error to SQLPOOL_MISUSE. The
+/// statement is lent mutably: text and blob may convert the column in place.
+fn column<R>(stmt: *const sqlpool_stmt, default: R, f: impl FnOnce(&mut crate::Statement) -> Result<R>) -> R {
+    value(default, || with_statement(stmt, |conn, id| f(conn.statement(id)?)))
 }
 
 /// The number of columns the statement returns (0 for none, or on error).
@@ -233,8 +234,9 @@ pub extern "C" fn sqlpool_column_type(stmt: *const sqlpool_stmt, i: c_int) -> c_
     column(stmt, SQLPOOL_NULL, |s| s.column_type(i))
 }
 
-/// The name of column `i` (0-based); valid until the statement is
-/// finalized. NULL on error.
+/// The name of column `i` (0-based); NULL on error. Owned by the
+/// statement: valid until it is finalized, or re-prepared by a step after a
+/// schema change (SQLite's rule), or the connection is checked in.
 #[no_mangle]
 pub extern "C" fn sqlpool_column_name(stmt: *const sqlpool_stmt, i: c_int) -> *const c_char {
     column(stmt, std::ptr::null(), |s| Ok(s.column_name(i)?.as_ptr()))
@@ -254,7 +256,9 @@ pub extern "C" fn sqlpool_column_double(stmt: *const sqlpool_stmt, i: c_int) -> 
 
 /// Column `i` of the current row as NUL-terminated UTF-8 text; NULL for SQL
 /// NULL and on error. Owned by the statement: valid until the next step,
-/// reset or finalize.
+/// reset or finalize, or the next sqlpool_column_text() or _blob() on the
+/// same column, which may convert the value in place (SQLite's rule: copy
+/// the bytes before asking for the column in another form).
 #[no_mangle]
 pub extern "C" fn sqlpool_column_text(stmt: *const sqlpool_stmt, i: c_int) -> *const c_char {
     column(stmt, std::ptr::null(), |s| {
@@ -264,7 +268,9 @@ pub extern "C" fn sqlpool_column_text(stmt: *const sqlpool_stmt, i: c_int) -> *c
 
 /// Column `i` of the current row as bytes (length: sqlpool_column_bytes());
 /// NULL for SQL NULL, an empty BLOB, and on error. Owned by the statement:
-/// valid until the next step, reset or finalize.
+/// valid until the next step, reset or finalize, or the next
+/// sqlpool_column_text() on the same column, which may convert the value in
+/// place (SQLite's rule: copy the bytes before asking for another form).
 #[no_mangle]
 pub extern "C" fn sqlpool_column_blob(stmt: *const sqlpool_stmt, i: c_int) -> *const c_void {
     column(stmt, std::ptr::null(), |s| {
