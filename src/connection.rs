@@ -3,7 +3,6 @@
 //! snapshot of a checkout.
 
 use crate::error::{Error, Result};
-use crate::fork::{self, InSqlite, SqliteCall};
 use crate::options::Options;
 use crate::statement::{abbreviate, Statement, Step, StmtClass};
 use crate::statement_cache::StatementCache;
@@ -67,8 +66,6 @@ pub struct Connection {
     pub(crate) meta: ConnMeta,
     /// Set when the pool detects leaks.
     pub(crate) holding: Option<Arc<crate::events::Holding>>,
-    /// Raised while this connection is inside SQLite (see fork::InSqlite).
-    in_sqlite: Arc<InSqlite>,
     /// Interrupts the running query from any thread (sqlite3_interrupt);
     /// does nothing once the connection is closed.
     interrupt: Interrupt,
@@ -85,10 +82,8 @@ unsafe impl Send for Connection {}
 impl Connection {
     /// Opens and configures a connection as `opts` say.
     pub(crate) fn open(path: &str, opts: &Options, meta: ConnMeta) -> Result<Connection> {
-        let in_sqlite = fork::new_call_flag();
-        // SAFETY: in_sqlite outlives the guard (it is moved into the result,
-        // which keeps the same allocation, or dropped after the guard).
-        let _call = unsafe { SqliteCall::enter(&in_sqlite) };
+        // Registers the "sqlpool-unix" VFS (crate::vfs) if not yet done.
+        crate::fork::install_handlers();
         let mut flags = OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if opts.read_only {
             flags |= OpenFlags::SQLITE_OPEN_READ_ONLY;
@@ -98,7 +93,9 @@ impl Connection {
                 flags |= OpenFlags::SQLITE_OPEN_CREATE;
             }
         }
-        let db = rusqlite::Connection::open_with_flags(path, flags)
+        // Through the fork-aware VFS; a URI's own `vfs=` parameter wins.
+        let vfs = crate::vfs::NAME.to_str().expect("ASCII name");
+        let db = rusqlite::Connection::open_with_flags_and_vfs(path, flags, vfs)
             .map_err(|e| Error::from_rusqlite(&format!("cannot open database '{path}'"), e))?;
         let configure = |what: &str, r: rusqlite::Result<()>| {
             r.map_err(|e| Error::from_rusqlite(&format!("{what} on database '{path}'"), e))
@@ -137,15 +134,8 @@ impl Connection {
             db: ManuallyDrop::new(db),
             meta,
             holding: None,
-            in_sqlite,
             interrupt,
         })
-    }
-
-    /// Marks the connection as inside SQLite until the guard is dropped.
-    fn enter_sqlite(&self) -> SqliteCall {
-        // SAFETY: the guard lives in a method of self, and self owns the flag.
-        unsafe { SqliteCall::enter(&self.in_sqlite) }
     }
 
     /// The file SQLite resolved the path to ("" for memory and temp databases).
@@ -167,7 +157,6 @@ impl Connection {
         if sql == TEST_PANIC_SQL {
             panic!("test panic requested through exec");
         }
-        let _call = self.enter_sqlite();
         let mut rest = sql;
         loop {
             let (stmt, consumed) = Statement::prepare_next(self.raw, rest).inspect_err(|e| self.note_error(e))?;
@@ -201,7 +190,6 @@ impl Connection {
                 let sql = std::str::from_utf8(sql)
                     .map_err(|e| Error::invalid(format!("sql is not valid UTF-8 (at byte {})", e.valid_up_to())))?;
                 self.meta.cache_misses += 1;
-                let _call = self.enter_sqlite();
                 Statement::prepare(self.raw, sql).inspect_err(|e| self.note_error(e))?
             }
         };
@@ -253,7 +241,6 @@ impl Connection {
     /// Steps the statement, beginning or ending the read snapshot first when
     /// the statement is about to start.
     pub fn step(&mut self, id: StmtId) -> Result<Step> {
-        let _call = self.enter_sqlite();
         let stmt = self.slot(id)?;
         let starting = !stmt.is_busy();
         let class = stmt.class();
@@ -272,7 +259,6 @@ impl Connection {
         slot.generation = 0;
         let hash = slot.hash;
         self.free_slots.push(id.index);
-        let _call = self.enter_sqlite();
         stmt.reset()?;
         self.cache.put(hash, stmt);
         Ok(())
@@ -280,7 +266,6 @@ impl Connection {
 
     /// Resets the statement to run again (bindings are kept).
     pub fn reset(&mut self, id: StmtId) -> Result<()> {
-        let _call = self.enter_sqlite();
         self.slot(id)?.reset()
     }
 
@@ -365,11 +350,10 @@ impl Connection {
     pub(crate) fn clean_for_checkin(&mut self) -> bool {
         // Every slot free: no statement handed out is still there.
         if self.active.len() == self.free_slots.len() && !self.snapshot.open && self.is_autocommit() {
-            // Nothing to reset: no SQLite call, so no need for the fork gate.
+            // Nothing to reset: no SQLite call.
             self.free_slots.clear();
             return false;
         }
-        let _call = self.enter_sqlite();
         let mut reset_needed = false;
         for index in 0..self.active.len() {
             let slot = &mut self.active[index];
@@ -454,7 +438,6 @@ impl StatementRunner<'_> {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        let _call = self.enter_sqlite();
         // Statements first: a connection with live statements cannot close.
         self.active.clear();
         self.cache = StatementCache::new(0);

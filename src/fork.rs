@@ -1,20 +1,32 @@
 //! fork() safety. A child can go on only if, across fork(), no other thread
-//! holds a pool's lock or one of SQLite's static mutexes (measured: without
-//! the SQLite part about a third of children hung). The prepare handler takes
-//! them all; the parent and child handlers release them; the child abandons
-//! the parent's connections.
+//! holds a lock it will need: every lock of the library, SQLite's static
+//! mutexes (measured: without them about a third of children hung), and the
+//! unix VFS's per-file mutexes. One set of handlers, registered once, takes
+//! them all in the prepare handler in one fixed order (the order in which
+//! normal code nests them, outermost first):
+//!
+//! 1. the shared registry, then its budget (crate::shared);
+//! 2. the live-pool list, then each pool's locks (crate::pool);
+//! 3. the C API's handle tables (crate::ffi::fork), leaves;
+//! 4. the VFS: no lock transition in progress (crate::vfs);
+//! 5. SQLite's static mutexes.
+//!
+//! Nothing waits for other threads' statements: a thread inside SQLite holds
+//! none of these except briefly (5) or inside a marked VFS method (4). The
+//! parent handler releases everything; the child handler makes every lock
+//! free and abandons the parent's connections.
 
 use crate::registry::LIVE_POOLS;
 use crate::sync::ForkMutex;
-use crate::{monitor, pool::PoolShared};
+use crate::{monitor, pool::PoolShared, vfs};
 use rusqlite::ffi;
-use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release, Ordering::SeqCst};
-use std::sync::{Arc, Once, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Release};
+use std::sync::Arc;
 
 /// SQLite's static mutexes, outermost first: SQLite takes OPEN then MAIN,
 /// VFS1 or LRU then MEM, so taking them in this order cannot deadlock with
 /// a thread inside SQLite. PRNG nests MAIN only on its first use, which
-/// `install_handlers` forces before any handler runs.
+/// `install` forces before any handler runs.
 const SQLITE_STATIC_MUTEXES: [i32; 12] = [
     ffi::SQLITE_MUTEX_STATIC_OPEN,
     ffi::SQLITE_MUTEX_STATIC_MAIN,
@@ -33,32 +45,80 @@ const SQLITE_STATIC_MUTEXES: [i32; 12] = [
 /// Pools whose locks the prepare handler took, kept alive until released.
 static HELD: ForkMutex<Vec<Arc<PoolShared>>> = ForkMutex::new(Vec::new());
 
-/// Registers the fork handlers once per process.
+/// `install`'s progress: NOT_INSTALLED, INSTALLED, or the installing
+/// process's pid + 1. Not a `Once`: a `Once` running in another thread at
+/// fork() stays "running" for ever in the child. A pid tells the child that
+/// the installer is a thread of its parent, so it takes over.
+static INSTALL: AtomicU64 = AtomicU64::new(NOT_INSTALLED);
+const NOT_INSTALLED: u64 = 0;
+const INSTALLED: u64 = u64::MAX;
+/// Set by the prepare handler: the handlers are registered (in a child that
+/// takes over an install, they must not be registered twice).
+static HANDLERS_REGISTERED: AtomicBool = AtomicBool::new(false);
+
+/// Prepares the process for fork() once: initializes everything that would
+/// otherwise be initialized lazily under a lock (SQLite, its PRNG, the
+/// monitor's clock), registers the "sqlpool-unix" VFS, then the handlers.
+/// Every pool operation calls it first; after the first, one atomic load.
 pub(crate) fn install_handlers() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: sqlite3_initialize is idempotent and thread-safe;
-        // sqlite3_randomness writes 8 bytes into buf.
-        unsafe {
-            ffi::sqlite3_initialize();
-            let mut buf = [0u8; 8];
-            ffi::sqlite3_randomness(buf.len() as i32, buf.as_mut_ptr().cast());
+    if INSTALL.load(Acquire) != INSTALLED {
+        install_slow();
+    }
+}
+
+#[cold]
+fn install_slow() {
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() } as u64 + 1;
+    let mut expected = NOT_INSTALLED;
+    loop {
+        match INSTALL.compare_exchange(expected, me, Acquire, Acquire) {
+            Ok(_) => {
+                install();
+                INSTALL.store(INSTALLED, Release);
+                return;
+            }
+            Err(INSTALLED) => return,
+            Err(installer) if installer == me => {
+                // Another thread of this process is installing.
+                std::thread::yield_now();
+                expected = NOT_INSTALLED;
+            }
+            // Not-installed, or an install begun by our parent's thread,
+            // which does not exist here: take it over.
+            Err(other) => expected = other,
         }
+    }
+}
+
+fn install() {
+    // SAFETY: sqlite3_initialize is idempotent and thread-safe;
+    // sqlite3_randomness writes 8 bytes into buf; the VFS is registered
+    // after SQLite is initialized.
+    unsafe {
+        ffi::sqlite3_initialize();
+        let mut buf = [0u8; 8];
+        ffi::sqlite3_randomness(buf.len() as i32, buf.as_mut_ptr().cast());
+        vfs::register();
+    }
+    monitor::refresh_clock(); // initializes its epoch (a OnceLock)
+    if !HANDLERS_REGISTERED.load(Acquire) {
         // SAFETY: the handlers are extern "C" functions that live for the
         // whole process.
         let rc = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
         debug_assert_eq!(rc, 0, "pthread_atfork failed");
-    });
+    }
 }
 
 fn sqlite_mutex(id: i32) -> *mut ffi::sqlite3_mutex {
     // SAFETY: static mutexes always exist once SQLite is initialized (done in
-    // install_handlers); the returned pointer is never freed.
+    // install); the returned pointer is never freed.
     unsafe { ffi::sqlite3_mutex_alloc(id) }
 }
 
 extern "C" fn prepare() {
-    wait_for_sqlite_calls();
+    HANDLERS_REGISTERED.store(true, Release);
+    crate::shared::lock_for_fork();
     LIVE_POOLS.lock_for_fork();
     // SAFETY: the registry lock is held (taken just above), so the list
     // cannot change while it is read.
@@ -72,6 +132,8 @@ extern "C" fn prepare() {
     HELD.lock_for_fork();
     // SAFETY: HELD's lock is held (taken just above) and never by a guard.
     unsafe { *HELD.data_ptr() = pools };
+    crate::ffi::fork::lock_tables_for_fork();
+    vfs::drain_for_fork();
     for id in SQLITE_STATIC_MUTEXES {
         let m = sqlite_mutex(id);
         if !m.is_null() {
@@ -81,8 +143,8 @@ extern "C" fn prepare() {
     }
 }
 
-/// Releases everything `prepare` took; in the child, first abandons the
-/// parent's connections and makes every lock free.
+/// Releases everything `prepare` took, in reverse order; in the child, first
+/// abandons the parent's connections and makes every lock free.
 fn release(in_child: bool) {
     for id in SQLITE_STATIC_MUTEXES.iter().rev() {
         let m = sqlite_mutex(*id);
@@ -91,11 +153,17 @@ fn release(in_child: bool) {
             unsafe { ffi::sqlite3_mutex_leave(m) };
         }
     }
+    vfs::end_fork();
     // SAFETY: prepare holds HELD's lock; nothing else reaches it.
     let pools = std::mem::take(unsafe { &mut *HELD.data_ptr() });
     // SAFETY: every lock below was taken by prepare on this thread; in the
     // child this thread is the only one.
     unsafe {
+        if in_child {
+            crate::ffi::fork::reset_tables_in_child();
+        } else {
+            crate::ffi::fork::unlock_tables_in_parent();
+        }
         for pool in &pools {
             if in_child {
                 pool.reset_after_fork_in_child();
@@ -106,12 +174,13 @@ fn release(in_child: bool) {
         if in_child {
             HELD.reset_after_fork_in_child();
             LIVE_POOLS.reset_after_fork_in_child();
+            crate::shared::reset_after_fork_in_child();
         } else {
             HELD.unlock_after_fork_in_parent();
             LIVE_POOLS.unlock_after_fork_in_parent();
+            crate::shared::unlock_after_fork_in_parent();
         }
     }
-    release_sqlite_calls(in_child);
     if in_child {
         monitor::forget_thread_after_fork();
         // The parent's pools stay referenced by the parent's (absent)
@@ -128,78 +197,35 @@ extern "C" fn child() {
     release(true);
 }
 
-/// Set while a pool connection is inside an SQLite call that may take a
-/// per-file lock mutex. SQLite keeps one such mutex per open file (besides
-/// its static ones); a thread holding it at fork() leaves it locked forever
-/// in the child, whose next open of that file hangs (seen: about one fork in
-/// fifty under load). So `prepare` raises FORK_PENDING and waits until no
-/// connection is inside such a call; new calls wait until the fork is done.
-pub(crate) struct InSqlite(AtomicBool);
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-static FORK_PENDING: AtomicBool = AtomicBool::new(false);
-static CALL_FLAGS: ForkMutex<Vec<Weak<InSqlite>>> = ForkMutex::new(Vec::new());
-
-/// A new flag for one connection, registered for the prepare handler.
-pub(crate) fn new_call_flag() -> Arc<InSqlite> {
-    let flag = Arc::new(InSqlite(AtomicBool::new(false)));
-    let mut flags = CALL_FLAGS.lock();
-    flags.retain(|f| f.strong_count() > 0);
-    flags.push(Arc::downgrade(&flag));
-    flag
-}
-
-/// Marks its connection as inside SQLite until dropped.
-pub(crate) struct SqliteCall {
-    flag: *const InSqlite,
-}
-
-impl SqliteCall {
-    /// # Safety
-    /// `flag` must outlive the returned guard (the connection owns it and
-    /// drops the guard before returning).
-    pub(crate) unsafe fn enter(flag: &InSqlite) -> SqliteCall {
-        loop {
-            // SeqCst on both sides (here and in wait_for_sqlite_calls): either
-            // prepare sees our flag, or we see its FORK_PENDING.
-            flag.0.store(true, SeqCst);
-            if !FORK_PENDING.load(SeqCst) {
-                return SqliteCall { flag };
-            }
-            flag.0.store(false, SeqCst);
-            while FORK_PENDING.load(Acquire) {
-                std::thread::yield_now();
-            }
+    /// Prepare and parent handlers back to back, timed: the library's part of
+    /// what fork() costs the forking thread.
+    #[test]
+    #[ignore = "measurement: cargo test --release --lib fork_prepare_time -- --ignored --nocapture"]
+    fn fork_prepare_time_with_10000_pools() {
+        let dir = std::env::temp_dir().join(format!("sqlpool-fork-prepare-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pools: Vec<crate::Pool> = (0..10_000)
+            .map(|i| {
+                let path = dir.join(format!("{i}.db"));
+                crate::Pool::open(path.to_str().unwrap(), crate::Options::default()).unwrap()
+            })
+            .collect();
+        let mut samples = Vec::new();
+        for _ in 0..20 {
+            let started = std::time::Instant::now();
+            prepare();
+            let prepared = started.elapsed();
+            parent();
+            samples.push((prepared, started.elapsed()));
         }
+        samples.sort();
+        let (p, total) = samples[samples.len() / 2];
+        println!("10,000 pools: prepare {p:?}, prepare+parent {total:?} (median of 20)");
+        drop(pools);
+        let _ = std::fs::remove_dir_all(&dir);
     }
-}
-
-impl Drop for SqliteCall {
-    fn drop(&mut self) {
-        // SAFETY: the caller of enter keeps the flag alive while we exist.
-        unsafe { (*self.flag).0.store(false, Release) };
-    }
-}
-
-fn wait_for_sqlite_calls() {
-    FORK_PENDING.store(true, SeqCst);
-    CALL_FLAGS.lock_for_fork();
-    // SAFETY: the lock is held (just taken) and never through a guard.
-    for flag in unsafe { &*CALL_FLAGS.data_ptr() }.iter().filter_map(Weak::upgrade) {
-        while flag.0.load(SeqCst) {
-            std::thread::yield_now();
-        }
-    }
-}
-
-fn release_sqlite_calls(in_child: bool) {
-    // SAFETY: wait_for_sqlite_calls took the lock on this thread; in the
-    // child this thread is the only one.
-    unsafe {
-        if in_child {
-            CALL_FLAGS.reset_after_fork_in_child();
-        } else {
-            CALL_FLAGS.unlock_after_fork_in_parent();
-        }
-    }
-    FORK_PENDING.store(false, SeqCst);
 }
