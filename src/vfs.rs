@@ -141,7 +141,10 @@ unsafe extern "C" fn shim_open(
         (*inner).pMethods = std::ptr::null();
         let rc = {
             let _t = Transition::enter();
-            ((*inner_vfs).xOpen.expect("unix VFS has xOpen"))(inner_vfs, name, inner, flags, out_flags)
+            match (*inner_vfs).xOpen {
+                Some(open) => open(inner_vfs, name, inner, flags, out_flags),
+                None => ffi::SQLITE_CANTOPEN,
+            }
         };
         // SQLite calls xClose when pMethods is set, even if the open failed.
         let methods = (*inner).pMethods;
@@ -166,7 +169,10 @@ macro_rules! forward {
             unsafe {
                 let (inner, methods) = inner_methods(file);
                 let _t = forward!(@gate $marked);
-                (methods.$x.expect(concat!("unix VFS has ", stringify!($x))))(inner $(, $arg)*)
+                match methods.$x {
+                    Some(method) => method(inner $(, $arg)*),
+                    None => ffi::SQLITE_IOERR,
+                }
             }
         }
     };
@@ -194,7 +200,9 @@ unsafe extern "C" fn x_shm_barrier(file: *mut ffi::sqlite3_file) {
     unsafe {
         let (inner, methods) = inner_methods(file);
         let _t = Transition::enter();
-        (methods.xShmBarrier.expect("unix VFS has xShmBarrier"))(inner)
+        if let Some(barrier) = methods.xShmBarrier {
+            barrier(inner);
+        }
     }
 }
 forward!(x_shm_unmap, xShmUnmap, marked: true, (delete: c_int) -> c_int);

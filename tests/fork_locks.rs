@@ -135,3 +135,77 @@ fn a_child_forked_while_threads_churn_every_table_can_use_the_library() {
     }
     assert!(failures.is_empty(), "{failures:?}");
 }
+
+/// The same with a WAL database that other threads write: the shared-memory
+/// lock paths (xShmMap/xShmLock) run all the time. The child reads (a write
+/// there can see SQLITE_BUSY: SQLite's per-process lock bookkeeping, copied
+/// from the parent, still counts the parent's connections; see README).
+#[test]
+fn a_child_forked_while_threads_write_a_wal_database_can_read_it() {
+    use sqlpool::{Options, Pool};
+    let dir = TempDir::new("fork-wal");
+    let path = dir.path("wal.db");
+    make_db(&path, 7);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "journal_mode", "wal")
+        .unwrap();
+    let mut opts = Options::default();
+    opts.set_busy_timeout(std::time::Duration::from_secs(10));
+    opts.set_pool_size(4).unwrap();
+    let pool = Pool::open(path.to_str().unwrap(), opts.clone()).unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(AtomicU64::new(0));
+    let writers: Vec<_> = (0..3)
+        .map(|n| {
+            let (pool, stop, writes) = (pool.clone(), stop.clone(), writes.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut c = pool.checkout().unwrap();
+                    c.exec(&format!("INSERT OR REPLACE INTO kv VALUES ('w{n}-{}', {i})", i % 50))
+                        .unwrap();
+                    common::query_i64(&mut c, "SELECT count(*) FROM kv").unwrap();
+                    i += 1;
+                    writes.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    while writes.load(Ordering::Relaxed) < 100 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let mut failures = Vec::new();
+    for i in 0..30 {
+        let (path, opts) = (path.clone(), opts.clone());
+        let pid = fork_child(move || {
+            let Ok(pool) = Pool::open(path.to_str().unwrap(), opts) else {
+                return 2;
+            };
+            let Ok(mut c) = pool.checkout() else {
+                return 3;
+            };
+            if common::query_i64(&mut c, "SELECT count(*) FROM kv").is_err() {
+                return 4;
+            }
+            match common::query_i64(&mut c, "SELECT count(*) FROM t") {
+                Ok(7) => 0,
+                _ => 5,
+            }
+        });
+        match wait_child(pid) {
+            ChildEnd::Exited(0) => {}
+            ChildEnd::Hung => {
+                failures.push(format!("fork {i}: child hung"));
+                break;
+            }
+            other => failures.push(format!("fork {i}: {other:?}")),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+}
