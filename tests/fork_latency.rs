@@ -123,3 +123,39 @@ fn fork_returns_while_another_thread_waits_for_our_write_lock() {
     waited.expect("the waiter gets the lock once we commit");
     assert_eq!(wait_child(pid), ChildEnd::Exited(0));
 }
+
+/// Measurement, not a check: fork() time while another thread runs an
+/// endless query (before the VFS shim, fork() waited for the whole query).
+#[test]
+#[ignore = "measurement: cargo test --release --test fork_latency -- --ignored --nocapture"]
+fn fork_time_while_another_thread_runs_a_long_query() {
+    let dir = TempDir::new("fork-time");
+    let path = dir.path("time.db");
+    make_db(&path, 5);
+    let pool = Pool::open(path.to_str().unwrap(), Options::default()).unwrap();
+    let mut conn = pool.checkout().unwrap();
+    let interrupt = conn.interrupter();
+    let query = std::thread::spawn(move || {
+        common::query_i64(
+            &mut conn,
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) \
+             SELECT count(*) FROM c, t WHERE c.x < 0",
+        )
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        let started = std::time::Instant::now();
+        let pid = fork_child(|| 0);
+        times.push(started.elapsed());
+        assert_eq!(wait_child(pid), ChildEnd::Exited(0));
+    }
+    interrupt();
+    assert!(query.join().unwrap().is_err());
+    times.sort();
+    println!(
+        "fork() with a query running: median {:?}, max {:?} (20 forks)",
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
+}
