@@ -45,15 +45,55 @@ const SQLITE_STATIC_MUTEXES: [i32; 12] = [
 /// Pools whose locks the prepare handler took, kept alive until released.
 static HELD: ForkMutex<Vec<Arc<PoolShared>>> = ForkMutex::new(Vec::new());
 
-/// `install`'s progress: NOT_INSTALLED, INSTALLED, or the installing
-/// process's pid + 1. Not a `Once`: a `Once` running in another thread at
-/// fork() stays "running" for ever in the child. A pid tells the child that
-/// the installer is a thread of its parent, so it takes over.
-static INSTALL: AtomicU64 = AtomicU64::new(NOT_INSTALLED);
-const NOT_INSTALLED: u64 = 0;
-const INSTALLED: u64 = u64::MAX;
-/// Set by the prepare handler: the handlers are registered (in a child that
-/// takes over an install, they must not be registered twice).
+/// A one-time initialization that a forked child can finish. Not a `Once`:
+/// a `Once` running in another thread at fork() stays "running" for ever in
+/// the child. The state word holds the running process's pid + 1, which tells
+/// a child that the runner is a thread of its parent, absent here: the child
+/// runs `f` again itself (so `f` must tolerate being cut short and rerun).
+pub(crate) struct OnceInProcess(AtomicU64);
+
+const NOT_RUN: u64 = 0;
+const DONE: u64 = u64::MAX;
+
+impl OnceInProcess {
+    pub(crate) const fn new() -> Self {
+        OnceInProcess(AtomicU64::new(NOT_RUN))
+    }
+
+    pub(crate) fn call_once(&self, f: impl FnOnce()) {
+        if self.0.load(Acquire) != DONE {
+            self.call_once_slow(f);
+        }
+    }
+
+    #[cold]
+    fn call_once_slow(&self, f: impl FnOnce()) {
+        // SAFETY: getpid has no preconditions.
+        let me = unsafe { libc::getpid() } as u64 + 1;
+        let mut expected = NOT_RUN;
+        loop {
+            match self.0.compare_exchange(expected, me, Acquire, Acquire) {
+                Ok(_) => {
+                    f();
+                    self.0.store(DONE, Release);
+                    return;
+                }
+                Err(DONE) => return,
+                Err(runner) if runner == me => {
+                    // Another thread of this process is running it.
+                    std::thread::yield_now();
+                    expected = NOT_RUN;
+                }
+                // Begun by a thread of our parent: take it over.
+                Err(parent) => expected = parent,
+            }
+        }
+    }
+}
+
+static INSTALL: OnceInProcess = OnceInProcess::new();
+/// Set by the prepare handler: the handlers are registered (a child that
+/// takes over an install must not register them twice).
 static HANDLERS_REGISTERED: AtomicBool = AtomicBool::new(false);
 
 /// Prepares the process for fork() once: initializes everything that would
@@ -61,34 +101,7 @@ static HANDLERS_REGISTERED: AtomicBool = AtomicBool::new(false);
 /// monitor's clock), registers the "sqlpool-unix" VFS, then the handlers.
 /// Every pool operation calls it first; after the first, one atomic load.
 pub(crate) fn install_handlers() {
-    if INSTALL.load(Acquire) != INSTALLED {
-        install_slow();
-    }
-}
-
-#[cold]
-fn install_slow() {
-    // SAFETY: getpid has no preconditions.
-    let me = unsafe { libc::getpid() } as u64 + 1;
-    let mut expected = NOT_INSTALLED;
-    loop {
-        match INSTALL.compare_exchange(expected, me, Acquire, Acquire) {
-            Ok(_) => {
-                install();
-                INSTALL.store(INSTALLED, Release);
-                return;
-            }
-            Err(INSTALLED) => return,
-            Err(installer) if installer == me => {
-                // Another thread of this process is installing.
-                std::thread::yield_now();
-                expected = NOT_INSTALLED;
-            }
-            // Not-installed, or an install begun by our parent's thread,
-            // which does not exist here: take it over.
-            Err(other) => expected = other,
-        }
-    }
+    INSTALL.call_once(install);
 }
 
 fn install() {
@@ -200,6 +213,55 @@ extern "C" fn child() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A forked child finishes an initialization that a parent thread was
+    /// running at the fork (a std Once would make it wait for ever).
+    #[test]
+    fn a_child_runs_an_initialization_cut_short_by_fork() {
+        static INIT: OnceInProcess = OnceInProcess::new();
+        static RAN_IN_CHILD: AtomicBool = AtomicBool::new(false);
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+        let (finish_tx, finish_rx) = std::sync::mpsc::channel::<()>();
+        let runner = std::thread::spawn(move || {
+            INIT.call_once(|| {
+                entered_tx.send(()).unwrap();
+                finish_rx.recv().unwrap();
+            })
+        });
+        entered_rx.recv().unwrap();
+        // SAFETY: the child only runs call_once, then _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            INIT.call_once(|| RAN_IN_CHILD.store(true, Release));
+            let code = if RAN_IN_CHILD.load(Acquire) { 0 } else { 1 };
+            // SAFETY: leaves the child without the parent's destructors.
+            unsafe { libc::_exit(code) };
+        }
+        let started = std::time::Instant::now();
+        let mut status = 0;
+        let exited = loop {
+            // SAFETY: our child; status is a local.
+            if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+                break true;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(20) {
+                // SAFETY: killing and reaping our own child.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        };
+        finish_tx.send(()).unwrap();
+        runner.join().unwrap();
+        assert!(exited, "the child waited for the parent's initialization");
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{status:#x}");
+        let mut again = false;
+        INIT.call_once(|| again = true);
+        assert!(!again, "done once in this process");
+    }
 
     /// Prepare and parent handlers back to back, timed: the library's part of
     /// what fork() costs the forking thread.
