@@ -3,6 +3,7 @@
 //! snapshot of a checkout.
 
 use crate::error::{Error, Result};
+use crate::fork::{self, InSqlite, SqliteCall};
 use crate::options::Options;
 use crate::statement::{abbreviate, Statement, Step, StmtClass};
 use crate::statement_cache::StatementCache;
@@ -66,6 +67,9 @@ pub struct Connection {
     pub(crate) meta: ConnMeta,
     /// Set when the pool detects leaks.
     pub(crate) holding: Option<Arc<crate::events::Holding>>,
+    /// For connections the fork VFS guard does not cover (fork::call_gate):
+    /// raised while inside SQLite.
+    call_gate: Option<Arc<InSqlite>>,
     /// Interrupts the running query from any thread (sqlite3_interrupt);
     /// does nothing once the connection is closed.
     interrupt: Interrupt,
@@ -84,6 +88,10 @@ impl Connection {
     pub(crate) fn open(path: &str, opts: &Options, meta: ConnMeta) -> Result<Connection> {
         // Registers the "sqlpool-unix" VFS (crate::vfs) if not yet done.
         crate::fork::install_handlers();
+        let call_gate = fork::needs_call_gate(path).then(fork::new_call_flag);
+        // SAFETY: the flag outlives the guard (moved into the result, which
+        // keeps the same allocation, or dropped after the guard).
+        let _call = call_gate.as_deref().map(|flag| unsafe { SqliteCall::enter(flag) });
         let mut flags = OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if opts.read_only {
             flags |= OpenFlags::SQLITE_OPEN_READ_ONLY;
@@ -134,8 +142,15 @@ impl Connection {
             db: ManuallyDrop::new(db),
             meta,
             holding: None,
+            call_gate,
             interrupt,
         })
+    }
+
+    /// Marks a gated connection as inside SQLite until the guard is dropped.
+    fn enter_sqlite(&self) -> Option<SqliteCall> {
+        // SAFETY: the guard lives in a method of self, and self owns the flag.
+        self.call_gate.as_deref().map(|flag| unsafe { SqliteCall::enter(flag) })
     }
 
     /// The file SQLite resolved the path to ("" for memory and temp databases).
@@ -157,6 +172,7 @@ impl Connection {
         if sql == TEST_PANIC_SQL {
             panic!("test panic requested through exec");
         }
+        let _call = self.enter_sqlite();
         let mut rest = sql;
         loop {
             let (stmt, consumed) = Statement::prepare_next(self.raw, rest).inspect_err(|e| self.note_error(e))?;
@@ -190,7 +206,10 @@ impl Connection {
                 let sql = std::str::from_utf8(sql)
                     .map_err(|e| Error::invalid(format!("sql is not valid UTF-8 (at byte {})", e.valid_up_to())))?;
                 self.meta.cache_misses += 1;
-                Statement::prepare(self.raw, sql).inspect_err(|e| self.note_error(e))?
+                let _call = self.enter_sqlite();
+                let mut stmt = Statement::prepare(self.raw, sql).inspect_err(|e| self.note_error(e))?;
+                stmt.set_call_gate(self.call_gate.clone());
+                stmt
             }
         };
         let generation = self.next_generation;
@@ -241,6 +260,7 @@ impl Connection {
     /// Steps the statement, beginning or ending the read snapshot first when
     /// the statement is about to start.
     pub fn step(&mut self, id: StmtId) -> Result<Step> {
+        let _call = self.enter_sqlite();
         let stmt = self.slot(id)?;
         let starting = !stmt.is_busy();
         let class = stmt.class();
@@ -259,6 +279,7 @@ impl Connection {
         slot.generation = 0;
         let hash = slot.hash;
         self.free_slots.push(id.index);
+        let _call = self.enter_sqlite();
         stmt.reset()?;
         self.cache.put(hash, stmt);
         Ok(())
@@ -266,6 +287,7 @@ impl Connection {
 
     /// Resets the statement to run again (bindings are kept).
     pub fn reset(&mut self, id: StmtId) -> Result<()> {
+        let _call = self.enter_sqlite();
         self.slot(id)?.reset()
     }
 
@@ -354,6 +376,7 @@ impl Connection {
             self.free_slots.clear();
             return false;
         }
+        let _call = self.enter_sqlite();
         let mut reset_needed = false;
         for index in 0..self.active.len() {
             let slot = &mut self.active[index];
@@ -438,6 +461,7 @@ impl StatementRunner<'_> {
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        let _call = self.enter_sqlite();
         // Statements first: a connection with live statements cannot close.
         self.active.clear();
         self.cache = StatementCache::new(0);

@@ -5,16 +5,22 @@
 //! them all in the prepare handler in one fixed order (the order in which
 //! normal code nests them, outermost first):
 //!
+//! 0. no connection the VFS guard does not cover (cache=shared, a URI's own
+//!    vfs=) inside SQLite (call_gate), before any lock;
 //! 1. the shared registry, then its budget (crate::shared);
 //! 2. the live-pool list, then each pool's locks (crate::pool);
 //! 3. the C API's handle tables (crate::ffi::fork), leaves;
 //! 4. the VFS: no lock transition in progress (crate::vfs);
 //! 5. SQLite's static mutexes.
 //!
-//! Nothing waits for other threads' statements: a thread inside SQLite holds
-//! none of these except briefly (5) or inside a marked VFS method (4). The
+//! Nothing else waits for other threads' statements: a thread inside SQLite
+//! holds none of these except briefly (5) or inside a marked VFS method (4). The
 //! parent handler releases everything; the child handler makes every lock
 //! free and abandons the parent's connections.
+
+mod call_gate;
+
+pub(crate) use call_gate::{needs_call_gate, new_call_flag, InSqlite, SqliteCall};
 
 use crate::registry::LIVE_POOLS;
 use crate::sync::ForkMutex;
@@ -131,6 +137,7 @@ fn sqlite_mutex(id: i32) -> *mut ffi::sqlite3_mutex {
 
 extern "C" fn prepare() {
     HANDLERS_REGISTERED.store(true, Release);
+    call_gate::wait_for_calls();
     crate::shared::lock_for_fork();
     LIVE_POOLS.lock_for_fork();
     // SAFETY: the registry lock is held (taken just above), so the list
@@ -194,6 +201,7 @@ fn release(in_child: bool) {
             crate::shared::unlock_after_fork_in_parent();
         }
     }
+    call_gate::release_calls(in_child);
     if in_child {
         monitor::forget_thread_after_fork();
         // The parent's pools stay referenced by the parent's (absent)
