@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// The C tests this file runs, one `#[test]` each.
 const C_TESTS: &[&str] = &[
     "test_api",
+    "test_fork",
     "test_interrupt",
     "test_misuse",
     "test_observe",
@@ -242,6 +243,11 @@ fn c_test_interrupt() {
 #[test]
 fn c_test_observe() {
     run_c_test("test_observe");
+}
+
+#[test]
+fn c_test_fork() {
+    run_c_test("test_fork");
 }
 
 #[test]
