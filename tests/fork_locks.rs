@@ -6,7 +6,7 @@ mod common;
 mod fork_support;
 
 use common::{make_db, TempDir};
-use fork_support::{fork_child, wait_child, ChildEnd};
+use fork_support::fork_children;
 use sqlpool::ffi::conn::{sqlpool_checkin, sqlpool_conn, sqlpool_exec, sqlpool_prepare};
 use sqlpool::ffi::error::{SQLPOOL_OK, SQLPOOL_ROW};
 use sqlpool::ffi::options::{sqlpool_options_free, sqlpool_options_new, sqlpool_options_set_busy_timeout_ms};
@@ -109,26 +109,13 @@ fn a_child_forked_while_threads_churn_every_table_can_use_the_library() {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
 
-    let mut failures = Vec::new();
-    for i in 0..FORKS {
-        let c_path = c_path.clone();
-        let pid = fork_child(move || {
-            let private = open_query_close(&c_path, false, 7);
-            if private != 0 {
-                return private;
-            }
-            open_query_close(&c_path, true, 7)
-        });
-        match wait_child(pid) {
-            ChildEnd::Exited(0) => {}
-            ChildEnd::Hung => {
-                failures.push(format!("fork {i}: child hung"));
-                break; // one is enough; the next would wait as long
-            }
-            other => failures.push(format!("fork {i}: {other:?}")),
+    let failures = fork_children(FORKS, || {
+        let private = open_query_close(&c_path, false, 7);
+        if private != 0 {
+            return private;
         }
-        std::thread::sleep(std::time::Duration::from_millis(3));
-    }
+        open_query_close(&c_path, true, 7)
+    });
     stop.store(true, Ordering::Relaxed);
     for t in churners {
         t.join().unwrap();
@@ -176,33 +163,21 @@ fn a_child_forked_while_threads_write_a_wal_database_can_read_it() {
     while writes.load(Ordering::Relaxed) < 100 {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    let mut failures = Vec::new();
-    for i in 0..30 {
-        let (path, opts) = (path.clone(), opts.clone());
-        let pid = fork_child(move || {
-            let Ok(pool) = Pool::open(path.to_str().unwrap(), opts) else {
-                return 2;
-            };
-            let Ok(mut c) = pool.checkout() else {
-                return 3;
-            };
-            if common::query_i64(&mut c, "SELECT count(*) FROM kv").is_err() {
-                return 4;
-            }
-            match common::query_i64(&mut c, "SELECT count(*) FROM t") {
-                Ok(7) => 0,
-                _ => 5,
-            }
-        });
-        match wait_child(pid) {
-            ChildEnd::Exited(0) => {}
-            ChildEnd::Hung => {
-                failures.push(format!("fork {i}: child hung"));
-                break;
-            }
-            other => failures.push(format!("fork {i}: {other:?}")),
+    let failures = fork_children(30, || {
+        let Ok(pool) = Pool::open(path.to_str().unwrap(), opts.clone()) else {
+            return 2;
+        };
+        let Ok(mut c) = pool.checkout() else {
+            return 3;
+        };
+        if common::query_i64(&mut c, "SELECT count(*) FROM kv").is_err() {
+            return 4;
         }
-    }
+        match common::query_i64(&mut c, "SELECT count(*) FROM t") {
+            Ok(7) => 0,
+            _ => 5,
+        }
+    });
     stop.store(true, Ordering::Relaxed);
     for w in writers {
         w.join().unwrap();
@@ -245,30 +220,18 @@ fn a_child_forked_while_threads_query_a_shared_cache_database_can_query_it() {
     while queries.load(Ordering::Relaxed) < 20 {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    let mut failures = Vec::new();
-    for i in 0..20 {
-        let (uri, opts) = (uri.clone(), opts.clone());
-        let pid = fork_child(move || {
-            let Ok(pool) = Pool::open(&uri, opts) else {
-                return 2;
-            };
-            let Ok(mut c) = pool.checkout() else {
-                return 3;
-            };
-            match common::query_i64(&mut c, "SELECT count(*) FROM t") {
-                Ok(1) => 0,
-                _ => 4,
-            }
-        });
-        match wait_child(pid) {
-            ChildEnd::Exited(0) => {}
-            ChildEnd::Hung => {
-                failures.push(format!("fork {i}: child hung"));
-                break;
-            }
-            other => failures.push(format!("fork {i}: {other:?}")),
+    let failures = fork_children(20, || {
+        let Ok(pool) = Pool::open(&uri, opts.clone()) else {
+            return 2;
+        };
+        let Ok(mut c) = pool.checkout() else {
+            return 3;
+        };
+        match common::query_i64(&mut c, "SELECT count(*) FROM t") {
+            Ok(1) => 0,
+            _ => 4,
         }
-    }
+    });
     stop.store(true, Ordering::Relaxed);
     for r in readers {
         r.join().unwrap();

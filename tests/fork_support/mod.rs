@@ -54,3 +54,21 @@ pub fn wait_child(pid: libc::pid_t) -> ChildEnd {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// Forks `forks` times, one child at a time, each running `child`; returns
+/// a line per child that did not exit 0 (stopping at the first hung one:
+/// the next would most likely hang as long).
+pub fn fork_children(forks: usize, child: impl Fn() -> i32) -> Vec<String> {
+    let mut failures = Vec::new();
+    for i in 0..forks {
+        match wait_child(fork_child(&child)) {
+            ChildEnd::Exited(0) => {}
+            ChildEnd::Hung => {
+                failures.push(format!("fork {i}: child hung"));
+                break;
+            }
+            other => failures.push(format!("fork {i}: {other:?}")),
+        }
+    }
+    failures
+}
