@@ -53,7 +53,8 @@ impl Drop for Transition {
 }
 
 /// Prepare handler: from now on no thread starts a transition; returns when
-/// none is in progress. Transitions never wait for anything the forking
+/// none is in progress. Called, and `end_fork` too, with the library's locks
+/// held, which orders two threads forking at once. Transitions never wait for anything the forking
 /// thread holds (SQLite's static mutexes are taken after this), so this ends.
 pub(crate) fn drain_for_fork() {
     FORK_PENDING.store(true, SeqCst);

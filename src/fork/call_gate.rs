@@ -73,11 +73,13 @@ impl Drop for SqliteCall {
     }
 }
 
-/// Prepare handler, first (before any lock): waits until no gated
-/// connection is inside SQLite.
+/// Prepare handler, first (before any other lock): waits until no gated
+/// connection is inside SQLite. Two threads may fork at once: the lock
+/// orders them, so CALLS_PENDING is raised only once it is held (and lowered
+/// before it is released), never cleared by the other fork meanwhile.
 pub(super) fn wait_for_calls() {
-    CALLS_PENDING.store(true, SeqCst);
     CALL_FLAGS.lock_for_fork();
+    CALLS_PENDING.store(true, SeqCst);
     // SAFETY: the lock is held (just taken) and never through a guard.
     for flag in unsafe { &*CALL_FLAGS.data_ptr() }.iter().filter_map(Weak::upgrade) {
         while flag.0.load(SeqCst) != 0 {
@@ -88,6 +90,7 @@ pub(super) fn wait_for_calls() {
 
 /// Parent and child handlers, last.
 pub(super) fn release_calls(in_child: bool) {
+    CALLS_PENDING.store(false, SeqCst);
     // SAFETY: wait_for_calls took the lock on this thread; in the child this
     // thread is the only one.
     unsafe {
@@ -97,7 +100,6 @@ pub(super) fn release_calls(in_child: bool) {
             CALL_FLAGS.unlock_after_fork_in_parent();
         }
     }
-    CALLS_PENDING.store(false, SeqCst);
 }
 
 #[cfg(test)]
