@@ -6,17 +6,19 @@
 //! normal code nests them, outermost first):
 //!
 //! 0. no connection the VFS guard does not cover (cache=shared, a URI's own
-//!    vfs=) inside SQLite (call_gate), before any lock;
+//!    vfs=) inside SQLite (call_gate; its lock also orders two threads
+//!    forking at once);
 //! 1. the shared registry, then its budget (crate::shared);
-//! 2. the live-pool list, then each pool's locks (crate::pool);
+//! 2. the live-pool list, then each pool's locks (crate::pool), the tags of
+//!    its leak-detection holdings included;
 //! 3. the C API's handle tables (crate::ffi::fork), leaves;
 //! 4. the VFS: no lock transition in progress (crate::vfs);
 //! 5. SQLite's static mutexes.
 //!
 //! Nothing else waits for other threads' statements: a thread inside SQLite
-//! holds none of these except briefly (5) or inside a marked VFS method (4). The
-//! parent handler releases everything; the child handler makes every lock
-//! free and abandons the parent's connections.
+//! holds none of these except briefly (5) or inside a marked VFS method (4).
+//! The parent handler releases everything; the child handler makes every
+//! lock free and abandons the parent's connections.
 
 mod call_gate;
 
