@@ -187,7 +187,8 @@ fn a_child_forked_while_threads_write_a_wal_database_can_read_it() {
 
 /// A shared-cache database (the in-memory URI the library suggests): SQLite
 /// holds the shared btree's mutex across whole calls, outside the VFS, so
-/// fork() must wait for those connections' calls; the child then reads it.
+/// fork() must wait for those connections' calls, also when several threads
+/// fork at once; the child then reads it.
 #[test]
 fn a_child_forked_while_threads_query_a_shared_cache_database_can_query_it() {
     use sqlpool::{Options, Pool};
@@ -220,7 +221,7 @@ fn a_child_forked_while_threads_query_a_shared_cache_database_can_query_it() {
     while queries.load(Ordering::Relaxed) < 20 {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    let failures = fork_children(20, || {
+    let child = || {
         let Ok(pool) = Pool::open(&uri, opts.clone()) else {
             return 2;
         };
@@ -231,6 +232,11 @@ fn a_child_forked_while_threads_query_a_shared_cache_database_can_query_it() {
             Ok(1) => 0,
             _ => 4,
         }
+    };
+    // Three threads fork at once: their handlers may run at the same time.
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let forkers: Vec<_> = (0..3).map(|_| s.spawn(|| fork_children(20, &child))).collect();
+        forkers.into_iter().flat_map(|f| f.join().unwrap()).collect()
     });
     stop.store(true, Ordering::Relaxed);
     for r in readers {
