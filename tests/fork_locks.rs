@@ -235,7 +235,7 @@ fn a_child_forked_while_threads_query_a_shared_cache_database_can_query_it() {
     };
     // Three threads fork at once: their handlers may run at the same time.
     let failures: Vec<String> = std::thread::scope(|s| {
-        let forkers: Vec<_> = (0..3).map(|_| s.spawn(|| fork_children(20, &child))).collect();
+        let forkers: Vec<_> = (0..3).map(|_| s.spawn(|| fork_children(20, child))).collect();
         forkers.into_iter().flat_map(|f| f.join().unwrap()).collect()
     });
     stop.store(true, Ordering::Relaxed);
