@@ -18,7 +18,13 @@
  *
  * fork(): a pool keeps working in the child on fresh connections;
  * connection and statement handles from before the fork are SQLPOOL_MISUSE
- * there.
+ * there (pool and options handles stay valid, except one that another
+ * thread was closing or changing at the fork). fork() returns promptly
+ * whatever other threads are doing (it never waits for their queries or
+ * busy waits), and the child never deadlocks on the library's or SQLite's
+ * locks. Exception: while a connection opened from a URI with cache=shared
+ * or its own vfs= parameter is inside an SQLite call, fork() waits for that
+ * call to end (those connections bypass sqlpool's "sqlpool-unix" VFS guard).
  *
  * Another copy of SQLite in the same process (Python's sqlite3, a system
  * libsqlite3) writing the same file can break SQLite's POSIX locks; reading

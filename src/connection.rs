@@ -69,8 +69,9 @@ pub struct Connection {
     pub(crate) meta: ConnMeta,
     /// Set when the pool detects leaks.
     pub(crate) holding: Option<Arc<crate::events::Holding>>,
-    /// Raised while this connection is inside SQLite (see fork::InSqlite).
-    in_sqlite: Arc<InSqlite>,
+    /// For connections the fork VFS guard does not cover (fork::call_gate):
+    /// raised while inside SQLite.
+    call_gate: Option<Arc<InSqlite>>,
     /// Interrupts the running query from any thread (sqlite3_interrupt);
     /// does nothing once the connection is closed.
     interrupt: Interrupt,
@@ -87,10 +88,12 @@ unsafe impl Send for Connection {}
 impl Connection {
     /// Opens and configures a connection as `opts` say.
     pub(crate) fn open(path: &str, opts: &Options, meta: ConnMeta) -> Result<Connection> {
-        let in_sqlite = fork::new_call_flag();
-        // SAFETY: in_sqlite outlives the guard (it is moved into the result,
-        // which keeps the same allocation, or dropped after the guard).
-        let _call = unsafe { SqliteCall::enter(&in_sqlite) };
+        // Registers the "sqlpool-unix" VFS (crate::vfs) if not yet done.
+        crate::fork::install_handlers();
+        let call_gate = fork::needs_call_gate(path).then(fork::new_call_flag);
+        // SAFETY: the flag outlives the guard (moved into the result, which
+        // keeps the same allocation, or dropped after the guard).
+        let _call = call_gate.as_deref().map(|flag| unsafe { SqliteCall::enter(flag) });
         let mut flags = OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if opts.read_only {
             flags |= OpenFlags::SQLITE_OPEN_READ_ONLY;
@@ -100,7 +103,9 @@ impl Connection {
                 flags |= OpenFlags::SQLITE_OPEN_CREATE;
             }
         }
-        let db = rusqlite::Connection::open_with_flags(path, flags)
+        // Through the fork-aware VFS; a URI's own `vfs=` parameter wins.
+        let vfs = crate::vfs::NAME.to_str().expect("ASCII name");
+        let db = rusqlite::Connection::open_with_flags_and_vfs(path, flags, vfs)
             .map_err(|e| Error::from_rusqlite(&format!("cannot open database '{path}'"), e))?;
         let configure = |what: &str, r: rusqlite::Result<()>| {
             r.map_err(|e| Error::from_rusqlite(&format!("{what} on database '{path}'"), e))
@@ -144,15 +149,15 @@ impl Connection {
             db: ManuallyDrop::new(db),
             meta,
             holding: None,
-            in_sqlite,
+            call_gate,
             interrupt,
         })
     }
 
-    /// Marks the connection as inside SQLite until the guard is dropped.
-    fn enter_sqlite(&self) -> SqliteCall {
+    /// Marks a gated connection as inside SQLite until the guard is dropped.
+    fn enter_sqlite(&self) -> Option<SqliteCall> {
         // SAFETY: the guard lives in a method of self, and self owns the flag.
-        unsafe { SqliteCall::enter(&self.in_sqlite) }
+        self.call_gate.as_deref().map(|flag| unsafe { SqliteCall::enter(flag) })
     }
 
     /// The file SQLite resolved the path to ("" for memory and temp databases).
@@ -217,7 +222,9 @@ impl Connection {
                     .map_err(|e| Error::invalid(format!("sql is not valid UTF-8 (at byte {})", e.valid_up_to())))?;
                 self.meta.cache_misses += 1;
                 let _call = self.enter_sqlite();
-                Statement::prepare(self.raw, sql).inspect_err(|e| self.note_error(e))?
+                let mut stmt = Statement::prepare(self.raw, sql).inspect_err(|e| self.note_error(e))?;
+                stmt.set_call_gate(self.call_gate.clone());
+                stmt
             }
         };
         let generation = self.next_generation;
@@ -380,7 +387,7 @@ impl Connection {
     pub(crate) fn clean_for_checkin(&mut self) -> bool {
         // Every slot free: no statement handed out is still there.
         if self.active.len() == self.free_slots.len() && !self.snapshot.open && self.is_autocommit() {
-            // Nothing to reset: no SQLite call, so no need for the fork gate.
+            // Nothing to reset: no SQLite call.
             self.free_slots.clear();
             return false;
         }

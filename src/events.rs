@@ -158,6 +158,25 @@ impl Holding {
         *self.tag.lock() = tag.map(Into::into);
     }
 
+    /// Takes the tag's lock across fork() (crate::fork's prepare handler).
+    pub(crate) fn lock_tag_for_fork(&self) {
+        self.tag.lock_for_fork();
+    }
+
+    /// # Safety
+    /// Only after `lock_tag_for_fork` on this thread.
+    pub(crate) unsafe fn unlock_tag_after_fork_in_parent(&self) {
+        // SAFETY: as the caller promises.
+        unsafe { self.tag.unlock_after_fork_in_parent() };
+    }
+
+    /// # Safety
+    /// Only in a forked child, after `lock_tag_for_fork` in the parent.
+    pub(crate) unsafe fn reset_tag_after_fork_in_child(&self) {
+        // SAFETY: as the caller promises.
+        unsafe { self.tag.reset_after_fork_in_child() };
+    }
+
     /// When held longer than `threshold_ms` and not yet reported: marks it
     /// reported and returns (held ms, thread id, tag).
     pub(crate) fn leak(&self, now_ms: u64, threshold_ms: u64) -> Option<(u64, u64, Option<Box<str>>)> {

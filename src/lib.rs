@@ -29,6 +29,7 @@ mod statement;
 mod statement_cache;
 mod stats;
 mod sync;
+mod vfs;
 
 #[cfg(feature = "test-panic")]
 pub use connection::TEST_PANIC_SQL;

@@ -871,6 +871,9 @@ impl PoolShared {
     pub(crate) fn lock_for_fork(&self) {
         self.state.lock_for_fork();
         self.holdings.lock_for_fork();
+        // SAFETY: the holdings lock is held (just taken), here and below.
+        let holdings = || unsafe { &*self.holdings.data_ptr() }.iter().filter_map(Weak::upgrade);
+        holdings().for_each(|h| h.lock_tag_for_fork());
         self.interrupters.lock_for_fork();
         if let Some(watched) = &self.watched_file {
             watched.identity.lock_for_fork();
@@ -888,6 +891,9 @@ impl PoolShared {
                 watched.identity.unlock_after_fork_in_parent();
             }
             self.interrupters.unlock_after_fork_in_parent();
+            for holding in (*self.holdings.data_ptr()).iter().filter_map(Weak::upgrade) {
+                holding.unlock_tag_after_fork_in_parent();
+            }
             self.holdings.unlock_after_fork_in_parent();
             self.state.unlock_after_fork_in_parent();
         }
@@ -933,6 +939,9 @@ impl PoolShared {
         // SAFETY: the child has no other thread; prepare holds the holdings
         // lock, and the parent's holdings are abandoned with its connections.
         unsafe {
+            for holding in (*self.holdings.data_ptr()).iter().filter_map(Weak::upgrade) {
+                holding.reset_tag_after_fork_in_child();
+            }
             for holding in (*self.holdings.data_ptr()).drain(..) {
                 std::mem::forget(holding);
             }

@@ -20,7 +20,6 @@ use crate::monitor;
 use crate::options::Options;
 use crate::pool::Pool;
 use crate::sync::ForkMutex;
-use std::sync::Once;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -96,36 +95,31 @@ pub struct SharedStats {
 }
 
 fn install_fork_handlers() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // The pools' handlers first: prepare handlers run in reverse order of
-        // registration, so ours (registry, then budget) run before the pools'
-        // locks are taken, the order in which the sweep nests them.
-        crate::fork::install_handlers();
-        // SAFETY: the handlers are extern "C" functions that live for the
-        // whole process.
-        let rc = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
-        debug_assert_eq!(rc, 0, "pthread_atfork failed");
-    });
+    crate::fork::install_handlers();
 }
 
-extern "C" fn prepare() {
+/// Fork prepare handler's part (crate::fork): registry, then budget.
+pub(crate) fn lock_for_fork() {
     REGISTRY.lock_for_fork();
     BUDGET.lock_for_fork();
 }
 
-extern "C" fn parent() {
-    // SAFETY: prepare took both locks on this thread.
+/// # Safety
+/// Only after `lock_for_fork` on this thread.
+pub(crate) unsafe fn unlock_after_fork_in_parent() {
+    // SAFETY: lock_for_fork took both locks on this thread.
     unsafe {
         BUDGET.unlock_after_fork_in_parent();
         REGISTRY.unlock_after_fork_in_parent();
     }
 }
 
-extern "C" fn child() {
-    // SAFETY: prepare took both locks on the thread that is now the child's
-    // only one. The child's pools abandon the parent's connections, so none
-    // of them is open here; the parent's waiters do not exist.
+/// # Safety
+/// Only in a forked child, after `lock_for_fork` in the parent.
+pub(crate) unsafe fn reset_after_fork_in_child() {
+    // SAFETY: lock_for_fork took both locks on the thread that is now the
+    // child's only one. The child's pools abandon the parent's connections,
+    // so none of them is open here; the parent's waiters do not exist.
     unsafe {
         let budget = &mut *BUDGET.data_ptr();
         budget.open = 0;

@@ -88,6 +88,9 @@ pub struct Statement {
     stepped: bool,
     /// Bound since the last clear_bindings.
     bound: bool,
+    /// Its connection's fork gate, if it has one (crate::fork::call_gate):
+    /// `reset` is public and may halt a running statement.
+    call_gate: Option<std::sync::Arc<crate::fork::InSqlite>>,
 }
 
 // SAFETY: a Statement is owned by one pooled connection, which has a single
@@ -164,6 +167,7 @@ impl Statement {
             class,
             stepped: false,
             bound: false,
+            call_gate: None,
         };
         Ok((Some(stmt), consumed))
     }
@@ -332,6 +336,10 @@ impl Statement {
 
     /// Resets a statement that ran to its end, as binding again requires;
     /// one mid-step is left as it is (a bind then is MISUSE).
+    pub(crate) fn set_call_gate(&mut self, gate: Option<std::sync::Arc<crate::fork::InSqlite>>) {
+        self.call_gate = gate;
+    }
+
     pub(crate) fn reset_if_finished(&mut self) -> Result<()> {
         if self.stepped && !self.is_busy() {
             self.reset()?;
@@ -345,6 +353,11 @@ impl Statement {
         if !std::mem::take(&mut self.stepped) {
             return Ok(());
         }
+        // SAFETY: the flag is ours and outlives the guard.
+        let _call = self
+            .call_gate
+            .as_deref()
+            .map(|flag| unsafe { crate::fork::SqliteCall::enter(flag) });
         // SAFETY: raw is live. The result repeats the last step's error, which
         // was already reported by that step.
         unsafe { ffi::sqlite3_reset(self.raw.as_ptr()) };

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const C_TESTS: &[&str] = &[
     "test_abi",
     "test_api",
+    "test_fork",
     "test_interrupt",
     "test_misuse",
     "test_observe",
@@ -254,6 +255,11 @@ fn c_test_abi() {
 #[test]
 fn c_test_thread_exit() {
     run_c_test("test_thread_exit");
+}
+
+#[test]
+fn c_test_fork() {
+    run_c_test("test_fork");
 }
 
 #[test]

@@ -3,8 +3,10 @@
 //! hangs, and the parent keeps its connections.
 
 mod common;
+mod fork_support;
 
 use common::{make_db, query_i64, TempDir};
+use fork_support::fork_children;
 use sqlpool::ffi::conn::{sqlpool_conn, sqlpool_exec};
 use sqlpool::ffi::error::{SQLPOOL_MISUSE, SQLPOOL_OK};
 use sqlpool::ffi::pool::{
@@ -14,10 +16,9 @@ use sqlpool::{Options, Pool};
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const FORKS: usize = 50;
-const CHILD_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Runs in the child: returns the exit code (0 = every check passed).
 fn child_checks(pool: &Pool, c_pool: *mut sqlpool_pool, pre_fork_conn: *mut sqlpool_conn) -> i32 {
@@ -86,40 +87,7 @@ fn fork_while_six_threads_hammer_the_pool() {
         std::thread::sleep(Duration::from_millis(1));
     }
 
-    let mut failures = Vec::new();
-    for i in 0..FORKS {
-        // SAFETY: the child only runs child_checks and _exit.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0, "fork failed");
-        if pid == 0 {
-            let code = child_checks(&pool, c_pool, pre_fork_conn);
-            // SAFETY: leaves the child without running the parent's destructors.
-            unsafe { libc::_exit(code) };
-        }
-        let started = Instant::now();
-        let status = loop {
-            let mut status = 0;
-            // SAFETY: pid is our child; status is a local.
-            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if r == pid {
-                break Some(status);
-            }
-            if started.elapsed() > CHILD_DEADLINE {
-                // SAFETY: killing our own child.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, &mut status, 0);
-                }
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        match status {
-            Some(s) if libc::WIFEXITED(s) && libc::WEXITSTATUS(s) == 0 => {}
-            Some(s) => failures.push(format!("fork {i}: child exited with status {s:#x}")),
-            None => failures.push(format!("fork {i}: child hung")),
-        }
-    }
+    let failures = fork_children(FORKS, || child_checks(&pool, c_pool, pre_fork_conn));
     stop.store(true, Ordering::Relaxed);
     for h in hammers {
         h.join().unwrap();

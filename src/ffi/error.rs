@@ -5,7 +5,6 @@ use crate::error::{Error, ErrorKind};
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Once;
 
 /// Success.
 pub const SQLPOOL_OK: c_int = 0;
@@ -97,7 +96,8 @@ fn add_boundary_depth(delta: i32) {
 }
 
 fn install_panic_hook() {
-    static ONCE: Once = Once::new();
+    // Not a std Once: one running at fork() would hang the child for ever.
+    static ONCE: crate::fork::OnceInProcess = crate::fork::OnceInProcess::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {

@@ -608,6 +608,37 @@ impl<T> HandleTable<T> {
         // SAFETY: the caller took the lock with lock_free_list_for_fork.
         unsafe { self.free.unlock_after_fork_in_parent() };
     }
+
+    /// In a forked child, for tables whose handles stay valid there (pools,
+    /// options): the parent's other threads are gone, so their shares and
+    /// pins are dropped; a handle one of them held exclusively becomes stale,
+    /// its (perhaps half-changed) object never touched and its slot never
+    /// reused. Then the free-list lock is made free.
+    ///
+    /// # Safety
+    /// Only in a forked child, after `lock_free_list_for_fork` in the parent.
+    pub(crate) unsafe fn release_parent_users_after_fork_in_child(&self) {
+        // SAFETY: the fork handler holds the free-list lock on this thread,
+        // the only thread in the child.
+        let next_unused = unsafe { (*self.free.data_ptr()).next_unused } as usize;
+        for index in 0..next_unused {
+            let Some(slot) = self.slot(index) else {
+                continue;
+            };
+            let state = slot.state.load(Ordering::Relaxed);
+            if state & LIVE == 0 {
+                continue;
+            }
+            let after = if state & EXCLUSIVE != 0 {
+                (generation_of(state).wrapping_add(1) as u64) << 32
+            } else {
+                state & IDENTITY
+            };
+            slot.state.store(after, Ordering::Relaxed);
+        }
+        // SAFETY: the child has no other thread.
+        unsafe { self.free.reset_after_fork_in_child() };
+    }
 }
 
 /// One thread's exclusive use of a handle's object.

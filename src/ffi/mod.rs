@@ -17,7 +17,7 @@ pub mod conn;
 pub mod stmt;
 pub mod batch;
 pub mod shared;
-mod fork;
+pub(crate) mod fork;
 mod handle;
 
 use crate::error::{Error, Result};
