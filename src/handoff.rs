@@ -171,7 +171,7 @@ enum Given<C> {
 /// A checkout waiting its turn. The thread parks; whoever grants it
 /// something stores the grant and unparks it.
 pub struct Waiter<C> {
-    thread: thread::Thread,
+    parker: thread::Parker,
     since: Instant,
     /// Written and read only under the core's lock.
     given: UnsafeCell<Option<Given<C>>>,
@@ -187,7 +187,7 @@ impl<C> Waiter<C> {
     fn give<X>(&self, _locked: &mut State<C, X>, given: Given<C>) {
         // SAFETY: the caller holds the lock (witnessed by &mut State).
         self.given.with_mut(|g| unsafe { *g = Some(given) });
-        self.thread.unpark();
+        self.parker.unpark();
     }
 
     fn take<X>(&self, _locked: &mut State<C, X>) -> Option<Given<C>> {
@@ -407,7 +407,7 @@ impl<C: Send, X> Handoff<C, X> {
             let something_free = !st.idle.is_empty() || st.open < self.rules.capacity;
             if something_free && !st.head_woken {
                 st.head_woken = true;
-                st.waiters.front().expect("not empty").thread.unpark();
+                st.waiters.front().expect("not empty").parker.unpark();
             }
             return;
         }
@@ -433,7 +433,7 @@ impl<C: Send, X> Handoff<C, X> {
     ) -> Result<(Grant<C>, Option<Duration>), Refused> {
         let start = Instant::now();
         let waiter = Arc::new(Waiter {
-            thread: thread::current(),
+            parker: thread::Parker::current(),
             since: start,
             given: UnsafeCell::new(None),
         });
@@ -476,8 +476,8 @@ impl<C: Send, X> Handoff<C, X> {
             }
             drop(st);
             match deadline {
-                Some(deadline) => thread::park_timeout(deadline.saturating_duration_since(now)),
-                None => thread::park(),
+                Some(deadline) => waiter.parker.park_timeout(deadline.saturating_duration_since(now)),
+                None => waiter.parker.park(),
             }
             st = self.state.lock();
         }

@@ -132,19 +132,76 @@ impl Futex {
     }
 }
 
-/// Threads: park/unpark and yield. Under loom a timed park returns at once
-/// (a spurious wake-up, which every caller tolerates) and the clock below
-/// moves on, so deadlines pass within a few rounds of a waiting loop.
+/// Threads: parking (a `Parker` wakes the thread that made it) and yield.
 pub(crate) mod thread {
     #[cfg(not(loom))]
-    pub(crate) use std::thread::{current, park, park_timeout, yield_now, Thread};
+    pub(crate) use std::thread::yield_now;
 
     #[cfg(loom)]
-    pub(crate) use loom::thread::{current, park, yield_now, Thread};
+    pub(crate) use loom::thread::yield_now;
+
+    /// Wakes one thread out of `park`; std's park token normally.
+    #[cfg(not(loom))]
+    pub(crate) struct Parker(std::thread::Thread);
+
+    #[cfg(not(loom))]
+    impl Parker {
+        /// A parker for the calling thread.
+        pub(crate) fn current() -> Parker {
+            Parker(std::thread::current())
+        }
+
+        pub(crate) fn unpark(&self) {
+            self.0.unpark();
+        }
+
+        /// Sleeps until unparked (or spuriously). Only on the parker's thread.
+        pub(crate) fn park(&self) {
+            std::thread::park();
+        }
+
+        /// As `park`, for at most `timeout`.
+        pub(crate) fn park_timeout(&self, timeout: std::time::Duration) {
+            std::thread::park_timeout(timeout);
+        }
+    }
+
+    /// Under loom, a flag under a mutex with a condvar: loom's own park token
+    /// is also used by its Mutex and Condvar (so by the futex emulation),
+    /// which would eat an unpark that a real futex never touches.
+    #[cfg(loom)]
+    pub(crate) struct Parker(loom::sync::Arc<(loom::sync::Mutex<bool>, loom::sync::Condvar)>);
 
     #[cfg(loom)]
-    pub(crate) fn park_timeout(_timeout: std::time::Duration) {
-        loom::thread::yield_now();
+    impl Parker {
+        pub(crate) fn current() -> Parker {
+            Parker(loom::sync::Arc::new((
+                loom::sync::Mutex::new(false),
+                loom::sync::Condvar::new(),
+            )))
+        }
+
+        pub(crate) fn unpark(&self) {
+            let (token, wakeup) = &*self.0;
+            *token.lock().unwrap() = true;
+            wakeup.notify_one();
+        }
+
+        pub(crate) fn park(&self) {
+            let (token, wakeup) = &*self.0;
+            let mut unparked = token.lock().unwrap();
+            while !*unparked {
+                unparked = wakeup.wait(unparked).unwrap();
+            }
+            *unparked = false;
+        }
+
+        /// Returns at once (a timeout or a spurious wake-up; callers loop),
+        /// consuming a pending unpark; the model's clock moves on meanwhile.
+        pub(crate) fn park_timeout(&self, _timeout: std::time::Duration) {
+            *self.0 .0.lock().unwrap() = false;
+            loom::thread::yield_now();
+        }
     }
 }
 
