@@ -443,7 +443,7 @@ int sqlpool_options_set_fair(struct sqlpool_options *opts, bool on);
 /**
  * Who gets a returned connection while threads wait: `mode` is
  * SQLPOOL_FAIRNESS_STRICT, _BOUNDED (the default) or _BARGING. For bounded,
- * T = max(threshold_us, 250 us x waiting threads); `threshold_us` 0 means
+ * T = max(threshold_us, 500 us x waiting threads); `threshold_us` 0 means
  * the default, 2000 us (at most 3600000000, an hour). Another mode or a
  * longer threshold is SQLPOOL_INVALID_ARGUMENT.
  */

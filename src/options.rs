@@ -125,7 +125,7 @@ impl Options {
     /// Who gets a returned connection while threads wait: strict (first come,
     /// first served, direct handoff), bounded (the default: whoever asks
     /// first while the oldest waiter has waited less than
-    /// T = max(`threshold`, 250 µs × waiters); strict after that), barging
+    /// T = max(`threshold`, 500 µs × waiters); strict after that), barging
     /// (whoever asks first). `threshold` zero means the default, 2 ms; it
     /// only matters for bounded, and must be at most an hour.
     pub fn set_fairness(&mut self, mode: Fairness, threshold: Duration) -> Result<&mut Self> {
