@@ -84,3 +84,29 @@ def test_a_pool_that_is_not_fair_still_serves_every_thread(db):
         assert results == [100] * 400
         s = pool.stats()
         assert (s["checkouts"], s["checked_out"], s["connections_created"]) == (400, 0, 1)
+
+
+@pytest.mark.parametrize("fairness", ["bounded", "strict", "barging"])
+def test_every_fairness_mode_serves_every_thread(db, fairness):
+    with sqlpool.Pool(db, pool_size=1, max_overflow=0, fairness=fairness, fairness_threshold=0.001) as pool:
+        assert pool.options["fairness"] == fairness
+        results = []
+
+        def work():
+            for _ in range(50):
+                with pool.connection() as conn:
+                    results.append(conn.execute("SELECT count(*) FROM t").fetchone()[0])
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results == [100] * 400
+
+
+def test_an_unknown_fairness_mode_or_a_negative_threshold_is_rejected_by_name(db):
+    with pytest.raises(sqlpool.InvalidArgument, match="fairness"):
+        sqlpool.Pool(db, fairness="fifo")
+    with pytest.raises(sqlpool.InvalidArgument, match="fairness_threshold"):
+        sqlpool.Pool(db, fairness_threshold=-1)
