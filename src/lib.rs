@@ -15,47 +15,37 @@
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!("sqlpool encodes handles in 64-bit pointers");
 
-// Under `--cfg loom` (tests/loom_*.rs) only the concurrency core is built,
-// public so that the models reach it; everything else needs SQLite.
-#[cfg(not(loom))]
-mod connection;
-#[cfg(not(loom))]
-mod error;
-#[cfg(not(loom))]
-mod events;
-#[cfg(not(loom))]
-pub mod ffi;
-#[cfg(not(loom))]
-mod file_watch;
-#[cfg(not(loom))]
-mod fork;
+/// Items left out of `--cfg loom` builds (tests/loom_*.rs), which compile
+/// only the concurrency core, public so that the models reach it: the rest
+/// needs SQLite.
+macro_rules! not_under_loom {
+    ($($item:item)*) => { $(#[cfg(not(loom))] $item)* };
+}
+
+not_under_loom! {
+    mod connection;
+    mod error;
+    mod events;
+    pub mod ffi;
+    mod file_watch;
+    mod fork;
+    mod handoff;
+    mod metrics;
+    mod monitor;
+    mod options;
+    mod pool;
+    mod registry;
+    pub mod shared;
+    mod statement;
+    mod statement_cache;
+    mod stats;
+    mod sync;
+}
 #[cfg(loom)]
 pub mod handoff;
-#[cfg(not(loom))]
-mod handoff;
-#[cfg(not(loom))]
-mod metrics;
-#[cfg(not(loom))]
-mod monitor;
-#[cfg(not(loom))]
-mod options;
-#[cfg(not(loom))]
-mod pool;
 mod prim;
-#[cfg(not(loom))]
-mod registry;
-#[cfg(not(loom))]
-pub mod shared;
-#[cfg(not(loom))]
-mod statement;
-#[cfg(not(loom))]
-mod statement_cache;
-#[cfg(not(loom))]
-mod stats;
 #[cfg(loom)]
 pub mod sync;
-#[cfg(not(loom))]
-mod sync;
 
 #[cfg(all(not(loom), feature = "test-panic"))]
 pub use connection::TEST_PANIC_SQL;
