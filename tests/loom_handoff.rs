@@ -165,9 +165,8 @@ fn a_failed_open_passes_the_right_on() {
     }
 }
 
-/// Two checkouts compete with a checkin on a pool of 1: never two holders
-/// (loom's cell checks would flag the connection's `UnsafeCell`... here an
-/// id: each holder marks it taken), and both are served.
+/// Two checkouts compete on a pool of 1: never two holders at once (each
+/// holder counts itself in), and both are served.
 #[test]
 fn one_connection_never_has_two_holders() {
     for mode in MODES {
@@ -191,6 +190,33 @@ fn one_connection_never_has_two_holders() {
                 t.join().unwrap();
             }
             assert_eq!(pool.lock().counts().checkouts, 2);
+        });
+    }
+}
+
+/// Waiters are woken one at a time: after the main thread's checkin, two
+/// queued waiters must each be served in turn (the first, once done, wakes
+/// the second), whatever the interleaving.
+#[test]
+fn two_waiters_are_both_served_one_wake_up_at_a_time() {
+    for mode in MODES {
+        loom::model(move || {
+            let pool = Arc::new(Handoff::new(rules(mode, 1), [1u32], ()));
+            let (held, _) = pool.checkout(FOREVER).unwrap();
+            let waiters: Vec<_> = (0..2)
+                .map(|_| {
+                    let pool = pool.clone();
+                    thread::spawn(move || {
+                        let (grant, _) = pool.checkout(FOREVER).expect("served");
+                        checkin(&pool, conn_of(grant, 9));
+                    })
+                })
+                .collect();
+            checkin(&pool, conn_of(held, 0));
+            for w in waiters {
+                w.join().unwrap();
+            }
+            assert_eq!(pool.lock().counts().checkouts, 3);
         });
     }
 }
