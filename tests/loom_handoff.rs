@@ -220,3 +220,32 @@ fn two_waiters_are_both_served_one_wake_up_at_a_time() {
         });
     }
 }
+
+/// Bounded with a 1 ms threshold: two connections come back while two
+/// waiters queue, so that wake-ups (young queue) and direct handoffs (old
+/// queue, by the model's clocks) mix; both waiters are served.
+#[test]
+fn bounded_mixes_wake_ups_and_handoffs_and_serves_every_waiter() {
+    loom::model(|| {
+        let mut bounded = rules(Fairness::Bounded, 2);
+        bounded.min_threshold = Duration::from_millis(1);
+        let pool = Arc::new(Handoff::new(bounded, [1u32, 2], ()));
+        let (first, _) = pool.checkout(FOREVER).unwrap();
+        let (second, _) = pool.checkout(FOREVER).unwrap();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    let (grant, _) = pool.checkout(FOREVER).expect("served");
+                    checkin(&pool, conn_of(grant, 9));
+                })
+            })
+            .collect();
+        checkin(&pool, conn_of(first, 0));
+        checkin(&pool, conn_of(second, 0));
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(pool.lock().counts().checkouts, 4);
+    });
+}
