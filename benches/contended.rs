@@ -1,10 +1,15 @@
 //! Contended checkout: T threads share one pool and each does a fixed number
 //! of checkout (timed: the wait) + hold + checkin operations. Pools of 5 and
 //! of 5 + 10 overflow (r2d2: max_size 15, min_idle 5), 1, 2, 8 and 64 threads,
-//! sqlpool (Rust API and C API) against r2d2 (default test_on_check_out, and
-//! without it). Two holds: none (the pool alone) and one point query.
-//! Reports ops/s and the p50 / p99 / max wait; each configuration runs
-//! `REPS` times, interleaved, and the report takes the median by ops/s.
+//! sqlpool (Rust API in its three fairness modes: bounded, the default;
+//! strict; barging ("unfair"); and the C API) against r2d2 (default
+//! test_on_check_out, and without it) and a pool written by hand the way a
+//! C++ user would (a mutex, a condition variable and a vector of
+//! connections). Two holds: none (the pool alone) and one point query.
+//! Reports ops/s, the p50 / p99 / p99.9 / max wait and, for sqlpool, how many
+//! checkouts were handed off to a queued waiter vs taken ahead of one
+//! (barged); each configuration runs `REPS` times, interleaved, and the
+//! report takes the median by ops/s.
 //!
 //! Then checks that waiters are served in order: a pool of one connection,
 //! held; 16 threads start waiting one after the other; the connection is
@@ -14,7 +19,8 @@
 //! Not a criterion benchmark (it needs its own threads and percentiles). Flags:
 //! --quick (few operations), --threads 1,2,8,64, --ops N (per configuration,
 //! hold none; a quarter of it with a point query), and, for profilers,
-//! --impl sqlpool_rust,sqlpool_c,r2d2_default,r2d2_unchecked, --pool 5+0,5+10,
+//! --impl sqlpool_rust,sqlpool_rust_strict,sqlpool_rust_unfair,sqlpool_c,
+//! r2d2_default,r2d2_unchecked,mutex_condvar, --pool 5+0,5+10,
 //! --hold none,point_query, --reps N, --no-fifo.
 
 mod common;
@@ -22,27 +28,34 @@ mod common;
 use common::capi::{self, COpts};
 use common::POINT_SQL;
 use std::ffi::CString;
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Impl {
+    /// The Rust API with its defaults: bounded fairness.
     SqlpoolRust,
-    /// The Rust API with `fair` off: returned connections go to whoever asks first.
+    /// Strict: first come, first served, direct handoff (0.1's fair on).
+    SqlpoolRustStrict,
+    /// Barging: returned connections go to whoever asks first (fair off).
     SqlpoolRustUnfair,
     SqlpoolC,
     R2d2Default,
     R2d2Unchecked,
+    /// A mutex + condition variable pool, as written by hand.
+    MutexCondvar,
 }
 
 impl Impl {
     fn name(self) -> &'static str {
         match self {
             Impl::SqlpoolRust => "sqlpool_rust",
+            Impl::SqlpoolRustStrict => "sqlpool_rust_strict",
             Impl::SqlpoolRustUnfair => "sqlpool_rust_unfair",
             Impl::SqlpoolC => "sqlpool_c",
             Impl::R2d2Default => "r2d2_default",
             Impl::R2d2Unchecked => "r2d2_unchecked",
+            Impl::MutexCondvar => "mutex_condvar",
         }
     }
 }
@@ -67,6 +80,56 @@ enum AnyPool {
     Rust(sqlpool::Pool),
     C(capi::CPool),
     R2d2(common::R2d2Pool),
+    Condvar(CondvarPool),
+}
+
+/// What a C++ user writes by hand: idle connections in a vector under a
+/// mutex; a checkout waits on a condition variable; a checkin pushes the
+/// connection back and notifies one waiter (who competes with newcomers).
+/// Opens up to `capacity` connections on demand, keeps them all.
+struct CondvarPool {
+    path: String,
+    capacity: u32,
+    state: Mutex<(Vec<rusqlite::Connection>, u32)>,
+    returned: Condvar,
+}
+
+impl CondvarPool {
+    fn new(path: &str, size: u32, capacity: u32) -> CondvarPool {
+        let pool = CondvarPool {
+            path: path.to_owned(),
+            capacity,
+            state: Mutex::new((Vec::new(), 0)),
+            returned: Condvar::new(),
+        };
+        let conns: Vec<_> = (0..size).map(|_| pool.get()).collect();
+        for c in conns {
+            pool.put(c);
+        }
+        pool
+    }
+
+    fn get(&self) -> rusqlite::Connection {
+        let mut st = self.state.lock().unwrap();
+        loop {
+            if let Some(c) = st.0.pop() {
+                return c;
+            }
+            if st.1 < self.capacity {
+                st.1 += 1;
+                drop(st);
+                let c = rusqlite::Connection::open(&self.path).unwrap();
+                c.set_prepared_statement_cache_capacity(64);
+                return c;
+            }
+            st = self.returned.wait(st).unwrap();
+        }
+    }
+
+    fn put(&self, conn: rusqlite::Connection) {
+        self.state.lock().unwrap().0.push(conn);
+        self.returned.notify_one();
+    }
 }
 
 struct RunResult {
@@ -74,15 +137,24 @@ struct RunResult {
     secs: f64,
     waits_ns: Vec<u64>,
     pool_waits: Option<u64>,
+    /// sqlpool: checkouts handed off to a queued waiter, and taken ahead of one.
+    handoffs_barges: Option<(u64, u64)>,
 }
 
 fn open(imp: Impl, db: &str, size: u32, overflow: u32) -> AnyPool {
     match imp {
-        Impl::SqlpoolRust | Impl::SqlpoolRustUnfair => AnyPool::Rust(common::sqlpool_pool(db, |o| {
-            o.set_pool_size(size).unwrap();
-            o.set_max_overflow(overflow as i32).unwrap();
-            o.set_fair(imp == Impl::SqlpoolRust);
-        })),
+        Impl::SqlpoolRust | Impl::SqlpoolRustStrict | Impl::SqlpoolRustUnfair => {
+            AnyPool::Rust(common::sqlpool_pool(db, |o| {
+                o.set_pool_size(size).unwrap();
+                o.set_max_overflow(overflow as i32).unwrap();
+                match imp {
+                    Impl::SqlpoolRustStrict => drop(o.set_fair(true)),
+                    Impl::SqlpoolRustUnfair => drop(o.set_fair(false)),
+                    _ => {}
+                }
+            }))
+        }
+        Impl::MutexCondvar => AnyPool::Condvar(CondvarPool::new(db, size, size + overflow)),
         Impl::SqlpoolC => AnyPool::C(capi::open(
             db,
             COpts {
@@ -104,7 +176,11 @@ fn run(pool: &AnyPool, threads: usize, ops: u64, hold: Hold, tokens: &[Vec<u8>])
     let before = match pool {
         AnyPool::Rust(p) => Some(p.stats().waits),
         AnyPool::C(p) => Some(p.stats().waits),
-        AnyPool::R2d2(_) => None,
+        AnyPool::R2d2(_) | AnyPool::Condvar(_) => None,
+    };
+    let handoffs_before = match pool {
+        AnyPool::Rust(p) => Some(p.handoffs_and_barges()),
+        _ => None,
     };
     let (secs, waits_ns) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -152,6 +228,17 @@ fn run(pool: &AnyPool, threads: usize, ops: u64, hold: Hold, tokens: &[Vec<u8>])
                                     std::hint::black_box(ts);
                                 }
                             }
+                            AnyPool::Condvar(p) => {
+                                let conn = p.get();
+                                waits.push(t0.elapsed().as_nanos() as u64);
+                                if hold == Hold::PointQuery {
+                                    let mut st = conn.prepare_cached(POINT_SQL).unwrap();
+                                    let ts: i64 = st.query_row([&token[..]], |r| r.get(0)).unwrap();
+                                    std::hint::black_box(ts);
+                                    drop(st);
+                                }
+                                p.put(conn);
+                            }
                         }
                     }
                     (started, Instant::now(), waits)
@@ -175,13 +262,22 @@ fn run(pool: &AnyPool, threads: usize, ops: u64, hold: Hold, tokens: &[Vec<u8>])
     let pool_waits = match pool {
         AnyPool::Rust(p) => Some(p.stats().waits - before.unwrap()),
         AnyPool::C(p) => Some(p.stats().waits - before.unwrap()),
-        AnyPool::R2d2(_) => None,
+        AnyPool::R2d2(_) | AnyPool::Condvar(_) => None,
+    };
+    let handoffs_barges = match pool {
+        AnyPool::Rust(p) => {
+            let (h0, b0) = handoffs_before.unwrap();
+            let (h1, b1) = p.handoffs_and_barges();
+            Some((h1 - h0, b1 - b0))
+        }
+        _ => None,
     };
     RunResult {
         ops: per_thread * threads as u64,
         secs,
         waits_ns,
         pool_waits,
+        handoffs_barges,
     }
 }
 
@@ -194,16 +290,18 @@ fn fifo_check(imp: Impl, db: &str, waiters: usize) -> (bool, Vec<usize>) {
         Rust(sqlpool::PooledConnection),
         C(*mut sqlpool::ffi::conn::sqlpool_conn),
         R2d2(r2d2::PooledConnection<r2d2_sqlite::SqliteConnectionManager>),
+        Condvar(rusqlite::Connection),
     }
     let held = match &*pool {
         AnyPool::Rust(p) => Held::Rust(p.checkout().unwrap()),
         AnyPool::C(p) => Held::C(p.checkout()),
         AnyPool::R2d2(p) => Held::R2d2(p.get().unwrap()),
+        AnyPool::Condvar(p) => Held::Condvar(p.get()),
     };
     let waiting = |pool: &AnyPool| match pool {
         AnyPool::Rust(p) => Some(p.stats().waiting as usize),
         AnyPool::C(p) => Some(p.stats().waiting as usize),
-        AnyPool::R2d2(_) => None,
+        AnyPool::R2d2(_) | AnyPool::Condvar(_) => None,
     };
     let mut threads = Vec::new();
     for i in 0..waiters {
@@ -227,6 +325,11 @@ fn fifo_check(imp: Impl, db: &str, waiters: usize) -> (bool, Vec<usize>) {
                     served(&order);
                     drop(c);
                 }
+                AnyPool::Condvar(p) => {
+                    let c = p.get();
+                    served(&order);
+                    p.put(c);
+                }
             }
         }));
         // Wait until thread i is in line before starting the next one.
@@ -245,6 +348,10 @@ fn fifo_check(imp: Impl, db: &str, waiters: usize) -> (bool, Vec<usize>) {
         Held::Rust(c) => drop(c),
         Held::C(c) => capi::checkin(c),
         Held::R2d2(c) => drop(c),
+        Held::Condvar(c) => match &*pool {
+            AnyPool::Condvar(p) => p.put(c),
+            _ => unreachable!("held from this pool"),
+        },
     }
     for t in threads {
         t.join().unwrap();
@@ -279,10 +386,12 @@ fn main() {
     let list = |flag: &str| arg_value(flag).map(|s| s.split(',').map(str::to_owned).collect::<Vec<_>>());
     let impls: Vec<Impl> = [
         Impl::SqlpoolRust,
+        Impl::SqlpoolRustStrict,
         Impl::SqlpoolRustUnfair,
         Impl::SqlpoolC,
         Impl::R2d2Default,
         Impl::R2d2Unchecked,
+        Impl::MutexCondvar,
     ]
     .into_iter()
     .filter(|i| list("--impl").is_none_or(|l| l.iter().any(|n| n == i.name())))
@@ -332,8 +441,8 @@ fn main() {
 
     let mut rows = Vec::new();
     println!(
-        "{:<12} {:<6} {:>4} {:<15} {:>12} {:>10} {:>10} {:>10} {:>8}",
-        "hold", "pool", "thr", "impl", "ops/s", "p50 ns", "p99 ns", "max ns", "waits"
+        "{:<12} {:<6} {:>4} {:<20} {:>10} {:>9} {:>10} {:>10} {:>11} {:>8} {:>17}",
+        "hold", "pool", "thr", "impl", "ops/s", "p50 ns", "p99 ns", "p99.9 ns", "max ns", "waits", "handoffs/barges"
     );
     for ((imp, size, overflow, hold, t), mut runs) in results {
         runs.sort_by(|a, b| (a.ops as f64 / a.secs).total_cmp(&(b.ops as f64 / b.secs)));
@@ -344,9 +453,10 @@ fn main() {
         let ops_s = r.ops as f64 / r.secs;
         let p50 = common::percentile(&r.waits_ns, 50.0);
         let p99 = common::percentile(&r.waits_ns, 99.0);
+        let p999 = common::percentile(&r.waits_ns, 99.9);
         let max = *r.waits_ns.last().unwrap_or(&0);
         println!(
-            "{:<12} {:<6} {:>4} {:<15} {:>12.0} {:>10} {:>10} {:>10} {:>8}",
+            "{:<12} {:<6} {:>4} {:<20} {:>10.0} {:>9} {:>10} {:>10} {:>11} {:>8} {:>17}",
             hold.name(),
             format!("{size}+{overflow}"),
             t,
@@ -354,20 +464,25 @@ fn main() {
             ops_s,
             p50,
             p99,
+            p999,
             max,
-            r.pool_waits.map_or("-".into(), |w| w.to_string())
+            r.pool_waits.map_or("-".into(), |w| w.to_string()),
+            r.handoffs_barges.map_or("-".into(), |(h, b)| format!("{h}/{b}"))
         );
         rows.push(format!(
             "{{\"impl\": \"{}\", \"pool_size\": {size}, \"max_overflow\": {overflow}, \
              \"hold\": \"{}\", \"threads\": {t}, \"ops\": {}, \"secs\": {:.6}, \
              \"ops_per_s\": {ops_s:.1}, \"ops_per_s_runs\": [{}], \"p50_wait_ns\": {p50}, \
-             \"p99_wait_ns\": {p99}, \"max_wait_ns\": {max}, \"pool_waits\": {}}}",
+             \"p99_wait_ns\": {p99}, \"p999_wait_ns\": {p999}, \"max_wait_ns\": {max}, \"pool_waits\": {}, \
+             \"handoffs\": {}, \"barges\": {}}}",
             imp.name(),
             hold.name(),
             r.ops,
             r.secs,
             all.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(", "),
             r.pool_waits.map_or("null".into(), |w| w.to_string()),
+            r.handoffs_barges.map_or("null".into(), |(h, _)| h.to_string()),
+            r.handoffs_barges.map_or("null".into(), |(_, b)| b.to_string()),
         ));
     }
 
@@ -376,6 +491,7 @@ fn main() {
     let fifo_impls: &[Impl] = if fifo_check_on {
         &[
             Impl::SqlpoolRust,
+            Impl::SqlpoolRustStrict,
             Impl::SqlpoolRustUnfair,
             Impl::SqlpoolC,
             Impl::R2d2Default,
@@ -394,9 +510,11 @@ fn main() {
             imp.name()
         ));
     }
+    // Strict mode promises the order (bounded keeps it for waiters older
+    // than its threshold; barging promises none).
     let sqlpool_in_order = fifo
         .iter()
-        .filter(|f| f.contains("sqlpool"))
+        .filter(|f| f.contains("sqlpool_rust_strict"))
         .all(|f| f.contains("\"in_order\": true"));
     common::write_result(
         "contended",
@@ -406,5 +524,5 @@ fn main() {
             fifo.join(", ")
         ),
     );
-    assert!(sqlpool_in_order, "sqlpool served waiters out of order");
+    assert!(sqlpool_in_order, "sqlpool in strict mode served waiters out of order");
 }

@@ -142,8 +142,8 @@ def main():
             add(f"64 threads, pool 5: {imp} p99 wait ≤ ½ r2d2's", ratio(s["p99_wait_ns"], rd["p99_wait_ns"]), lambda v: v <= 0.5)
     fifo = {f["impl"]: f for f in cont.get("fifo", [])}
     if fifo:
-        ok = all(f["in_order"] for k, f in fifo.items() if k.startswith("sqlpool"))
-        targets.append(("waiters served in order (16 waiters, pool of 1)", "yes" if ok else "no", ok))
+        ok = all(f["in_order"] for k, f in fifo.items() if k == "sqlpool_rust_strict")
+        targets.append(("strict mode serves waiters in order (16 waiters, pool of 1)", "yes" if ok else "no", ok))
 
     r = ratio(c.get("point_query/sqlpool_c_pool_query"), c.get("point_query/held_sqlite3"))
     add("point query through the pool from C ≤ 1.1× a held connection: one call (sqlpool_pool_query)", r,
@@ -280,16 +280,19 @@ def main():
       "(sqlpool's stats). r2d2 for “5+10” is max_size 15, min_idle 5.\n")
     for hold, title in (("none", "hold: nothing (the pool alone)"), ("point_query", "hold: one point query")):
         w(f"### {title}\n")
-        w("| pool | threads | impl | ops/s | p50 wait | p99 wait | max wait | waits |\n|---|---|---|---|---|---|---|---|")
+        w("| pool | threads | impl | ops/s | p50 wait | p99 wait | p99.9 wait | max wait | waits | handoffs / barges |\n"
+          "|---|---|---|---|---|---|---|---|---|---|")
         for pool in ((5, 0), (5, 10)):
             for t in (1, 2, 8, 64):
-                for imp in ("sqlpool_rust", "sqlpool_rust_unfair", "sqlpool_c", "r2d2_default", "r2d2_unchecked"):
+                for imp in CONTENDED_IMPLS:
                     r = run_of(imp, pool, hold, t)
                     if not r:
                         continue
                     waits = "" if r["pool_waits"] is None else f"{r['pool_waits']:,}"
+                    p999 = fmt_ns(r["p999_wait_ns"]) if "p999_wait_ns" in r else ""
+                    moves = "" if r.get("handoffs") is None else f"{r['handoffs']:,} / {r['barges']:,}"
                     w(f"| {pool[0]}+{pool[1]} | {t} | {imp} | {r['ops_per_s']:,.0f} | {fmt_ns(r['p50_wait_ns'])} | "
-                      f"{fmt_ns(r['p99_wait_ns'])} | {fmt_ns(r['max_wait_ns'])} | {waits} |")
+                      f"{fmt_ns(r['p99_wait_ns'])} | {p999} | {fmt_ns(r['max_wait_ns'])} | {waits} | {moves} |")
         w("")
     if fifo:
         w("Waiters served in order (a pool of one connection, held; 16 threads queue one after "
@@ -298,13 +301,15 @@ def main():
             w(f"- {k}: {'in order' if f['in_order'] else 'out of order'}: {f['order']}")
         w("\n(r2d2 tells no count of waiters, so its threads are given 20 ms each to block; with no "
           "thread arriving meanwhile, its condvar happens to serve them in order too.)\n")
-        w("Fair (the default) means no barging: a connection returned while threads wait goes to "
-          "the first of them, even when the returning thread asks again at once. With 64 threads "
-          "on 5 connections and 2 cores, that costs a park and a wake-up (a thread switch) per "
-          "checkout once a queue has formed, which is what bounds the fair rows above. "
-          "`fair = false` (`sqlpool_options_set_fair`) lets a running thread take a returned "
-          "connection ahead of the queue, as r2d2 does; waiters still queue, and are served, in "
-          "arrival order among themselves.\n")
+        w("sqlpool_rust is the default, bounded fairness: a running thread may take a returned "
+          "connection ahead of the queue while its oldest waiter has waited less than "
+          "T = max(2 ms, 500 µs × waiters); after that connections go to the waiters in order. "
+          "sqlpool_rust_strict (`fair = true`) hands every returned connection to the first "
+          "waiter: a park and a wake-up (a thread switch) per checkout once a queue has formed. "
+          "sqlpool_rust_unfair (`fair = false`, barging) never hands off, and bounds no wait. "
+          "mutex_condvar is a pool written by hand (a vector under a mutex, a condition "
+          "variable). Handoffs: checkouts given to a queued waiter; barges: checkouts taken "
+          "while others were queued.\n")
     if a.plot and not a.no_plot:
         w(f"![throughput against threads](throughput.png)\n")
 
@@ -424,6 +429,10 @@ def main():
         print(f"report: wrote {a.plot}")
 
 
+CONTENDED_IMPLS = ("sqlpool_rust", "sqlpool_rust_strict", "sqlpool_rust_unfair", "sqlpool_c",
+                   "r2d2_default", "r2d2_unchecked", "mutex_condvar")
+
+
 def plot(cont, path):
     import matplotlib
 
@@ -431,8 +440,10 @@ def plot(cont, path):
     import matplotlib.pyplot as plt
 
     styles = {
-        "sqlpool_rust": ("sqlpool (Rust API)", "#1f77b4", "o", "-"),
-        "sqlpool_rust_unfair": ("sqlpool (Rust API, fair off)", "#9467bd", "D", ":"),
+        "sqlpool_rust": ("sqlpool (Rust API, bounded)", "#1f77b4", "o", "-"),
+        "sqlpool_rust_strict": ("sqlpool (Rust API, strict)", "#8c564b", "P", "-."),
+        "sqlpool_rust_unfair": ("sqlpool (Rust API, barging)", "#9467bd", "D", ":"),
+        "mutex_condvar": ("mutex + condvar by hand", "#7f7f7f", "x", ":"),
         "sqlpool_c": ("sqlpool (C API)", "#2ca02c", "s", "-"),
         "r2d2_default": ("r2d2 (default check)", "#d62728", "^", "--"),
         "r2d2_unchecked": ("r2d2 (no check)", "#ff7f0e", "v", "--"),

@@ -128,6 +128,25 @@
 #define SQLPOOL_NULL 5
 
 /**
+ * Fairness mode: first come, first served; a returned connection goes
+ * straight to the oldest waiter (a thread switch per checkout under load).
+ */
+#define SQLPOOL_FAIRNESS_STRICT 0
+
+/**
+ * Fairness mode (the default): a returned connection goes to whoever asks
+ * first while the oldest waiter has waited less than a threshold T; once it
+ * has, connections go to waiters in order until the queue is young again.
+ */
+#define SQLPOOL_FAIRNESS_BOUNDED 1
+
+/**
+ * Fairness mode: a returned connection goes to whoever asks first (as r2d2
+ * and SQLAlchemy's QueuePool): fastest, but a waiter may wait to its timeout.
+ */
+#define SQLPOOL_FAIRNESS_BARGING 2
+
+/**
  * Event: a new connection was opened.
  */
 #define SQLPOOL_EVENT_CONNECT 1
@@ -424,13 +443,20 @@ int sqlpool_options_set_recycle_ms(struct sqlpool_options *opts, int64_t ms);
 int sqlpool_options_set_lifo(struct sqlpool_options *opts, bool on);
 
 /**
- * Serve waiters first come, first served (default on): a caller arriving
- * later never takes a connection ahead of one already waiting. Off: a
- * returned connection goes back to the idle list for whoever asks first
- * (as r2d2 and SQLAlchemy do), which saves a thread switch per checkout
- * under heavy contention but gives up the order and bounds on tail waits.
+ * true selects SQLPOOL_FAIRNESS_STRICT, false SQLPOOL_FAIRNESS_BARGING (the
+ * 0.1 meanings of fair on and off); the default is SQLPOOL_FAIRNESS_BOUNDED.
+ * See sqlpool_options_set_fairness().
  */
 int sqlpool_options_set_fair(struct sqlpool_options *opts, bool on);
+
+/**
+ * Who gets a returned connection while threads wait: `mode` is
+ * SQLPOOL_FAIRNESS_STRICT, _BOUNDED (the default) or _BARGING. For bounded,
+ * T = max(threshold_us, 500 us x waiting threads); `threshold_us` 0 means
+ * the default, 2000 us (at most 3600000000, an hour). Another mode or a
+ * longer threshold is SQLPOOL_INVALID_ARGUMENT.
+ */
+int sqlpool_options_set_fairness(struct sqlpool_options *opts, int mode, uint64_t threshold_us);
 
 /**
  * Open connections read-only, with PRAGMA query_only (default off). Turns
@@ -525,7 +551,7 @@ int sqlpool_open(const char *path, const struct sqlpool_options *opts, struct sq
 
 /**
  * Checks a connection out of the pool, waiting up to timeout_ms for one
- * (first come, first served). On success writes it to `*out`; the caller
+ * (served as the fairness mode says: sqlpool_options_set_fairness()). On success writes it to `*out`; the caller
  * returns it with sqlpool_checkin(). SQLPOOL_TIMEOUT after the wait, with a
  * message giving the pool state and the ms waited; SQLPOOL_CLOSED after
  * sqlpool_close().

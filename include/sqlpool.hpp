@@ -112,7 +112,12 @@ struct PoolOptions {
     bool pre_ping = true;
     int64_t recycle_ms = 3600000;  /* -1: never */
     bool lifo = false;
-    bool fair = true;  /* false: returned connections go to whoever asks first */
+    /* Who gets a returned connection while threads wait (sqlpool_options_set_fairness):
+     * SQLPOOL_FAIRNESS_BOUNDED (default), _STRICT or _BARGING; threshold 0: default (2 ms). */
+    int fairness = SQLPOOL_FAIRNESS_BOUNDED;
+    uint64_t fairness_threshold_us = 0;
+    /* 0.1's switch, if set: true is strict, false barging (overrides `fairness`). */
+    std::optional<bool> fair;
     bool read_only = false;
     bool create = false;
     std::string init_sql;  /* empty: none */
@@ -533,7 +538,9 @@ public:
         detail::check(sqlpool_options_set_pre_ping(o, options.pre_ping));
         detail::check(sqlpool_options_set_recycle_ms(o, options.recycle_ms));
         detail::check(sqlpool_options_set_lifo(o, options.lifo));
-        detail::check(sqlpool_options_set_fair(o, options.fair));
+        detail::check(
+            sqlpool_options_set_fairness(o, options.fairness, options.fairness_threshold_us));
+        if (options.fair.has_value()) detail::check(sqlpool_options_set_fair(o, *options.fair));
         detail::check(sqlpool_options_set_read_only(o, options.read_only));
         detail::check(sqlpool_options_set_create(o, options.create));
         if (!options.init_sql.empty())

@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::events::{EventHandler, LogHandler};
+use crate::handoff::Fairness;
 use std::time::Duration;
 
 /// SQLite's busy_timeout is a C `int` of milliseconds.
@@ -20,7 +21,9 @@ pub struct Options {
     pub(crate) pre_ping: bool,
     pub(crate) recycle: Option<Duration>,
     pub(crate) lifo: bool,
-    pub(crate) fair: bool,
+    pub(crate) fairness: Fairness,
+    /// Bounded mode's least threshold (it grows with the queue).
+    pub(crate) fairness_threshold: Duration,
     pub(crate) read_only: bool,
     pub(crate) create: bool,
     pub(crate) init_sql: Option<String>,
@@ -41,7 +44,8 @@ impl Default for Options {
             pre_ping: true,
             recycle: Some(Duration::from_secs(3600)),
             lifo: false,
-            fair: true,
+            fairness: Fairness::Bounded,
+            fairness_threshold: crate::handoff::DEFAULT_MIN_THRESHOLD,
             read_only: false,
             create: false,
             init_sql: None,
@@ -120,16 +124,38 @@ impl Options {
         self
     }
 
-    /// Fair (the default): waiters are served first come, first served, and
-    /// a caller arriving later never takes a connection ahead of one already
-    /// waiting; a returned connection goes straight to the first waiter.
-    /// Not fair: a returned connection goes back to the idle list and
-    /// whoever asks first gets it (the first waiter is woken to compete), as
-    /// in r2d2 and SQLAlchemy's QueuePool. Under heavy contention that saves
-    /// a thread switch per checkout, at the cost of order and of tail waits.
+    /// `true` selects [`Fairness::Strict`], `false` [`Fairness::Barging`]
+    /// (the 0.1 meanings of fair on and off).
     pub fn set_fair(&mut self, on: bool) -> &mut Self {
-        self.fair = on;
+        self.fairness = if on { Fairness::Strict } else { Fairness::Barging };
         self
+    }
+
+    /// Who gets a returned connection while threads wait: strict (first come,
+    /// first served, direct handoff), bounded (the default: whoever asks
+    /// first while the oldest waiter has waited less than
+    /// T = max(`threshold`, 500 µs × waiters); strict after that), barging
+    /// (whoever asks first). `threshold` zero means the default, 2 ms; it
+    /// only matters for bounded, and must be at most an hour.
+    pub fn set_fairness(&mut self, mode: Fairness, threshold: Duration) -> Result<&mut Self> {
+        if threshold > Duration::from_secs(3600) {
+            return Err(Error::invalid(format!(
+                "fairness threshold {} us is longer than an hour (3600000000 us)",
+                threshold.as_micros()
+            )));
+        }
+        self.fairness = mode;
+        self.fairness_threshold = if threshold.is_zero() {
+            crate::handoff::DEFAULT_MIN_THRESHOLD
+        } else {
+            threshold
+        };
+        Ok(self)
+    }
+
+    /// The fairness mode and bounded mode's least threshold.
+    pub fn fairness(&self) -> (Fairness, Duration) {
+        (self.fairness, self.fairness_threshold)
     }
 
     /// Open read-only (and `PRAGMA query_only`); turns on the read snapshot

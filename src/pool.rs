@@ -1,22 +1,22 @@
-//! The pool: bounded, first come first served, with pre_ping, recycle, and
-//! clean checkin. One mutex guards the idle list and the counts; connections
-//! are opened, validated and closed outside it.
+//! The pool: ties the handoff core (src/handoff.rs: who gets a connection)
+//! to SQLite connections, pre_ping's file watch (src/file_watch.rs), recycle,
+//! clean checkin, events and counters. Connections are opened, validated and
+//! closed outside the core's lock.
 
 use crate::connection::{ConnMeta, Connection};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{wait_bucket, Event, Holding, LogLevel, WAIT_BUCKETS_SECONDS};
+use crate::file_watch::WatchedFile;
+use crate::handoff::{CloseReason, Grant, Handoff, Refused, Returned, Rules, Snapshot};
 
 use crate::monitor;
 use crate::options::Options;
+use crate::prim::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use crate::registry;
 use crate::stats::Stats;
-use crate::sync::{ForkMutex, ForkMutexGuard};
-use std::cell::UnsafeCell;
-use std::collections::VecDeque;
+use crate::sync::ForkMutex;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
-use std::time::Instant;
 
 /// A pool of connections to one database file. Cheap to clone; every clone
 /// is the same pool.
@@ -28,7 +28,7 @@ pub struct Pool {
 pub(crate) struct PoolShared {
     path: String,
     opts: Options,
-    state: ForkMutex<State>,
+    core: Handoff<Box<Connection>, HotCounters>,
     /// Bumped when the database file is replaced or removed (pre_ping).
     file_generation: AtomicU64,
     watched_file: Option<WatchedFile>,
@@ -47,31 +47,12 @@ pub(crate) struct PoolShared {
     fork_epoch: AtomicU64,
 }
 
-struct WatchedFile {
-    path: String,
-    /// Also compare size and mtime: for `immutable=1` URIs, whose connections
-    /// trust the file never to change and would not see an in-place write.
-    content_too: bool,
-    identity: ForkMutex<Option<FileIdentity>>,
-}
-
-/// What pre_ping compares: device and inode (replaced or removed), and for
-/// immutable files size and mtime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileIdentity {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i64,
-}
-
 /// Counters updated off the pool lock.
 #[derive(Default)]
 struct Counters {
     created: AtomicU64,
     closed: AtomicU64,
 
-    waits: AtomicU64,
     timeouts: AtomicU64,
     wait_ns_total: AtomicU64,
     pre_ping_failures: AtomicU64,
@@ -86,82 +67,11 @@ struct Counters {
     wait_histogram: [AtomicU64; WAIT_BUCKETS_SECONDS.len() + 1],
 }
 
-struct State {
-    idle: VecDeque<Box<Connection>>,
-    /// Connections open or being opened.
-    open: u32,
-    /// Held by callers, or reserved for a caller while being opened.
-    checked_out: u32,
-    waiters: VecDeque<Arc<Waiter>>,
-    closed: bool,
-    /// Bumped in a forked child: connections of an older epoch are the parent's.
-    fork_epoch: u64,
-    /// Counters of the hot path, kept under the lock it takes anyway.
-    hot: HotCounters,
-}
-
 #[derive(Default)]
 struct HotCounters {
-    checkouts: u64,
     cache_hits: u64,
     cache_misses: u64,
     resets: u64,
-}
-
-impl State {
-    /// Reserves a place for a caller: a connection handed out or being opened.
-    fn reserve(&mut self) {
-        self.checked_out += 1;
-        self.hot.checkouts += 1;
-    }
-
-    /// Gives back a place whose checkout failed.
-    fn unreserve(&mut self) {
-        self.checked_out -= 1;
-        self.hot.checkouts -= 1;
-    }
-}
-
-/// What a checkout is given: a connection, or the right to open one.
-enum Grant {
-    Idle(Box<Connection>),
-    Open { fork_epoch: u64 },
-    Closed,
-}
-
-/// A checkout waiting its turn. The thread parks; whoever grants it a
-/// connection stores the grant and unparks it.
-struct Waiter {
-    thread: std::thread::Thread,
-    /// Written and read only under the pool's state lock.
-    grant: UnsafeCell<Option<Grant>>,
-}
-
-// SAFETY: `grant` is only touched while holding the pool's state lock.
-unsafe impl Sync for Waiter {}
-// SAFETY: as above; Grant is Send.
-unsafe impl Send for Waiter {}
-
-impl Waiter {
-    /// Stores the grant and wakes the waiting thread. Call under the state lock.
-    fn give(&self, _locked: &mut State, grant: Grant) {
-        // SAFETY: the caller holds the state lock (witnessed by &mut State).
-        unsafe { *self.grant.get() = Some(grant) };
-        self.thread.unpark();
-    }
-
-    /// Takes the grant, if given. Call under the state lock.
-    fn take(&self, _locked: &mut State) -> Option<Grant> {
-        // SAFETY: the caller holds the state lock (witnessed by &mut State).
-        unsafe { (*self.grant.get()).take() }
-    }
-}
-
-/// Why a connection leaves the pool.
-#[derive(Clone, Copy)]
-enum CloseReason {
-    Invalidated,
-    PoolClosed,
 }
 
 impl Pool {
@@ -180,16 +90,18 @@ impl Pool {
         monitor::refresh_clock();
         let shared = Arc::new(PoolShared {
             path: path.to_owned(),
-            opts,
-            state: ForkMutex::new(State {
-                idle: VecDeque::new(),
-                open: 1,
-                checked_out: 0,
-                waiters: VecDeque::new(),
-                closed: false,
-                fork_epoch: 0,
-                hot: HotCounters::default(),
-            }),
+            opts: opts.clone(),
+            core: Handoff::new(
+                Rules {
+                    capacity: opts.capacity(),
+                    pool_size: opts.pool_size,
+                    lifo: opts.lifo,
+                    fairness: opts.fairness,
+                    min_threshold: opts.fairness_threshold,
+                },
+                [],
+                HotCounters::default(),
+            ),
             file_generation: AtomicU64::new(0),
             watched_file: None,
             poisoned: AtomicBool::new(false),
@@ -204,15 +116,10 @@ impl Pool {
         let filename = first.main_filename();
         let mut shared = shared;
         if !filename.is_empty() {
-            let content_too = is_immutable_uri(path);
-            let watched = WatchedFile {
-                identity: ForkMutex::new(file_identity(&filename, content_too)),
-                content_too,
-                path: filename,
-            };
+            let watched = WatchedFile::new(filename, path);
             Arc::get_mut(&mut shared).expect("not shared yet").watched_file = Some(watched);
         }
-        shared.state.lock().idle.push_back(first);
+        shared.core.add_idle(first);
         registry::register(&shared);
         if shared.needs_monitor() {
             monitor::ensure_running();
@@ -253,11 +160,7 @@ impl Pool {
 
     /// Closes the idle connections; new ones are opened on demand.
     pub fn dispose(&self) {
-        let idle: Vec<_> = {
-            let mut st = self.shared.state.lock();
-            st.open -= st.idle.len() as u32;
-            st.idle.drain(..).collect()
-        };
+        let idle = self.shared.core.dispose();
         self.shared
             .counters
             .closed_disposed
@@ -268,24 +171,12 @@ impl Pool {
     /// Closes the pool: idle connections now, checked-out ones at their
     /// checkin; waiting checkouts fail with `Closed`. Closing twice is misuse.
     pub fn close(&self) -> Result<()> {
-        let (idle, waiters) = {
-            let mut st = self.shared.state.lock();
-            if st.closed {
-                return Err(Error::misuse(format!("pool on '{}' closed twice", self.shared.path)));
-            }
-            st.closed = true;
-            st.open -= st.idle.len() as u32;
-            let idle: Vec<_> = st.idle.drain(..).collect();
-            let waiters: Vec<_> = st.waiters.drain(..).collect();
-            for w in &waiters {
-                w.give(&mut st, Grant::Closed);
-            }
-            (idle, waiters)
+        let Some(idle) = self.shared.core.close() else {
+            return Err(Error::misuse(format!("pool on '{}' closed twice", self.shared.path)));
         };
         if self.shared.budgeted {
             crate::shared::wake_budget_waiters();
         }
-        drop(waiters);
         self.shared
             .counters
             .closed_disposed
@@ -306,7 +197,14 @@ impl Pool {
     }
 
     pub fn is_closed(&self) -> bool {
-        self.shared.state.lock().closed
+        self.shared.core.lock().is_closed()
+    }
+
+    /// Checkouts given directly to a queued waiter, and checkouts that took a
+    /// connection ahead of queued waiters, since the pool opened (or fork).
+    pub fn handoffs_and_barges(&self) -> (u64, u64) {
+        let counts = self.shared.core.lock().counts();
+        (counts.handoffs, counts.barges)
     }
 
     pub fn stats(&self) -> Stats {
@@ -386,60 +284,33 @@ fn check_path(path: &str) -> Result<()> {
     Ok(())
 }
 
-fn file_identity(path: &str, content_too: bool) -> Option<FileIdentity> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| FileIdentity {
-        dev: m.dev(),
-        ino: m.ino(),
-        size: if content_too { m.size() } else { 0 },
-        mtime_ns: if content_too {
-            m.mtime() * 1_000_000_000 + m.mtime_nsec()
-        } else {
-            0
-        },
-    })
-}
-
-fn is_immutable_uri(path: &str) -> bool {
-    path.starts_with("file:")
-        && path
-            .split_once('?')
-            .is_some_and(|(_, query)| query.split('&').any(|kv| kv == "immutable=1"))
-}
-
 impl PoolShared {
     fn checkout(&self, timeout: std::time::Duration) -> Result<Box<Connection>> {
-        let mut st = self.state.lock();
-        self.check_usable(&st)?;
-        match self.take_available(&mut st) {
-            Some(grant) => {
-                drop(st);
-                self.finish_checkout(grant, 0)
+        self.check_usable()?;
+        match self.core.checkout(timeout) {
+            Ok((grant, waited)) => {
+                let waited_ns = waited.map_or(0, |w| w.as_nanos() as u64);
+                if waited.is_some() {
+                    self.counters.wait_ns_total.fetch_add(waited_ns, Relaxed);
+                    self.counters.wait_histogram[wait_bucket(waited_ns)].fetch_add(1, Relaxed);
+                }
+                self.finish_checkout(grant, waited_ns)
             }
-            None => self
-                .wait_for_grant(st, timeout)
-                .and_then(|(grant, waited_ns)| self.finish_checkout(grant, waited_ns)),
+            Err(refused) => Err(self.refusal(refused, timeout)),
         }
     }
 
     /// A connection if one can be had without waiting; `None` otherwise.
     fn try_checkout(&self) -> Result<Option<Box<Connection>>> {
-        let mut st = self.state.lock();
-        self.check_usable(&st)?;
-        let Some(grant) = self.take_available(&mut st) else {
-            return Ok(None);
-        };
-        drop(st);
-        self.finish_checkout(grant, 0).map(Some)
+        self.check_usable()?;
+        match self.core.try_checkout() {
+            Ok(Some(grant)) => self.finish_checkout(grant, 0).map(Some),
+            Ok(None) => Ok(None),
+            Err(refused) => Err(self.refusal(refused, std::time::Duration::ZERO)),
+        }
     }
 
-    fn check_usable(&self, st: &State) -> Result<()> {
-        if st.closed {
-            return Err(Error::new(
-                ErrorKind::Closed,
-                format!("checkout from the pool on '{}' after it was closed", self.path),
-            ));
-        }
+    fn check_usable(&self) -> Result<()> {
         if self.poisoned.load(Relaxed) {
             return Err(Error::new(
                 ErrorKind::Internal,
@@ -449,100 +320,23 @@ impl PoolShared {
         Ok(())
     }
 
-    /// An idle connection, or the right to open one, without waiting.
-    fn take_available(&self, st: &mut State) -> Option<Grant> {
-        // Fair (the default): nobody takes a connection ahead of a waiter.
-        if self.opts.fair && !st.waiters.is_empty() {
-            return None;
-        }
-        let conn = if self.opts.lifo {
-            st.idle.pop_back()
-        } else {
-            st.idle.pop_front()
-        };
-        if let Some(conn) = conn {
-            st.reserve();
-            return Some(Grant::Idle(conn));
-        }
-        if st.open < self.opts.capacity() {
-            st.open += 1;
-            st.reserve();
-            return Some(Grant::Open {
-                fork_epoch: st.fork_epoch,
-            });
-        }
-        None
-    }
-
-    /// Queues the caller and parks it until it is granted a connection;
-    /// returns the grant and the ns waited.
-    fn wait_for_grant<'a>(
-        &'a self,
-        mut st: ForkMutexGuard<'a, State>,
-        timeout: std::time::Duration,
-    ) -> Result<(Grant, u64)> {
-        if timeout.is_zero() {
-            let err = self.timeout_error(&st, timeout, 0);
-            drop(st);
-            return Err(self.timed_out(err, 0));
-        }
-        let waiter = Arc::new(Waiter {
-            thread: std::thread::current(),
-            grant: UnsafeCell::new(None),
-        });
-        st.waiters.push_back(waiter.clone());
-        self.counters.waits.fetch_add(1, Relaxed);
-        let start = Instant::now();
-        let deadline = start.checked_add(timeout);
-        let grant = loop {
-            if let Some(grant) = waiter.take(&mut st) {
-                break grant;
-            }
-            if !self.opts.fair {
-                // Not fair: a woken waiter competes for what is free now.
-                if let Some(grant) = self.take_available(&mut st) {
-                    st.waiters.retain(|w| !Arc::ptr_eq(w, &waiter));
-                    if !st.idle.is_empty() {
-                        if let Some(next) = st.waiters.front() {
-                            next.thread.unpark();
-                        }
-                    }
-                    break grant;
-                }
-            }
-            drop(st);
-            match deadline {
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        st = self.state.lock();
-                        if let Some(grant) = waiter.take(&mut st) {
-                            break grant;
-                        }
-                        st.waiters.retain(|w| !Arc::ptr_eq(w, &waiter));
-                        let waited = start.elapsed();
-                        self.counters.wait_ns_total.fetch_add(waited.as_nanos() as u64, Relaxed);
-                        let err = self.timeout_error(&st, timeout, waited.as_millis());
-                        drop(st);
-                        return Err(self.timed_out(err, waited.as_nanos() as u64));
-                    }
-                    std::thread::park_timeout(deadline - now);
-                }
-                None => std::thread::park(),
-            }
-            st = self.state.lock();
-        };
-        drop(st);
-        let waited_ns = start.elapsed().as_nanos() as u64;
-        self.counters.wait_ns_total.fetch_add(waited_ns, Relaxed);
-        match grant {
-            Grant::Closed => Err(Error::new(
+    /// The error for a checkout the core refused.
+    fn refusal(&self, refused: Refused, timeout: std::time::Duration) -> Error {
+        match refused {
+            Refused::Closed { while_waiting: false } => Error::new(
+                ErrorKind::Closed,
+                format!("checkout from the pool on '{}' after it was closed", self.path),
+            ),
+            Refused::Closed { while_waiting: true } => Error::new(
                 ErrorKind::Closed,
                 format!("the pool on '{}' was closed while waiting for a connection", self.path),
-            )),
-            grant => {
-                self.counters.wait_histogram[wait_bucket(waited_ns)].fetch_add(1, Relaxed);
-                Ok((grant, waited_ns))
+            ),
+            Refused::TimedOut { waited, counts } => {
+                if !waited.is_zero() {
+                    self.counters.wait_ns_total.fetch_add(waited.as_nanos() as u64, Relaxed);
+                }
+                let err = self.timeout_error(counts, timeout, waited.as_millis());
+                self.timed_out(err, waited.as_nanos() as u64)
             }
         }
     }
@@ -571,7 +365,7 @@ impl PoolShared {
         self.opts.pre_ping || self.opts.recycle.is_some() || self.opts.leak_threshold.is_some()
     }
 
-    fn timeout_error(&self, st: &State, timeout: std::time::Duration, waited_ms: u128) -> Error {
+    fn timeout_error(&self, st: Snapshot, timeout: std::time::Duration, waited_ms: u128) -> Error {
         let max_overflow = match self.opts.max_overflow {
             Some(n) => n.to_string(),
             None => "unlimited".into(),
@@ -585,15 +379,15 @@ impl PoolShared {
                 timeout.as_millis(),
                 self.opts.pool_size,
                 st.checked_out,
-                st.idle.len(),
-                st.waiters.len(),
+                st.idle,
+                st.waiting,
             ),
         )
     }
 
     /// Turns a grant into a connection fit to hand out: pre_ping and recycle
     /// replace a stale idle connection; a grant to open one opens it.
-    fn finish_checkout(&self, grant: Grant, waited_ns: u64) -> Result<Box<Connection>> {
+    fn finish_checkout(&self, grant: Grant<Box<Connection>>, waited_ns: u64) -> Result<Box<Connection>> {
         let fork_epoch = match grant {
             Grant::Idle(conn) => {
                 let replace = if self.opts.pre_ping && conn.meta.file_generation != self.file_generation.load(Relaxed) {
@@ -622,17 +416,13 @@ impl PoolShared {
                 fork_epoch
             }
             Grant::Open { fork_epoch } => fork_epoch,
-            Grant::Closed => unreachable!("wait_for_grant turns Closed into an error"),
         };
         match self.open_connection(fork_epoch) {
             Ok(conn) => Ok(self.handed_out(conn, waited_ns)),
             Err(e) => {
                 self.log(LogLevel::Error, e.message());
                 // Give the reserved place back, to the first waiter if any.
-                let mut st = self.state.lock();
-                st.unreserve();
-                st.open -= 1;
-                self.pass_open_right(&mut st);
+                self.core.open_failed();
                 Err(e)
             }
         }
@@ -645,20 +435,6 @@ impl PoolShared {
         }
         self.emit(Event::Checkout, conn.meta.id, waited_ns);
         conn
-    }
-
-    /// Hands the right to open a connection to the first waiter, when there is
-    /// room (after a connection was closed or failed to open).
-    fn pass_open_right(&self, st: &mut State) {
-        if st.closed || st.open >= self.opts.capacity() {
-            return;
-        }
-        if let Some(w) = st.waiters.pop_front() {
-            st.open += 1;
-            st.reserve();
-            let fork_epoch = st.fork_epoch;
-            w.give(st, Grant::Open { fork_epoch });
-        }
     }
 
     fn open_connection(&self, fork_epoch: u64) -> Result<Box<Connection>> {
@@ -679,7 +455,7 @@ impl PoolShared {
             true => Some(crate::shared::acquire_connection(
                 &self.path,
                 self.opts.timeout,
-                || self.state.lock().closed,
+                || self.core.lock().is_closed(),
             )?),
             false => None,
         };
@@ -738,52 +514,24 @@ impl PoolShared {
         let reset = conn.clean_for_checkin();
         let hits = std::mem::take(&mut conn.meta.cache_hits);
         let misses = std::mem::take(&mut conn.meta.cache_misses);
-        let mut st = self.state.lock();
-        st.hot.cache_hits += hits;
-        st.hot.cache_misses += misses;
-        st.hot.resets += u64::from(reset);
-        st.checked_out -= 1;
-        let reason = if conn.is_invalidated() {
-            Some(CloseReason::Invalidated)
-        } else if st.closed {
-            Some(CloseReason::PoolClosed)
-        } else {
-            None
+        let reusable = !conn.is_invalidated();
+        let returned = self.core.checkin(conn, reusable, |hot| {
+            hot.cache_hits += hits;
+            hot.cache_misses += misses;
+            hot.resets += u64::from(reset);
+        });
+        let Returned::Close(conn, reason) = returned else {
+            return;
         };
-        if reason.is_none() {
-            if !self.opts.fair && !st.waiters.is_empty() {
-                // Not fair: back to the idle list, for whoever comes first;
-                // the first waiter is woken to compete for it.
-                st.idle.push_back(conn);
-                if let Some(w) = st.waiters.front() {
-                    w.thread.unpark();
-                }
-                return;
-            }
-            if let Some(w) = st.waiters.pop_front() {
-                st.reserve();
-                w.give(&mut st, Grant::Idle(conn));
-                return;
-            }
-            if st.idle.len() < self.opts.pool_size as usize {
-                st.idle.push_back(conn);
-                return;
-            }
-        }
-        st.open -= 1;
-        if reason.is_some() {
-            self.pass_open_right(&mut st);
-        }
-        drop(st);
         match reason {
-            Some(CloseReason::Invalidated) => {
+            CloseReason::Invalidated => {
                 self.counters.invalidated.fetch_add(1, Relaxed);
                 self.emit(Event::Invalidate, conn.meta.id, 0);
             }
-            Some(CloseReason::PoolClosed) => {
+            CloseReason::PoolClosed => {
                 self.counters.closed_disposed.fetch_add(1, Relaxed);
             }
-            None => {
+            CloseReason::Overflow => {
                 self.counters.closed_overflow.fetch_add(1, Relaxed);
             }
         }
@@ -802,26 +550,28 @@ impl PoolShared {
 
     fn stats(&self) -> Stats {
         let c = &self.counters;
-        let st = self.state.lock();
+        let st = self.core.lock();
+        let counts = st.counts();
+        let now = st.snapshot_counts();
         Stats {
             pool_size: self.opts.pool_size,
             max_overflow: self.opts.max_overflow.map_or(-1, |n| n.min(i32::MAX as u32) as i32),
-            checked_out: st.checked_out,
-            idle: st.idle.len() as u32,
-            overflow: st.open as i32 - self.opts.pool_size as i32,
-            waiting: st.waiters.len() as u32,
+            checked_out: now.checked_out,
+            idle: now.idle,
+            overflow: now.open as i32 - self.opts.pool_size as i32,
+            waiting: now.waiting,
             connections_created: c.created.load(Relaxed),
             connections_closed: c.closed.load(Relaxed),
-            checkouts: st.hot.checkouts,
-            waits: c.waits.load(Relaxed),
+            checkouts: counts.checkouts,
+            waits: counts.waits,
             timeouts: c.timeouts.load(Relaxed),
             wait_ns_total: c.wait_ns_total.load(Relaxed),
             pre_ping_failures: c.pre_ping_failures.load(Relaxed),
             recycled: c.recycled.load(Relaxed),
             invalidated: c.invalidated.load(Relaxed),
-            statement_cache_hits: st.hot.cache_hits,
-            statement_cache_misses: st.hot.cache_misses,
-            resets_on_checkin: st.hot.resets,
+            statement_cache_hits: st.extra.cache_hits,
+            statement_cache_misses: st.extra.cache_misses,
+            resets_on_checkin: st.extra.resets,
         }
     }
 
@@ -834,10 +584,7 @@ impl PoolShared {
         let Some(watched) = &self.watched_file else {
             return;
         };
-        let now = file_identity(&watched.path, watched.content_too);
-        let mut seen = watched.identity.lock();
-        if *seen != now {
-            *seen = now;
+        if watched.changed() {
             self.file_generation.fetch_add(1, Relaxed);
         }
     }
@@ -869,14 +616,14 @@ impl PoolShared {
 
     /// Takes the pool's locks across fork() (prepare handler).
     pub(crate) fn lock_for_fork(&self) {
-        self.state.lock_for_fork();
+        self.core.lock_for_fork();
         self.holdings.lock_for_fork();
         // SAFETY: the holdings lock is held (just taken), here and below.
         let holdings = || unsafe { &*self.holdings.data_ptr() }.iter().filter_map(Weak::upgrade);
         holdings().for_each(|h| h.lock_tag_for_fork());
         self.interrupters.lock_for_fork();
         if let Some(watched) = &self.watched_file {
-            watched.identity.lock_for_fork();
+            watched.lock_for_fork();
         }
     }
 
@@ -888,14 +635,14 @@ impl PoolShared {
         // SAFETY: the caller took both locks with lock_for_fork.
         unsafe {
             if let Some(watched) = &self.watched_file {
-                watched.identity.unlock_after_fork_in_parent();
+                watched.unlock_after_fork_in_parent();
             }
             self.interrupters.unlock_after_fork_in_parent();
             for holding in (*self.holdings.data_ptr()).iter().filter_map(Weak::upgrade) {
                 holding.unlock_tag_after_fork_in_parent();
             }
             self.holdings.unlock_after_fork_in_parent();
-            self.state.unlock_after_fork_in_parent();
+            self.core.unlock_after_fork_in_parent();
         }
     }
 
@@ -906,25 +653,13 @@ impl PoolShared {
     /// # Safety
     /// Only in a forked child, after `lock_for_fork` in the parent.
     pub(crate) unsafe fn reset_after_fork_in_child(&self) {
-        // SAFETY: prepare took the lock on the thread that is now the child's
-        // only thread, so nothing else reaches the state.
-        let st = unsafe { &mut *self.state.data_ptr() };
-        for conn in st.idle.drain(..) {
-            std::mem::forget(conn);
-        }
-        for waiter in st.waiters.drain(..) {
-            std::mem::forget(waiter);
-        }
-        st.open = 0;
-        st.hot = HotCounters::default();
-        st.checked_out = 0;
-        st.fork_epoch += 1;
-        self.fork_epoch.store(st.fork_epoch, Relaxed);
+        // SAFETY: the caller's contract (prepare took the core's lock).
+        let epoch = unsafe { self.core.reset_after_fork_in_child(|hot| *hot = HotCounters::default()) };
+        self.fork_epoch.store(epoch, Relaxed);
         let c = &self.counters;
         for counter in [
             &c.created,
             &c.closed,
-            &c.waits,
             &c.timeouts,
             &c.wait_ns_total,
             &c.pre_ping_failures,
@@ -951,9 +686,8 @@ impl PoolShared {
             }
             self.interrupters.reset_after_fork_in_child();
             if let Some(watched) = &self.watched_file {
-                watched.identity.reset_after_fork_in_child();
+                watched.reset_after_fork_in_child();
             }
-            self.state.reset_after_fork_in_child();
         }
     }
 }

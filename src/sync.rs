@@ -3,17 +3,20 @@
 //! is a plain futex word that the child can simply reset, since it is the
 //! only thread left. Uncontended, lock and unlock are one atomic each.
 
-use std::cell::UnsafeCell;
+use crate::prim::{spin_hint, Futex, Ordering, UnsafeCell};
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 const UNLOCKED: u32 = 0;
 const LOCKED: u32 = 1;
 /// Locked, and some thread may be sleeping on the word.
 const CONTENDED: u32 = 2;
 
-pub(crate) struct ForkMutex<T> {
-    state: AtomicU32,
+/// Spins before sleeping: the pool's critical sections are tiny. Under the
+/// model a spin is a yield, and a short one keeps the state space small.
+const SPINS: u32 = if cfg!(loom) { 2 } else { 100 };
+
+pub struct ForkMutex<T> {
+    state: Futex,
     data: UnsafeCell<T>,
 }
 
@@ -24,50 +27,64 @@ unsafe impl<T: Send> Sync for ForkMutex<T> {}
 unsafe impl<T: Send> Send for ForkMutex<T> {}
 
 impl<T> ForkMutex<T> {
-    pub(crate) const fn new(value: T) -> Self {
+    #[cfg(not(loom))]
+    pub const fn new(value: T) -> Self {
         ForkMutex {
-            state: AtomicU32::new(UNLOCKED),
+            state: Futex::new(UNLOCKED),
             data: UnsafeCell::new(value),
         }
     }
 
-    pub(crate) fn lock(&self) -> ForkMutexGuard<'_, T> {
+    /// Constructible per model run (loom's primitives are not `const`).
+    #[cfg(loom)]
+    pub fn new(value: T) -> Self {
+        ForkMutex {
+            state: Futex::new(UNLOCKED),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    pub fn lock(&self) -> ForkMutexGuard<'_, T> {
         if self
             .state
+            .word()
             .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
             self.lock_contended();
         }
-        ForkMutexGuard { mutex: self }
+        ForkMutexGuard {
+            mutex: self,
+            _not_send: std::marker::PhantomData,
+        }
     }
 
     #[cold]
     fn lock_contended(&self) {
-        // A short spin first: the pool's critical sections are tiny.
-        for _ in 0..100 {
-            if self.state.load(Ordering::Relaxed) == UNLOCKED
-                && self
-                    .state
+        let word = self.state.word();
+        for _ in 0..SPINS {
+            if word.load(Ordering::Relaxed) == UNLOCKED
+                && word
                     .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
             {
                 return;
             }
-            std::hint::spin_loop();
+            spin_hint();
         }
-        while self.state.swap(CONTENDED, Ordering::Acquire) != UNLOCKED {
-            futex_wait(&self.state, CONTENDED);
+        while word.swap(CONTENDED, Ordering::Acquire) != UNLOCKED {
+            self.state.wait(CONTENDED);
         }
     }
 
     fn unlock(&self) {
-        if self.state.swap(UNLOCKED, Ordering::Release) == CONTENDED {
-            futex_wake_one(&self.state);
+        if self.state.word().swap(UNLOCKED, Ordering::Release) == CONTENDED {
+            self.state.wake_one();
         }
     }
 
     /// The data, for the fork handlers, which hold the lock without a guard.
+    #[cfg(not(loom))]
     pub(crate) fn data_ptr(&self) -> *mut T {
         self.data.get()
     }
@@ -91,7 +108,7 @@ impl<T> ForkMutex<T> {
     /// # Safety
     /// Only in a forked child, before it starts any thread.
     pub(crate) unsafe fn reset_after_fork_in_child(&self) {
-        self.state.store(UNLOCKED, Ordering::Release);
+        self.state.word().store(UNLOCKED, Ordering::Release);
     }
 }
 
@@ -101,22 +118,31 @@ impl<T: Default> Default for ForkMutex<T> {
     }
 }
 
-pub(crate) struct ForkMutexGuard<'a, T> {
+/// Holds the lock; reaches the data. `Sync` only for `T: Sync` (as std's
+/// guard): a shared guard gives `&T` to every thread that holds it.
+pub struct ForkMutexGuard<'a, T> {
     mutex: &'a ForkMutex<T>,
+    /// Not Send (the lock belongs to the thread that took it) and no
+    /// auto-`Sync` from the `&ForkMutex<T>`, which is `Sync` for `T: Send`.
+    _not_send: std::marker::PhantomData<*const ()>,
 }
+
+// SAFETY: sharing the guard only shares `&T` (Deref), which needs `T: Sync`.
+unsafe impl<T: Sync> Sync for ForkMutexGuard<'_, T> {}
 
 impl<T> Deref for ForkMutexGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: the guard holds the lock.
-        unsafe { &*self.mutex.data.get() }
+        // SAFETY: the guard holds the lock, so no `&mut T` exists elsewhere.
+        self.mutex.data.with(|p| unsafe { &*p })
     }
 }
 
 impl<T> DerefMut for ForkMutexGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the guard holds the lock, so this is the only reference.
-        unsafe { &mut *self.mutex.data.get() }
+        // SAFETY: the guard holds the lock and is borrowed mutably, so this is
+        // the only reference.
+        self.mutex.data.with_mut(|p| unsafe { &mut *p })
     }
 }
 
@@ -125,42 +151,6 @@ impl<T> Drop for ForkMutexGuard<'_, T> {
         self.mutex.unlock();
     }
 }
-
-#[cfg(target_os = "linux")]
-fn futex_wait(word: &AtomicU32, expected: u32) {
-    // SAFETY: word is a live, aligned u32; FUTEX_WAIT returns at once when
-    // the value differs and tolerates spurious wake-ups (the caller loops).
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-            expected,
-            std::ptr::null::<libc::timespec>(),
-        );
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn futex_wake_one(word: &AtomicU32) {
-    // SAFETY: word is a live, aligned u32.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            1,
-        );
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn futex_wait(_word: &AtomicU32, _expected: u32) {
-    std::thread::yield_now();
-}
-
-#[cfg(not(target_os = "linux"))]
-fn futex_wake_one(_word: &AtomicU32) {}
 
 #[cfg(test)]
 mod tests {
@@ -184,6 +174,22 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(*counter.lock(), 160_000);
+    }
+
+    /// Issue 10: a guard shared between threads gives `&T` to each, so it may
+    /// be `Sync` only for `T: Sync`. Fails to compile (ambiguous impl) when
+    /// the guard of a `Cell` is `Sync`.
+    #[test]
+    fn a_guard_of_a_cell_is_not_sync() {
+        trait AmbiguousIfSync<A> {
+            fn check() {}
+        }
+        impl<T: ?Sized> AmbiguousIfSync<()> for T {}
+        impl<T: ?Sized + Sync> AmbiguousIfSync<u8> for T {}
+        <ForkMutexGuard<'static, std::cell::Cell<u32>> as AmbiguousIfSync<_>>::check();
+        // And the guard of a Sync type still is.
+        fn is_sync<T: Sync>() {}
+        is_sync::<ForkMutexGuard<'static, u32>>();
     }
 
     #[test]

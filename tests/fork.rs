@@ -12,7 +12,7 @@ use sqlpool::ffi::error::{SQLPOOL_MISUSE, SQLPOOL_OK};
 use sqlpool::ffi::pool::{
     sqlpool_checkout, sqlpool_close, sqlpool_get_stats, sqlpool_open, sqlpool_pool, sqlpool_stats,
 };
-use sqlpool::{Options, Pool};
+use sqlpool::{Fairness, Options, Pool};
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,11 +53,26 @@ fn child_checks(pool: &Pool, c_pool: *mut sqlpool_pool, pre_fork_conn: *mut sqlp
 
 #[test]
 fn fork_while_six_threads_hammer_the_pool() {
-    let dir = TempDir::new("fork");
+    fork_while_six_threads_hammer(Fairness::Bounded);
+}
+
+#[test]
+fn fork_while_six_threads_hammer_a_strict_pool() {
+    fork_while_six_threads_hammer(Fairness::Strict);
+}
+
+#[test]
+fn fork_while_six_threads_hammer_a_barging_pool() {
+    fork_while_six_threads_hammer(Fairness::Barging);
+}
+
+fn fork_while_six_threads_hammer(fairness: Fairness) {
+    let dir = TempDir::new(&format!("fork-{fairness:?}"));
     let path = dir.path("fork.db");
     make_db(&path, 50);
     let mut opts = Options::default();
     opts.set_pool_size(3).unwrap().set_max_overflow(3).unwrap();
+    opts.set_fairness(fairness, Duration::ZERO).unwrap();
     let pool = Pool::open(path.to_str().unwrap(), opts).unwrap();
 
     let c_path = CString::new(path.to_str().unwrap()).unwrap();

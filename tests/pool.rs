@@ -145,7 +145,7 @@ fn waiters_are_served_first_come_first_served_and_latecomers_do_not_barge() {
     let path = dir.path("fifo.db");
     make_db(&path, 1);
     let mut o = opts();
-    o.set_pool_size(1).unwrap().set_max_overflow(0).unwrap();
+    o.set_pool_size(1).unwrap().set_max_overflow(0).unwrap().set_fair(true);
     let pool = open(&path, o);
     let holder = pool.checkout().unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
@@ -814,7 +814,7 @@ fn a_fair_pool_hands_a_returned_connection_to_the_waiter_not_to_a_latecomer() {
     let path = dir.path("f.db");
     make_db(&path, 1);
     let mut o = opts();
-    o.set_pool_size(1).unwrap().set_max_overflow(0).unwrap();
+    o.set_pool_size(1).unwrap().set_max_overflow(0).unwrap().set_fair(true);
     let pool = open(&path, o);
     let holder = pool.checkout().unwrap();
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{make_db, open, opts, query_i64, TempDir};
-use sqlpool::ErrorKind;
+use sqlpool::{ErrorKind, Fairness};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -35,24 +35,29 @@ impl Rng {
     }
 }
 
+/// The default mode, bounded.
 #[test]
 fn sixty_four_threads_on_five_plus_ten() {
-    torture(true);
+    torture(Fairness::Bounded);
 }
 
-/// The same in the non-fair mode (returned connections go to whoever asks
-/// first): the same invariants hold.
+/// The same in strict and barging mode: the same invariants hold.
 #[test]
-fn sixty_four_threads_on_five_plus_ten_not_fair() {
-    torture(false);
+fn sixty_four_threads_on_five_plus_ten_strict() {
+    torture(Fairness::Strict);
 }
 
-fn torture(fair: bool) {
-    let dir = TempDir::new(if fair { "torture" } else { "torture-unfair" });
+#[test]
+fn sixty_four_threads_on_five_plus_ten_barging() {
+    torture(Fairness::Barging);
+}
+
+fn torture(fairness: Fairness) {
+    let dir = TempDir::new(&format!("torture-{fairness:?}"));
     let path = dir.path("t.db");
     make_db(&path, 100);
     let mut o = opts();
-    o.set_fair(fair);
+    o.set_fairness(fairness, Duration::ZERO).unwrap();
     o.set_pool_size(POOL_SIZE)
         .unwrap()
         .set_max_overflow(MAX_OVERFLOW)
@@ -177,7 +182,7 @@ fn torture(fair: bool) {
     assert_eq!(s.checkouts, done.load(SeqCst), "every successful checkout counted once");
     assert_eq!(s.checkouts + timeouts.load(SeqCst), THREADS as u64 * ops);
     println!(
-        "torture (fair: {fair}): {} checkouts, {} timeouts, {} waits, {} created, {} closed, peak {} held, {samples} samples",
+        "torture ({fairness:?}): {} checkouts, {} timeouts, {} waits, {} created, {} closed, peak {} held, {samples} samples",
         s.checkouts,
         s.timeouts,
         s.waits,

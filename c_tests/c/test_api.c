@@ -181,6 +181,10 @@ static void test_options(void)
     CHECK_OK(sqlpool_options_set_lifo(opts, false));
     CHECK_OK(sqlpool_options_set_fair(opts, true));
     CHECK_RC(sqlpool_options_set_fair(NULL, true), SQLPOOL_MISUSE);
+    CHECK_OK(sqlpool_options_set_fairness(opts, SQLPOOL_FAIRNESS_STRICT, 0));
+    CHECK_OK(sqlpool_options_set_fairness(opts, SQLPOOL_FAIRNESS_BARGING, 0));
+    CHECK_OK(sqlpool_options_set_fairness(opts, SQLPOOL_FAIRNESS_BOUNDED, 5000));
+    CHECK_RC(sqlpool_options_set_fairness(NULL, SQLPOOL_FAIRNESS_BOUNDED, 0), SQLPOOL_MISUSE);
     CHECK_OK(sqlpool_options_set_read_only(opts, false));
     CHECK_OK(sqlpool_options_set_create(opts, true));
     CHECK_OK(sqlpool_options_set_init_sql(opts, "SELECT 1"));
@@ -206,6 +210,11 @@ static void test_options(void)
     CHECK(contains(sqlpool_errmsg(), "max_overflow"));
     CHECK_RC(sqlpool_options_set_recycle_ms(opts, -2), SQLPOOL_INVALID_ARGUMENT);
     CHECK(contains(sqlpool_errmsg(), "recycle_ms"));
+    CHECK_RC(sqlpool_options_set_fairness(opts, 3, 0), SQLPOOL_INVALID_ARGUMENT);
+    CHECK(contains(sqlpool_errmsg(), "fairness"));
+    CHECK_RC(sqlpool_options_set_fairness(opts, SQLPOOL_FAIRNESS_BOUNDED, UINT64_MAX),
+             SQLPOOL_INVALID_ARGUMENT);
+    CHECK(contains(sqlpool_errmsg(), "fairness"));
 
     /* A rejected value leaves the options as they were, and the options are
      * copied at open: freeing them right after open is fine. */

@@ -402,6 +402,11 @@ static void test_error_codes_and_messages() {
     e = expect_error([&] { sqlpool::Pool p(dir.file("bad.db"), bad); });
     CHECK_CODE(e, SQLPOOL_INVALID_ARGUMENT);
     CHECK_EQ(e.sqlite_code(), 0);
+    bad = create_opts();
+    bad.fairness = 7;
+    e = expect_error([&] { sqlpool::Pool p(dir.file("bad.db"), bad); });
+    CHECK_CODE(e, SQLPOOL_INVALID_ARGUMENT);
+    CHECK(std::string(e.what()).find("fairness") != std::string::npos);
 
     // Using a checked-in connection's handle is MISUSE, not a crash.
     sqlpool_conn* raw = conn.get();
@@ -586,6 +591,24 @@ static void test_move_pool() {
     CHECK_EQ(c.stats().checkouts, 1u);
 }
 
+// Every fairness mode (and 0.1's fair switch) opens and serves.
+static void test_fairness_modes() {
+    TempDir dir;
+    const int modes[] = {SQLPOOL_FAIRNESS_STRICT, SQLPOOL_FAIRNESS_BOUNDED, SQLPOOL_FAIRNESS_BARGING};
+    for (int mode : modes) {
+        sqlpool::PoolOptions o = create_opts();
+        o.fairness = mode;
+        o.fairness_threshold_us = 1000;
+        sqlpool::Pool pool(dir.file("fair.db"), o);
+        sqlpool::Connection c = pool.checkout();
+        c.exec("SELECT 1");
+    }
+    sqlpool::PoolOptions o = create_opts();
+    o.fair = false;
+    sqlpool::Pool pool(dir.file("fair.db"), o);
+    CHECK_EQ(pool.stats().checked_out, 0u);
+}
+
 static void test_threads_share_a_pool() {
     TempDir dir;
     sqlpool::PoolOptions o = create_opts();
@@ -752,6 +775,7 @@ int main() {
         {"close_wakes_waiters", test_close_wakes_waiters},
         {"move_pool", test_move_pool},
         {"threads_share_a_pool", test_threads_share_a_pool},
+        {"fairness_modes", test_fairness_modes},
         {"observability", test_observability},
         {"query_reads_rows_in_one_call", test_query_reads_rows_in_one_call},
     };

@@ -685,6 +685,9 @@ def _ms(seconds, name, unlimited, limit=None):
     return min(ms, unlimited)
 
 
+_FAIRNESS = {"strict": 0, "bounded": 1, "barging": 2}
+
+
 class Pool:
     """A pool of SQLite connections to one database file.
 
@@ -699,8 +702,12 @@ class Pool:
     ``busy_timeout`` (seconds) waits for another writer's lock;
     ``statement_cache_capacity`` statements are kept prepared per
     connection; ``lifo`` hands out the most recently returned connection;
-    ``fair=False`` lets a returned connection go to whoever asks first
-    instead of the first waiter (faster under heavy contention, no order).
+    ``fairness`` says who gets a returned connection while threads wait:
+    ``"bounded"`` (the default: whoever asks first while the oldest waiter
+    has waited less than ``fairness_threshold`` seconds, default 0.002,
+    growing with the queue; waiters in order after that), ``"strict"``
+    (first come, first served) or ``"barging"`` (whoever asks first, no
+    bound); ``fair=True``/``False`` (0.1's switch) select strict/barging.
 
     ``shared=True`` takes the process-wide shared pool for this file and
     these options (``sqlpool_open_shared``): one pool per file, however many
@@ -724,7 +731,9 @@ class Pool:
         statement_cache_capacity=32,
         read_snapshot=None,
         lifo=False,
-        fair=True,
+        fair=None,
+        fairness="bounded",
+        fairness_threshold=None,
         shared=False,
         leak_threshold=None,
         on_event=None,
@@ -747,6 +756,8 @@ class Pool:
             read_snapshot=read_snapshot,
             lifo=lifo,
             fair=fair,
+            fairness=fairness,
+            fairness_threshold=fairness_threshold,
             leak_threshold=leak_threshold,
             on_event=on_event,
             logger=logger,
@@ -766,7 +777,14 @@ class Pool:
             check(lib.sqlpool_options_set_pre_ping(opts, bool(pre_ping)))
             check(lib.sqlpool_options_set_recycle_ms(opts, -1 if recycle in (None, -1) else _ms(recycle, "recycle", 2**63 - 1)))
             check(lib.sqlpool_options_set_lifo(opts, bool(lifo)))
-            check(lib.sqlpool_options_set_fair(opts, bool(fair)))
+            if fairness not in _FAIRNESS:
+                raise InvalidArgument(f"fairness must be one of {sorted(_FAIRNESS)}, not {fairness!r}")
+            if fairness_threshold is not None and fairness_threshold < 0:
+                raise InvalidArgument(f"invalid option fairness_threshold = {fairness_threshold}: it must be >= 0")
+            threshold_us = 0 if fairness_threshold is None else min(int(round(fairness_threshold * 1e6)), 2**64 - 1)
+            check(lib.sqlpool_options_set_fairness(opts, _FAIRNESS[fairness], threshold_us))
+            if fair is not None:
+                check(lib.sqlpool_options_set_fair(opts, bool(fair)))
             check(lib.sqlpool_options_set_read_only(opts, bool(read_only)))
             check(lib.sqlpool_options_set_create(opts, bool(create)))
             if init_sql is not None:

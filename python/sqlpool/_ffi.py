@@ -133,6 +133,7 @@ FUNCTIONS = {
     "sqlpool_options_set_recycle_ms": (c_int, [_H, c_int64]),
     "sqlpool_options_set_lifo": (c_int, [_H, c_bool]),
     "sqlpool_options_set_fair": (c_int, [_H, c_bool]),
+    "sqlpool_options_set_fairness": (c_int, [_H, c_int, c_uint64]),
     "sqlpool_options_set_read_only": (c_int, [_H, c_bool]),
     "sqlpool_options_set_create": (c_int, [_H, c_bool]),
     "sqlpool_options_set_init_sql": (c_int, [_H, c_char_p]),

@@ -66,9 +66,19 @@ def test_interrupt_from_another_thread(db):
         assert conn.execute("SELECT 1").fetchone()[0] == 1
 
 
-def test_a_pool_that_is_not_fair_still_serves_every_thread(db):
-    with sqlpool.Pool(db, pool_size=1, max_overflow=0, fair=False) as pool:
-        assert pool.options["fair"] is False
+@pytest.mark.parametrize(
+    "mode",
+    [
+        {"fair": False},
+        {"fairness": "bounded", "fairness_threshold": 0.001},
+        {"fairness": "strict"},
+        {"fairness": "barging"},
+    ],
+)
+def test_every_fairness_mode_serves_every_thread(db, mode):
+    with sqlpool.Pool(db, pool_size=1, max_overflow=0, **mode) as pool:
+        for key, value in mode.items():
+            assert pool.options[key] == value
         results = []
 
         def work():
@@ -84,3 +94,10 @@ def test_a_pool_that_is_not_fair_still_serves_every_thread(db):
         assert results == [100] * 400
         s = pool.stats()
         assert (s["checkouts"], s["checked_out"], s["connections_created"]) == (400, 0, 1)
+
+
+def test_an_unknown_fairness_mode_or_a_negative_threshold_is_rejected_by_name(db):
+    with pytest.raises(sqlpool.InvalidArgument, match="fairness"):
+        sqlpool.Pool(db, fairness="fifo")
+    with pytest.raises(sqlpool.InvalidArgument, match="fairness_threshold"):
+        sqlpool.Pool(db, fairness_threshold=-1)

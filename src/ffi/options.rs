@@ -3,7 +3,7 @@
 use super::error::{call, value, SQLPOOL_OK};
 use super::handle::HandleTable;
 use super::{c_str, lock, lock_for_release, new_handle, Handle};
-use crate::Options;
+use crate::{Fairness, Options};
 use std::ffi::{c_char, c_int, c_void};
 use std::time::Duration;
 
@@ -117,16 +117,47 @@ pub extern "C" fn sqlpool_options_set_lifo(opts: *mut sqlpool_options, on: bool)
     })
 }
 
-/// Serve waiters first come, first served (default on): a caller arriving
-/// later never takes a connection ahead of one already waiting. Off: a
-/// returned connection goes back to the idle list for whoever asks first
-/// (as r2d2 and SQLAlchemy do), which saves a thread switch per checkout
-/// under heavy contention but gives up the order and bounds on tail waits.
+/// true selects SQLPOOL_FAIRNESS_STRICT, false SQLPOOL_FAIRNESS_BARGING (the
+/// 0.1 meanings of fair on and off); the default is SQLPOOL_FAIRNESS_BOUNDED.
+/// See sqlpool_options_set_fairness().
 #[no_mangle]
 pub extern "C" fn sqlpool_options_set_fair(opts: *mut sqlpool_options, on: bool) -> c_int {
     set(opts, |o| {
         o.set_fair(on);
         Ok(())
+    })
+}
+
+/// Fairness mode: first come, first served; a returned connection goes
+/// straight to the oldest waiter (a thread switch per checkout under load).
+pub const SQLPOOL_FAIRNESS_STRICT: c_int = 0;
+/// Fairness mode (the default): a returned connection goes to whoever asks
+/// first while the oldest waiter has waited less than a threshold T; once it
+/// has, connections go to waiters in order until the queue is young again.
+pub const SQLPOOL_FAIRNESS_BOUNDED: c_int = 1;
+/// Fairness mode: a returned connection goes to whoever asks first (as r2d2
+/// and SQLAlchemy's QueuePool): fastest, but a waiter may wait to its timeout.
+pub const SQLPOOL_FAIRNESS_BARGING: c_int = 2;
+
+/// Who gets a returned connection while threads wait: `mode` is
+/// SQLPOOL_FAIRNESS_STRICT, _BOUNDED (the default) or _BARGING. For bounded,
+/// T = max(threshold_us, 500 us x waiting threads); `threshold_us` 0 means
+/// the default, 2000 us (at most 3600000000, an hour). Another mode or a
+/// longer threshold is SQLPOOL_INVALID_ARGUMENT.
+#[no_mangle]
+pub extern "C" fn sqlpool_options_set_fairness(opts: *mut sqlpool_options, mode: c_int, threshold_us: u64) -> c_int {
+    set(opts, |o| {
+        let mode = match mode {
+            SQLPOOL_FAIRNESS_STRICT => Fairness::Strict,
+            SQLPOOL_FAIRNESS_BOUNDED => Fairness::Bounded,
+            SQLPOOL_FAIRNESS_BARGING => Fairness::Barging,
+            other => {
+                return Err(crate::Error::invalid(format!(
+                    "fairness mode {other} is not SQLPOOL_FAIRNESS_STRICT (0), _BOUNDED (1) or _BARGING (2)"
+                )))
+            }
+        };
+        o.set_fairness(mode, Duration::from_micros(threshold_us)).map(drop)
     })
 }
 

@@ -160,7 +160,7 @@ pub unsafe extern "C" fn sqlpool_open(
 }
 
 /// Checks a connection out of the pool, waiting up to timeout_ms for one
-/// (first come, first served). On success writes it to `*out`; the caller
+/// (served as the fairness mode says: sqlpool_options_set_fairness()). On success writes it to `*out`; the caller
 /// returns it with sqlpool_checkin(). SQLPOOL_TIMEOUT after the wait, with a
 /// message giving the pool state and the ms waited; SQLPOOL_CLOSED after
 /// sqlpool_close().
