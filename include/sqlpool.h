@@ -648,6 +648,40 @@ int sqlpool_prepare(struct sqlpool_conn *conn, const char *sql, struct sqlpool_s
 int sqlpool_conn_set_tag(struct sqlpool_conn *conn, const char *tag);
 
 /**
+ * Writes the number of rows changed by the last INSERT, UPDATE or DELETE
+ * on this connection to `*out` (sqlite3_changes64). The count belongs to
+ * the pooled connection: right after a checkout it may be a previous
+ * holder's. NULL `out` is SQLPOOL_INVALID_ARGUMENT.
+ *
+ * # Safety
+ * `out` is NULL or points to a writable int64_t.
+ */
+int sqlpool_conn_changes(struct sqlpool_conn *conn, int64_t *out);
+
+/**
+ * Writes the rowid of the last successful INSERT on this connection to
+ * `*out` (sqlite3_last_insert_rowid; 0 if there was none). Like
+ * sqlpool_conn_changes(), it belongs to the pooled connection. NULL `out`
+ * is SQLPOOL_INVALID_ARGUMENT.
+ *
+ * # Safety
+ * `out` is NULL or points to a writable int64_t.
+ */
+int sqlpool_conn_last_insert_rowid(struct sqlpool_conn *conn, int64_t *out);
+
+/**
+ * Writes whether the caller's own transaction is open (BEGIN ... not yet
+ * COMMIT or ROLLBACK) to `*out`. The pool's read snapshot
+ * (sqlpool_options_set_read_snapshot()) does not count: it is false with
+ * only the snapshot open. False again after COMMIT, ROLLBACK and on every
+ * new checkout. NULL `out` is SQLPOOL_INVALID_ARGUMENT.
+ *
+ * # Safety
+ * `out` is NULL or points to a writable bool.
+ */
+int sqlpool_conn_in_transaction(struct sqlpool_conn *conn, bool *out);
+
+/**
  * Binds a 64-bit integer to parameter `idx` (1-based). Out of range is
  * SQLPOOL_SQLITE with extended code 25 (SQLITE_RANGE); binding while the
  * statement is mid-step (after ROW, before reset) is SQLPOOL_MISUSE.
@@ -734,6 +768,15 @@ int sqlpool_column_type(const struct sqlpool_stmt *stmt, int i);
  * finalized. NULL on error.
  */
 const char *sqlpool_column_name(const struct sqlpool_stmt *stmt, int i);
+
+/**
+ * The declared type of column `i` (0-based) as written in the table's
+ * definition ("INTEGER", "VARCHAR(10)"; sqlite3_column_decltype), for a
+ * column read straight from a table; NULL for an expression or a column
+ * declared without a type, and on error (then SQLPOOL_MISUSE is the last
+ * error). Needs no current row. Valid until the statement is finalized.
+ */
+const char *sqlpool_column_decltype(const struct sqlpool_stmt *stmt, int i);
 
 /**
  * Column `i` of the current row as a 64-bit integer (0 on error).

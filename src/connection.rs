@@ -396,6 +396,28 @@ impl Connection {
         reset_needed
     }
 
+    /// Rows changed by the last INSERT, UPDATE or DELETE on this connection
+    /// (`sqlite3_changes64`), possibly a previous holder's.
+    pub fn changes(&self) -> i64 {
+        // SAFETY: raw is live; changes64 only reads connection state.
+        unsafe { ffi::sqlite3_changes64(self.raw.as_ptr()) }
+    }
+
+    /// The rowid of the last successful INSERT on this connection
+    /// (`sqlite3_last_insert_rowid`), 0 if there was none.
+    pub fn last_insert_rowid(&self) -> i64 {
+        // SAFETY: raw is live; last_insert_rowid only reads connection state.
+        unsafe { ffi::sqlite3_last_insert_rowid(self.raw.as_ptr()) }
+    }
+
+    /// True while the holder's own transaction (BEGIN .. COMMIT/ROLLBACK) is
+    /// open. The read snapshot's transaction does not count: a BEGIN or a
+    /// write ends the snapshot first, so an open snapshot is the only
+    /// transaction there is.
+    pub fn in_transaction(&self) -> bool {
+        !self.snapshot.open && !self.is_autocommit()
+    }
+
     /// Interrupts this connection's running query when called, from any
     /// thread (`sqlite3_interrupt`); the query fails with SQLITE_INTERRUPT.
     pub fn interrupter(&self) -> Interrupt {

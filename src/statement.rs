@@ -339,7 +339,8 @@ impl Statement {
         Ok(())
     }
 
-    pub fn column_name(&self, i: i32) -> Result<&CStr> {
+    /// Checks a column index against the statement's columns (no row needed).
+    fn check_column_index(&self, i: i32) -> Result<()> {
         if i < 0 || i >= self.column_count() {
             return Err(Error::misuse(format!(
                 "column {i} is out of range: the statement has {} columns: `{}`",
@@ -347,6 +348,11 @@ impl Statement {
                 abbreviate(&self.sql)
             )));
         }
+        Ok(())
+    }
+
+    pub fn column_name(&self, i: i32) -> Result<&CStr> {
+        self.check_column_index(i)?;
         // SAFETY: raw is live and i is in range; the name lives until the
         // statement is finalized or re-prepared, which needs &mut self.
         let p = unsafe { ffi::sqlite3_column_name(self.raw.as_ptr(), i) };
@@ -355,6 +361,18 @@ impl Statement {
         }
         // SAFETY: SQLite returns a NUL-terminated UTF-8 string.
         Ok(unsafe { CStr::from_ptr(p) })
+    }
+
+    /// The declared type of column `i` (`sqlite3_column_decltype`): the
+    /// type in the table's definition for a column read straight from a
+    /// table, `None` for an expression. Needs no current row.
+    pub fn column_decltype(&self, i: i32) -> Result<Option<&CStr>> {
+        self.check_column_index(i)?;
+        // SAFETY: raw is live and i in range; the text lives until the
+        // statement is finalized or re-prepared, which needs &mut self.
+        let p = unsafe { ffi::sqlite3_column_decltype(self.raw.as_ptr(), i) };
+        // SAFETY: non-NULL p is a NUL-terminated string (above).
+        Ok((!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }))
     }
 
     /// Column `i` of the current row, each part read from SQLite once, for

@@ -14,7 +14,7 @@ import os
 import struct
 import threading
 import weakref
-from ctypes import byref, c_char, c_size_t, c_uint32, c_void_p
+from ctypes import byref, c_bool, c_char, c_int64, c_size_t, c_uint32, c_void_p
 
 from . import _ffi
 from .errors import InvalidArgument, Misuse, MultipleRowsError, check, error_from
@@ -280,7 +280,7 @@ class _Meta:
     """What is known about one SQL text on one pool: encoded SQL, column
     names, parameter names, whether it only reads."""
 
-    __slots__ = ("text", "sql", "sql_len", "names", "param_keys", "readonly", "rowcls", "description")
+    __slots__ = ("text", "sql", "sql_len", "names", "decltypes", "param_keys", "readonly", "rowcls", "description")
 
     def __init__(self, text, conn_handle):
         if "\x00" in text:
@@ -293,6 +293,8 @@ class _Meta:
         try:
             n = lib.sqlpool_column_count(stmt)
             self.names = tuple((lib.sqlpool_column_name(stmt, i) or b"").decode("utf-8") for i in range(n))
+            decltypes = (lib.sqlpool_column_decltype(stmt, i) for i in range(n))
+            self.decltypes = tuple(None if t is None else t.decode("utf-8") for t in decltypes)
             count = lib.sqlpool_bind_parameter_count(stmt)
             names = [lib.sqlpool_bind_parameter_name(stmt, i) for i in range(1, count + 1)]
             # sqlite3's rule: a dict binds by name without the prefix (":x" -> "x").
@@ -333,6 +335,12 @@ class Result:
     def columns(self):
         """The column names."""
         return self._meta.names
+
+    @property
+    def decltypes(self):
+        """The declared type of each column ("INTEGER", "VARCHAR(10)") as in
+        its table's definition; None for an expression."""
+        return self._meta.decltypes
 
     def _more(self):
         """Fetches the next batch; False when there is none."""
@@ -493,6 +501,28 @@ class Connection:
         OperationalError (sqlite_errorcode 9). The one call that may come from
         another thread."""
         check(lib.sqlpool_conn_interrupt(self._h()))
+
+    def changes(self):
+        """Rows changed by the last INSERT, UPDATE or DELETE on this pooled
+        connection (right after a checkout, possibly a previous holder's)."""
+        out = c_int64()
+        check(lib.sqlpool_conn_changes(self._h(), byref(out)))
+        return out.value
+
+    def last_insert_rowid(self):
+        """The rowid of the last successful INSERT on this pooled connection
+        (0 if there was none)."""
+        out = c_int64()
+        check(lib.sqlpool_conn_last_insert_rowid(self._h(), byref(out)))
+        return out.value
+
+    @property
+    def in_transaction(self):
+        """True while a transaction begun by the holder (BEGIN) is open; the
+        pool's read snapshot does not count."""
+        out = c_bool()
+        check(lib.sqlpool_conn_in_transaction(self._h(), byref(out)))
+        return out.value
 
     @property
     def closed(self):

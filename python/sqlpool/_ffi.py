@@ -161,6 +161,10 @@ FUNCTIONS = {
     "sqlpool_exec": (c_int, [_H, c_char_p]),
     "sqlpool_prepare": (c_int, [_H, c_char_p, _HH]),
     "sqlpool_conn_set_tag": (c_int, [_H, c_char_p]),
+    # connection state SQLite already knows (DB-API: rowcount, lastrowid, in_transaction)
+    "sqlpool_conn_changes": (c_int, [_H, POINTER(c_int64)]),
+    "sqlpool_conn_last_insert_rowid": (c_int, [_H, POINTER(c_int64)]),
+    "sqlpool_conn_in_transaction": (c_int, [_H, POINTER(c_bool)]),
     # statement
     "sqlpool_bind_int64": (c_int, [_H, c_int, c_int64]),
     "sqlpool_bind_double": (c_int, [_H, c_int, c_double]),
@@ -180,6 +184,7 @@ FUNCTIONS = {
     "sqlpool_column_text": (c_char_p, [_H, c_int]),
     "sqlpool_column_blob": (c_void_p, [_H, c_int]),
     "sqlpool_column_bytes": (c_int64, [_H, c_int]),
+    "sqlpool_column_decltype": (c_char_p, [_H, c_int]),
     # batch: few crossings per query
     "sqlpool_bind_parameter_name": (c_char_p, [_H, c_int]),
     "sqlpool_stmt_readonly": (c_int, [_H]),

@@ -240,6 +240,18 @@ pub extern "C" fn sqlpool_column_name(stmt: *const sqlpool_stmt, i: c_int) -> *c
     column(stmt, std::ptr::null(), |s| Ok(s.column_name(i)?.as_ptr()))
 }
 
+/// The declared type of column `i` (0-based) as written in the table's
+/// definition ("INTEGER", "VARCHAR(10)"; sqlite3_column_decltype), for a
+/// column read straight from a table; NULL for an expression or a column
+/// declared without a type, and on error (then SQLPOOL_MISUSE is the last
+/// error). Needs no current row. Valid until the statement is finalized.
+#[no_mangle]
+pub extern "C" fn sqlpool_column_decltype(stmt: *const sqlpool_stmt, i: c_int) -> *const c_char {
+    column(stmt, std::ptr::null(), |s| {
+        Ok(s.column_decltype(i)?.map_or(std::ptr::null(), |t| t.as_ptr()))
+    })
+}
+
 /// Column `i` of the current row as a 64-bit integer (0 on error).
 #[no_mangle]
 pub extern "C" fn sqlpool_column_int64(stmt: *const sqlpool_stmt, i: c_int) -> i64 {
