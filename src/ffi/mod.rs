@@ -17,6 +17,7 @@ pub mod conn;
 pub mod stmt;
 pub mod batch;
 pub mod shared;
+pub mod function;
 mod fork;
 mod handle;
 
