@@ -202,7 +202,7 @@ fn pool_functions_are_on_every_connection_overflow_included_and_dropped_with_the
     drop(conns);
     drop(o);
     assert_eq!(drops.load(Ordering::SeqCst), 0, "the pool's connections still hold it");
-    pool.close();
+    pool.close().unwrap();
     drop(pool);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
