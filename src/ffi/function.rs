@@ -8,7 +8,7 @@ use super::batch::sqlpool_value;
 use super::conn::sqlpool_conn;
 use super::error::{call, value, SQLPOOL_NULL, SQLPOOL_OK, SQLPOOL_TEXT};
 use super::options::{sqlpool_options, UserData};
-use super::{c_bytes, lock};
+use super::{c_blob, c_bytes, c_text, lock};
 use crate::error::{Error, Result};
 use crate::{Function, FunctionOutput, Value};
 use std::cell::RefCell;
@@ -367,16 +367,8 @@ pub extern "C" fn sqlpool_result_double(ctx: *mut sqlpool_context, v: f64) -> c_
 #[no_mangle]
 pub unsafe extern "C" fn sqlpool_result_text(ctx: *mut sqlpool_context, s: *const c_char, len: i64) -> c_int {
     call(|| {
-        let bytes = match len {
-            // SAFETY: the caller passes a NUL-terminated string.
-            -1 => unsafe { c_bytes(s, "text") }?,
-            _ if s.is_null() => return Err(Error::invalid("text is NULL")),
-            len if len < 0 => return Err(Error::invalid(format!("text length {len} is invalid (use -1 or >= 0)"))),
-            // SAFETY: the caller promises len readable bytes at s.
-            len => unsafe { std::slice::from_raw_parts(s.cast::<u8>(), len as usize) },
-        };
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| Error::invalid(format!("result text is not valid UTF-8 (at byte {})", e.valid_up_to())))?;
+        // SAFETY: the caller passes len readable bytes (a NUL-terminated string for -1).
+        let text = unsafe { c_text(s, len, "result text") }?;
         set_result(ctx, Ok(FunctionOutput::Text(text.to_owned())))
     })
 }
@@ -390,13 +382,8 @@ pub unsafe extern "C" fn sqlpool_result_text(ctx: *mut sqlpool_context, s: *cons
 #[no_mangle]
 pub unsafe extern "C" fn sqlpool_result_blob(ctx: *mut sqlpool_context, p: *const c_void, len: i64) -> c_int {
     call(|| {
-        let bytes: &[u8] = match len {
-            0 => &[],
-            len if len < 0 => return Err(Error::invalid(format!("blob length {len} is invalid (must be >= 0)"))),
-            _ if p.is_null() => return Err(Error::invalid("blob pointer is NULL")),
-            // SAFETY: the caller promises len readable bytes at p.
-            len => unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len as usize) },
-        };
+        // SAFETY: the caller passes len readable bytes at p.
+        let bytes = unsafe { c_blob(p, len, "result blob") }?;
         set_result(ctx, Ok(FunctionOutput::Blob(bytes.to_vec())))
     })
 }
