@@ -376,6 +376,55 @@ static void test_values_and_context_after_the_call_are_misuse(void)
     CHECK_OK(sqlpool_close(pool));
 }
 
+/* ---------------------------------------------------------------- nesting */
+
+static sqlpool_pool *g_inner_pool;
+static sqlpool_context *g_inner_ctx;
+
+static void inner(sqlpool_context *ctx, int argc, sqlpool_value **argv, void *user_data)
+{
+    (void)argc, (void)user_data;
+    g_inner_ctx = ctx;
+    CHECK_OK(sqlpool_result_int64(ctx, 10 * sqlpool_value_int64(argv[0])));
+}
+
+/* outer(x) runs inner(x + 1) on another pool's connection from inside its
+ * own call: its arguments are not the inner call's while that runs, and are
+ * its own again after. */
+static void outer(sqlpool_context *ctx, int argc, sqlpool_value **argv, void *user_data)
+{
+    (void)argc, (void)user_data;
+    sqlpool_conn *conn = checkout(g_inner_pool);
+    sqlpool_stmt *stmt = prepare(conn, "SELECT inner(?1)");
+    CHECK_OK(sqlpool_bind_int64(stmt, 1, sqlpool_value_int64(argv[0]) + 1));
+    CHECK_RC(sqlpool_step(stmt), SQLPOOL_ROW);
+    int64_t from_inner = sqlpool_column_int64(stmt, 0);
+    CHECK_OK(sqlpool_finalize(stmt));
+    CHECK_OK(sqlpool_checkin(conn));
+    CHECK_RC(sqlpool_result_int64(g_inner_ctx, 0), SQLPOOL_MISUSE);
+    CHECK(sqlpool_value_type(argv[0]) == SQLPOOL_INTEGER);
+    CHECK_OK(sqlpool_result_int64(ctx, from_inner + sqlpool_value_int64(argv[0])));
+}
+
+static void test_a_function_may_run_a_query_that_calls_a_function(void)
+{
+    char inner_db[4096];
+    path_in_dir(inner_db, sizeof inner_db, "inner.db");
+    g_inner_pool = open_pool(inner_db, 1, 0, 0);
+    sqlpool_conn *conn = checkout(g_inner_pool);
+    CHECK_OK(sqlpool_conn_create_function(conn, "inner", 1, 0, inner, NULL, NULL));
+    CHECK_OK(sqlpool_checkin(conn));
+    sqlpool_pool *pool = open_pool(g_db, 1, 0, 0);
+    conn = checkout(pool);
+    CHECK_OK(sqlpool_conn_create_function(conn, "outer", 1, 0, outer, NULL, NULL));
+    int64_t n = 0;
+    CHECK_RC(query_int(conn, "SELECT outer(4)", &n), SQLPOOL_ROW);
+    CHECK(n == 54);
+    CHECK_OK(sqlpool_checkin(conn));
+    CHECK_OK(sqlpool_close(pool));
+    CHECK_OK(sqlpool_close(g_inner_pool));
+}
+
 int main(void)
 {
     make_test_dir("functions");
@@ -393,6 +442,7 @@ int main(void)
     test_invalid_registrations_fail_and_destroy_once();
     test_pool_function_on_every_connection();
     test_values_and_context_after_the_call_are_misuse();
+    test_a_function_may_run_a_query_that_calls_a_function();
     remove_tree(test_dir());
     return check_summary();
 }
