@@ -1075,8 +1075,8 @@ const char *sqlpool_value_text(const struct sqlpool_value *v);
 
 /**
  * The bytes of a BLOB or TEXT argument (length: sqlpool_value_bytes());
- * NULL for an empty BLOB and for other types. Valid until the function
- * returns.
+ * NULL when there are none (an empty BLOB or TEXT) and for other types.
+ * Valid until the function returns.
  */
 const void *sqlpool_value_blob(const struct sqlpool_value *v);
 

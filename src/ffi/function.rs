@@ -320,8 +320,8 @@ pub extern "C" fn sqlpool_value_text(v: *const sqlpool_value) -> *const c_char {
 }
 
 /// The bytes of a BLOB or TEXT argument (length: sqlpool_value_bytes());
-/// NULL for an empty BLOB and for other types. Valid until the function
-/// returns.
+/// NULL when there are none (an empty BLOB or TEXT) and for other types.
+/// Valid until the function returns.
 #[no_mangle]
 pub extern "C" fn sqlpool_value_blob(v: *const sqlpool_value) -> *const c_void {
     value(std::ptr::null(), || {
