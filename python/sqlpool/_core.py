@@ -658,7 +658,10 @@ class Pool:
     ``functions`` registers SQL functions on every connection the pool
     opens: an iterable of ``(name, n_args, fn)`` or ``(name, n_args, fn,
     deterministic)`` tuples, as for ``Connection.create_function`` (``fn``
-    may run on several threads at once).
+    may run on several threads at once). With ``shared=True`` and
+    ``functions``, each ``Pool(...)`` call gets a shared pool of its own: the
+    registry shares a pool between equal options, and every call registers
+    new functions.
 
     ``shared=True`` takes the process-wide shared pool for this file and
     these options (``sqlpool_open_shared``): one pool per file, however many
