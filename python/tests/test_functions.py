@@ -155,3 +155,33 @@ def test_invalid_function_arguments_raise_invalid_argument(db):
             conn.create_function("x" * 300, 1, len)
     with pytest.raises(sqlpool.InvalidArgument, match="functions"):
         sqlpool.Pool(db, functions=[("f", 1)])
+
+
+def test_pool_function_called_from_many_threads_at_once(db):
+    import threading
+
+    calls = []
+    lock = threading.Lock()
+
+    def square(x):
+        with lock:
+            calls.append(threading.get_ident())
+        return x * x
+
+    with sqlpool.Pool(db, pool_size=2, max_overflow=2, functions=[("square", 1, square, True)]) as pool:
+        errors = []
+
+        def work(k):
+            try:
+                for i in range(50):
+                    assert pool.execute_one("SELECT square(?)", (k * 100 + i,))[0] == (k * 100 + i) ** 2
+            except Exception as e:  # reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(calls) == 200 and len(set(calls)) == 4
