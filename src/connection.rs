@@ -125,15 +125,20 @@ impl Connection {
         if opts.init_sql.as_deref() == Some(TEST_PANIC_SQL) {
             panic!("test panic requested through init_sql");
         }
+        // SAFETY: the handle stays owned by `db`, which lives as long as self.
+        let raw = NonNull::new(unsafe { db.handle() })
+            .ok_or_else(|| Error::new(crate::ErrorKind::Internal, "SQLite returned a NULL connection"))?;
+        for function in &opts.functions {
+            // SAFETY: raw is live and used by this thread alone.
+            unsafe { crate::function::register(raw, function) }
+                .map_err(|e| Error::sqlite(e.sqlite_code(), format!("{} on '{path}'", e.message())))?;
+        }
         if let Some(sql) = &opts.init_sql {
             db.execute_batch(sql)
                 .map_err(|e| Error::from_rusqlite(&format!("init_sql `{}` failed on '{path}'", abbreviate(sql)), e))?;
         }
         let handle = db.get_interrupt_handle();
         let interrupt: Interrupt = Arc::new(move || handle.interrupt());
-        // SAFETY: the handle stays owned by `db`, which lives as long as self.
-        let raw = NonNull::new(unsafe { db.handle() })
-            .ok_or_else(|| Error::new(crate::ErrorKind::Internal, "SQLite returned a NULL connection"))?;
         Ok(Connection {
             active: Vec::new(),
             free_slots: Vec::new(),
@@ -416,6 +421,38 @@ impl Connection {
             }
         }
         reset_needed
+    }
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE on this connection
+    /// (`sqlite3_changes64`), possibly a previous holder's.
+    pub fn changes(&self) -> i64 {
+        // SAFETY: raw is live; changes64 only reads connection state.
+        unsafe { ffi::sqlite3_changes64(self.raw.as_ptr()) }
+    }
+
+    /// The rowid of the last successful INSERT on this connection
+    /// (`sqlite3_last_insert_rowid`), 0 if there was none.
+    pub fn last_insert_rowid(&self) -> i64 {
+        // SAFETY: raw is live; last_insert_rowid only reads connection state.
+        unsafe { ffi::sqlite3_last_insert_rowid(self.raw.as_ptr()) }
+    }
+
+    /// True while the holder's own transaction (BEGIN .. COMMIT/ROLLBACK) is
+    /// open. The read snapshot's transaction does not count: a BEGIN or a
+    /// write ends the snapshot first, so an open snapshot is the only
+    /// transaction there is.
+    pub fn in_transaction(&self) -> bool {
+        !self.snapshot.open && !self.is_autocommit()
+    }
+
+    /// Registers `function` on this pooled connection for as long as it
+    /// lives (across checkouts), replacing one with the same name and number
+    /// of arguments. Replacing one while a statement of this connection is
+    /// mid-step is an error (SQLITE_BUSY).
+    pub fn create_function(&mut self, function: &crate::Function) -> Result<()> {
+        let _call = self.enter_sqlite();
+        // SAFETY: raw is live and this connection has one holder.
+        unsafe { crate::function::register(self.raw, function) }
     }
 
     /// Interrupts this connection's running query when called, from any

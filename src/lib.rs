@@ -29,6 +29,7 @@ not_under_loom! {
     pub mod ffi;
     mod file_watch;
     mod fork;
+    mod function;
     mod handoff;
     mod metrics;
     mod monitor;
@@ -55,13 +56,14 @@ pub use {
     connection::{Connection, StatementRunner, StmtId},
     error::{Error, ErrorKind, Result},
     events::{Event, EventHandler, EventInfo, LogHandler, LogLevel, WAIT_BUCKETS_SECONDS},
+    function::{Function, FunctionOutput, MAX_FUNCTION_ARGS},
     handoff::Fairness,
     metrics::Metrics,
     monitor::TICK as MONITOR_TICK,
     options::{Options, MAX_BUSY_TIMEOUT_MS, MAX_POOL_SIZE},
     pool::{Pool, PooledConnection},
     shared::SharedStats,
-    statement::{Statement, Step, COLUMN_BLOB, COLUMN_FLOAT, COLUMN_INTEGER, COLUMN_NULL, COLUMN_TEXT},
+    statement::{Statement, Step, Value, COLUMN_BLOB, COLUMN_FLOAT, COLUMN_INTEGER, COLUMN_NULL, COLUMN_TEXT},
     stats::Stats,
 };
 

@@ -32,9 +32,10 @@ pub(crate) enum StmtClass {
     TransactionControl,
 }
 
-/// One value of a row, borrowed from the statement until its row changes.
+/// One value of a row (borrowed from the statement until its row changes)
+/// or of a user function's argument (borrowed for the call).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Value<'a> {
+pub enum Value<'a> {
     Integer(i64),
     Float(f64),
     Text(&'a [u8]),
@@ -393,7 +394,8 @@ impl Statement {
         Ok(())
     }
 
-    pub fn column_name(&self, i: i32) -> Result<&CStr> {
+    /// Checks a column index against the statement's columns (no row needed).
+    fn check_column_index(&self, i: i32) -> Result<()> {
         if i < 0 || i >= self.column_count() {
             return Err(Error::misuse(format!(
                 "column {i} is out of range: the statement has {} columns: `{}`",
@@ -401,6 +403,11 @@ impl Statement {
                 abbreviate(&self.sql)
             )));
         }
+        Ok(())
+    }
+
+    pub fn column_name(&self, i: i32) -> Result<&CStr> {
+        self.check_column_index(i)?;
         // SAFETY: raw is live and i is in range; the name lives until the
         // statement is finalized or re-prepared, which needs &mut self.
         let p = unsafe { ffi::sqlite3_column_name(self.raw.as_ptr(), i) };
@@ -409,6 +416,18 @@ impl Statement {
         }
         // SAFETY: SQLite returns a NUL-terminated UTF-8 string.
         Ok(unsafe { CStr::from_ptr(p) })
+    }
+
+    /// The declared type of column `i` (`sqlite3_column_decltype`): the
+    /// type in the table's definition for a column read straight from a
+    /// table, `None` for an expression. Needs no current row.
+    pub fn column_decltype(&self, i: i32) -> Result<Option<&CStr>> {
+        self.check_column_index(i)?;
+        // SAFETY: raw is live and i in range; the text lives until the
+        // statement is finalized or re-prepared, which needs &mut self.
+        let p = unsafe { ffi::sqlite3_column_decltype(self.raw.as_ptr(), i) };
+        // SAFETY: non-NULL p is a NUL-terminated string (above).
+        Ok((!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }))
     }
 
     /// Reads the current row's first `cells.len()` columns into `cells`, each

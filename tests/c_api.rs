@@ -16,6 +16,7 @@ const C_TESTS: &[&str] = &[
     "test_abi",
     "test_api",
     "test_fork",
+    "test_functions",
     "test_interrupt",
     "test_misuse",
     "test_observe",
@@ -230,6 +231,11 @@ fn run_c_test(name: &str) {
 #[test]
 fn c_test_api() {
     run_c_test("test_api");
+}
+
+#[test]
+fn c_test_functions() {
+    run_c_test("test_functions");
 }
 
 #[test]

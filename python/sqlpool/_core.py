@@ -15,9 +15,9 @@ import re
 import struct
 import threading
 import weakref
-from ctypes import byref, c_char, c_size_t, c_uint32, c_void_p
+from ctypes import byref, c_bool, c_char, c_int64, c_size_t, c_uint32, c_void_p
 
-from . import _ffi
+from . import _ffi, _functions
 from .errors import InvalidArgument, Misuse, MultipleRowsError, check, error_from
 
 lib = _ffi.lib
@@ -321,7 +321,7 @@ class _Meta:
     """What is known about one SQL text on one pool: encoded SQL, column
     names, parameter names, whether it only reads."""
 
-    __slots__ = ("text", "sql", "sql_len", "names", "param_keys", "readonly", "ddl", "rowcls", "description")
+    __slots__ = ("text", "sql", "sql_len", "names", "decltypes", "param_keys", "readonly", "ddl", "rowcls", "description")
 
     def __init__(self, text, conn_handle):
         if "\x00" in text:
@@ -339,6 +339,8 @@ class _Meta:
                 if rc != _ffi.SQLPOOL_ROW and rc != _ffi.SQLPOOL_DONE:
                     raise error_from(rc)
             names = _column_names(stmt)
+            decltypes = (lib.sqlpool_column_decltype(stmt, i) for i in range(len(names)))
+            self.decltypes = tuple(None if t is None else t.decode("utf-8") for t in decltypes)
             count = lib.sqlpool_bind_parameter_count(stmt)
             params = [lib.sqlpool_bind_parameter_name(stmt, i) for i in range(1, count + 1)]
             # sqlite3's rule: a dict binds by name without the prefix (":x" -> "x").
@@ -392,6 +394,12 @@ class Result:
     def columns(self):
         """The column names."""
         return self._meta.names
+
+    @property
+    def decltypes(self):
+        """The declared type of each column ("INTEGER", "VARCHAR(10)") as in
+        its table's definition; None for an expression."""
+        return self._meta.decltypes
 
     def _more(self):
         """Fetches the next batch; False when there is none."""
@@ -576,6 +584,38 @@ class Connection:
         another thread."""
         check(lib.sqlpool_conn_interrupt(self._h()))
 
+    def create_function(self, name, n_args, fn, deterministic=False):
+        """Registers ``fn`` as the SQL function ``name`` taking ``n_args``
+        arguments (-1: any number) on this pooled connection, for as long as
+        the connection lives (later holders see it too). Arguments arrive as
+        int, float, str, bytes or None; ``fn`` returns one of those (or a
+        bool, bytearray, memoryview). An exception it raises fails the query
+        with OperationalError. ``deterministic`` lets SQLite use it in
+        indexes."""
+        _functions.register(lib.sqlpool_conn_create_function, self._h(), name, n_args, fn, deterministic)
+
+    def changes(self):
+        """Rows changed by the last INSERT, UPDATE or DELETE on this pooled
+        connection (right after a checkout, possibly a previous holder's)."""
+        out = c_int64()
+        check(lib.sqlpool_conn_changes(self._h(), byref(out)))
+        return out.value
+
+    def last_insert_rowid(self):
+        """The rowid of the last successful INSERT on this pooled connection
+        (0 if there was none)."""
+        out = c_int64()
+        check(lib.sqlpool_conn_last_insert_rowid(self._h(), byref(out)))
+        return out.value
+
+    @property
+    def in_transaction(self):
+        """True while a transaction begun by the holder (BEGIN) is open; the
+        pool's read snapshot does not count."""
+        out = c_bool()
+        check(lib.sqlpool_conn_in_transaction(self._h(), byref(out)))
+        return out.value
+
     @property
     def closed(self):
         return self._handle is None
@@ -709,6 +749,14 @@ class Pool:
     (first come, first served) or ``"barging"`` (whoever asks first, no
     bound); ``fair=True``/``False`` (0.1's switch) select strict/barging.
 
+    ``functions`` registers SQL functions on every connection the pool
+    opens: an iterable of ``(name, n_args, fn)`` or ``(name, n_args, fn,
+    deterministic)`` tuples, as for ``Connection.create_function`` (``fn``
+    may run on several threads at once). With ``shared=True`` and
+    ``functions``, each ``Pool(...)`` call gets a shared pool of its own: the
+    registry shares a pool between equal options, and every call registers
+    new functions.
+
     ``shared=True`` takes the process-wide shared pool for this file and
     these options (``sqlpool_open_shared``): one pool per file, however many
     times it is asked for, within the registry's connection budget
@@ -738,6 +786,7 @@ class Pool:
         leak_threshold=None,
         on_event=None,
         logger=None,
+        functions=(),
     ):
         path = os.fspath(path)
         if not isinstance(path, str):
@@ -761,6 +810,7 @@ class Pool:
             leak_threshold=leak_threshold,
             on_event=on_event,
             logger=logger,
+            functions=tuple(tuple(f) for f in functions),
         )
         self.path = path
         self.shared = bool(shared)
@@ -801,6 +851,11 @@ class Pool:
             if logger is not None or leak_threshold is not None:
                 log = logger if isinstance(logger, logging.Logger) else logging.getLogger("sqlpool")
                 check(lib.sqlpool_options_set_log_callback(opts, _log_callback(log), None))
+            for function in self._options["functions"]:
+                if len(function) not in (3, 4):
+                    raise InvalidArgument(
+                        f"functions: {function!r} must be (name, n_args, fn) or (name, n_args, fn, deterministic)")
+                _functions.register(lib.sqlpool_options_add_function, opts, *function)
             out = c_void_p()
             opener = lib.sqlpool_open_shared if shared else lib.sqlpool_open
             check(opener(path.encode("utf-8"), opts, byref(out)))

@@ -191,6 +191,61 @@ pub unsafe extern "C" fn sqlpool_conn_set_tag(conn: *mut sqlpool_conn, tag: *con
     })
 }
 
+/// Writes the number of rows changed by the last INSERT, UPDATE or DELETE
+/// on this connection to `*out` (sqlite3_changes64). The count belongs to
+/// the pooled connection: right after a checkout it may be a previous
+/// holder's. NULL `out` is SQLPOOL_INVALID_ARGUMENT.
+///
+/// # Safety
+/// `out` is NULL or points to a writable int64_t.
+#[no_mangle]
+pub unsafe extern "C" fn sqlpool_conn_changes(conn: *mut sqlpool_conn, out: *mut i64) -> c_int {
+    call(|| {
+        check_out(out, "out")?;
+        let changes = lock(conn)?.conn.changes();
+        // SAFETY: out was checked above.
+        unsafe { write_out(out, changes) };
+        Ok(SQLPOOL_OK)
+    })
+}
+
+/// Writes the rowid of the last successful INSERT on this connection to
+/// `*out` (sqlite3_last_insert_rowid; 0 if there was none). Like
+/// sqlpool_conn_changes(), it belongs to the pooled connection. NULL `out`
+/// is SQLPOOL_INVALID_ARGUMENT.
+///
+/// # Safety
+/// `out` is NULL or points to a writable int64_t.
+#[no_mangle]
+pub unsafe extern "C" fn sqlpool_conn_last_insert_rowid(conn: *mut sqlpool_conn, out: *mut i64) -> c_int {
+    call(|| {
+        check_out(out, "out")?;
+        let rowid = lock(conn)?.conn.last_insert_rowid();
+        // SAFETY: out was checked above.
+        unsafe { write_out(out, rowid) };
+        Ok(SQLPOOL_OK)
+    })
+}
+
+/// Writes whether the caller's own transaction is open (BEGIN ... not yet
+/// COMMIT or ROLLBACK) to `*out`. The pool's read snapshot
+/// (sqlpool_options_set_read_snapshot()) does not count: it is false with
+/// only the snapshot open. False again after COMMIT, ROLLBACK and on every
+/// new checkout. NULL `out` is SQLPOOL_INVALID_ARGUMENT.
+///
+/// # Safety
+/// `out` is NULL or points to a writable bool.
+#[no_mangle]
+pub unsafe extern "C" fn sqlpool_conn_in_transaction(conn: *mut sqlpool_conn, out: *mut bool) -> c_int {
+    call(|| {
+        check_out(out, "out")?;
+        let open = lock(conn)?.conn.in_transaction();
+        // SAFETY: out was checked above.
+        unsafe { write_out(out, open) };
+        Ok(SQLPOOL_OK)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
