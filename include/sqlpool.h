@@ -174,11 +174,24 @@
 #define SQLPOOL_LOG_DEBUG 4
 
 /**
+ * Function flag: the same arguments always give the same result, so SQLite
+ * may use the function in indexes and factor it out of loops (SQLite's
+ * SQLITE_DETERMINISTIC value).
+ */
+#define SQLPOOL_DETERMINISTIC 2048
+
+/**
  * A connection checked out of a pool with sqlpool_checkout(). Used by its
  * holder only, one thread at a time; it may move between threads. Returned
  * with sqlpool_checkin(); stale after that.
  */
 typedef struct sqlpool_conn sqlpool_conn;
+
+/**
+ * The context of one call of a user function: pass it to the
+ * sqlpool_result_*() functions. Valid only during the call, on its thread.
+ */
+typedef struct sqlpool_context sqlpool_context;
 
 /**
  * Pool settings. Create with sqlpool_options_new(), free with
@@ -273,7 +286,10 @@ typedef struct sqlpool_stats {
  * One value to bind (sqlpool_bind_values()). `kind` says which field is
  * used: SQLPOOL_INTEGER `int_value`; SQLPOOL_FLOAT `float_value`;
  * SQLPOOL_TEXT (UTF-8) and SQLPOOL_BLOB `len` bytes at `bytes` (which may
- * be NULL when `len` is 0); SQLPOOL_NULL none.
+ * be NULL when `len` is 0); SQLPOOL_NULL none. The arguments of a user
+ * function (sqlpool_function_fn) come filled the same way, valid for the
+ * call: TEXT `bytes` is also NUL-terminated, INTEGER also sets
+ * `float_value`, FLOAT also `int_value` (truncated).
  */
 typedef struct sqlpool_value {
   int kind;
@@ -324,6 +340,23 @@ typedef struct sqlpool_shared_stats {
    */
   uint64_t budget_timeouts;
 } sqlpool_shared_stats;
+
+/**
+ * A user-defined scalar SQL function: called with the call's context,
+ * `argc` arguments (`argv[0]` .. `argv[argc - 1]`, each a filled
+ * sqlpool_value, readable directly or through the sqlpool_value_*()
+ * functions) and the registration's `user_data`. It sets the result with
+ * one of the sqlpool_result_*() functions (the last one called wins; none
+ * gives NULL). `ctx`, `argv` and every value and text they point to are
+ * valid only until it returns, on its thread. It must not unwind (a C++
+ * exception, a longjmp) out of the call.
+ */
+typedef void (*sqlpool_function_fn)(struct sqlpool_context *ctx, int argc, struct sqlpool_value **argv, void *user_data);
+
+/**
+ * Frees a function's user_data when the function goes away.
+ */
+typedef void (*sqlpool_destroy_fn)(void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -973,6 +1006,131 @@ int sqlpool_shared_sweep(uint32_t *out_disposed);
  * `out` is NULL or points to `out_size` writable bytes.
  */
 int sqlpool_shared_get_stats(struct sqlpool_shared_stats *out, size_t out_size);
+
+/**
+ * Registers the scalar SQL function `name` taking `n_args` arguments (-1:
+ * any number; 0 to 127 otherwise) on this pooled connection, for as long as
+ * the connection lives: it stays registered across checkouts, for later
+ * holders too. It replaces a function with the same name (ignoring ASCII
+ * case) and number of arguments, whose destroy then runs. `flags` is 0 or
+ * SQLPOOL_DETERMINISTIC. `fn` runs on the thread that steps the statement,
+ * with `user_data`. `destroy` (may be NULL) runs once with `user_data`:
+ * when the function is replaced or the connection is closed, or before
+ * this call returns if it fails.
+ *
+ * A NULL `name` or `fn`, a name that is not UTF-8 or longer than 255
+ * bytes, `n_args` out of range or unknown flags are
+ * SQLPOOL_INVALID_ARGUMENT; replacing a function while a statement of this
+ * connection is mid-step is SQLPOOL_SQLITE (SQLITE_BUSY).
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string borrowed for the call.
+ */
+int sqlpool_conn_create_function(struct sqlpool_conn *conn, const char *name, int n_args, int flags, sqlpool_function_fn fn, void *user_data, sqlpool_destroy_fn destroy);
+
+/**
+ * Registers the scalar SQL function `name` (as
+ * sqlpool_conn_create_function()) on every connection that a pool opened
+ * with these options opens, overflow and replacement connections included,
+ * before init_sql runs. It replaces one added before with the same name
+ * and number of arguments. `user_data` is shared by all those connections
+ * (and by copies of the options): `fn` may run on several threads at once
+ * and must be safe for that. `destroy` (may be NULL) runs once, when the
+ * options, every pool opened with them and all their connections are gone
+ * (or before this call returns if it fails).
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string borrowed for the call.
+ */
+int sqlpool_options_add_function(struct sqlpool_options *opts, const char *name, int n_args, int flags, sqlpool_function_fn fn, void *user_data, sqlpool_destroy_fn destroy);
+
+/**
+ * The type of a function argument: SQLPOOL_INTEGER, _FLOAT, _TEXT, _BLOB
+ * or _NULL. Like every sqlpool_value_*() function, it takes only an
+ * argument of the running call (an `argv[i]`), on the call's thread;
+ * anything else (NULL, after the call, another thread) is SQLPOOL_MISUSE
+ * as the last error and gives the "no value" result: SQLPOOL_NULL, 0, 0.0,
+ * NULL or 0.
+ */
+int sqlpool_value_type(const struct sqlpool_value *v);
+
+/**
+ * A function argument as a 64-bit integer: an INTEGER's value, a FLOAT
+ * truncated toward zero (saturating); 0 for TEXT, BLOB and NULL.
+ */
+int64_t sqlpool_value_int64(const struct sqlpool_value *v);
+
+/**
+ * A function argument as a double: a FLOAT's value, an INTEGER converted;
+ * 0.0 for TEXT, BLOB and NULL.
+ */
+double sqlpool_value_double(const struct sqlpool_value *v);
+
+/**
+ * A TEXT argument as NUL-terminated UTF-8 (as SQLite stores it; its length
+ * is sqlpool_value_bytes()); NULL for any other type. Valid until the
+ * function returns.
+ */
+const char *sqlpool_value_text(const struct sqlpool_value *v);
+
+/**
+ * The bytes of a BLOB or TEXT argument (length: sqlpool_value_bytes());
+ * NULL when there are none (an empty BLOB or TEXT) and for other types.
+ * Valid until the function returns.
+ */
+const void *sqlpool_value_blob(const struct sqlpool_value *v);
+
+/**
+ * The size in bytes of a TEXT (without its NUL) or BLOB argument; 0 for
+ * other types.
+ */
+int64_t sqlpool_value_bytes(const struct sqlpool_value *v);
+
+/**
+ * Makes the call return the 64-bit integer `v`.
+ */
+int sqlpool_result_int64(struct sqlpool_context *ctx, int64_t v);
+
+/**
+ * Makes the call return the double `v`.
+ */
+int sqlpool_result_double(struct sqlpool_context *ctx, double v);
+
+/**
+ * Makes the call return the UTF-8 text `s` of `len` bytes (-1: up to its
+ * NUL), copied. NULL `s`, `len` below -1, or invalid UTF-8 is
+ * SQLPOOL_INVALID_ARGUMENT and leaves the result as it was.
+ *
+ * # Safety
+ * `s` points to `len` readable bytes (a NUL-terminated string when `len`
+ * is -1), borrowed for the call.
+ */
+int sqlpool_result_text(struct sqlpool_context *ctx, const char *s, int64_t len);
+
+/**
+ * Makes the call return the `len` bytes at `p` as a BLOB, copied; `len` 0
+ * is an empty BLOB (`p` may then be NULL). NULL `p` with `len` > 0, or
+ * `len` < 0, is SQLPOOL_INVALID_ARGUMENT.
+ *
+ * # Safety
+ * `p` points to `len` readable bytes, borrowed for the call.
+ */
+int sqlpool_result_blob(struct sqlpool_context *ctx, const void *p, int64_t len);
+
+/**
+ * Makes the call return SQL NULL (also the result when none is set).
+ */
+int sqlpool_result_null(struct sqlpool_context *ctx);
+
+/**
+ * Makes the query fail with `msg` (copied; invalid UTF-8 is replaced):
+ * the step returns SQLPOOL_SQLITE, extended code 1 (SQLITE_ERROR), and
+ * sqlpool_errmsg() contains `msg`. NULL `msg` is SQLPOOL_INVALID_ARGUMENT.
+ *
+ * # Safety
+ * `msg` is NULL or a NUL-terminated string borrowed for the call.
+ */
+int sqlpool_result_error(struct sqlpool_context *ctx, const char *msg);
 
 #ifdef __cplusplus
 }  // extern "C"

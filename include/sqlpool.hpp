@@ -57,6 +57,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -104,6 +105,102 @@ inline const char* nonnull(const char* p) noexcept { return p != nullptr ? p : "
 /* The library's version, e.g. "0.1.0" (compare with SQLPOOL_VERSION_*). */
 inline std::string version() { return detail::nonnull(sqlpool_version()); }
 
+/* One call of a user-defined SQL function (Connection::create_function,
+ * PoolOptions::functions): its arguments, 0-based, and its result. Valid
+ * only during the call, on its thread. An argument index out of range reads
+ * as NULL. The last result set wins; none gives NULL. */
+class FunctionCall {
+public:
+    FunctionCall(sqlpool_context* ctx, int argc, sqlpool_value** argv) noexcept
+        : ctx_(ctx), argc_(argc), argv_(argv) {}
+
+    int argc() const noexcept { return argc_; }
+    /* SQLPOOL_INTEGER, SQLPOOL_FLOAT, SQLPOOL_TEXT, SQLPOOL_BLOB or SQLPOOL_NULL. */
+    int type(int i) const noexcept { return sqlpool_value_type(arg(i)); }
+    bool is_null(int i) const noexcept { return type(i) == SQLPOOL_NULL; }
+    /* T is int64_t, double, std::string, std::string_view (valid during the
+     * call) or std::vector<uint8_t>, converted as sqlpool_value_*() do. */
+    template <class T>
+    T get(int i) const {
+        const sqlpool_value* v = arg(i);
+        if constexpr (std::is_same_v<T, int64_t>) {
+            return sqlpool_value_int64(v);
+        } else if constexpr (std::is_same_v<T, double>) {
+            return sqlpool_value_double(v);
+        } else if constexpr (std::is_same_v<T, std::string_view> || std::is_same_v<T, std::string>) {
+            const char* p = sqlpool_value_text(v);
+            if (p == nullptr) return T();
+            return T(p, static_cast<size_t>(sqlpool_value_bytes(v)));
+        } else if constexpr (std::is_same_v<T, std::vector<uint8_t>>) {
+            const auto* p = static_cast<const uint8_t*>(sqlpool_value_blob(v));
+            if (p == nullptr) return T();
+            return T(p, p + sqlpool_value_bytes(v));
+        } else {
+            static_assert(sizeof(T) == 0,
+                          "sqlpool::FunctionCall::get<T>: T must be int64_t, double, std::string, "
+                          "std::string_view or std::vector<uint8_t>");
+        }
+    }
+
+    void result(int64_t v) { detail::check(sqlpool_result_int64(ctx_, v)); }
+    template <class T,
+              std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, int64_t>, int> = 0>
+    void result(T v) { result(static_cast<int64_t>(v)); }
+    void result(double v) { detail::check(sqlpool_result_double(ctx_, v)); }
+    /* Text is copied; invalid UTF-8 throws Error (SQLPOOL_INVALID_ARGUMENT). */
+    void result(std::string_view v) {
+        detail::check(sqlpool_result_text(ctx_, detail::nonnull(v.data()), static_cast<int64_t>(v.size())));
+    }
+    void result(const char* v) { result(std::string_view(v)); }
+    void result(const std::string& v) { result(std::string_view(v)); }
+    void result(const std::vector<uint8_t>& v) { result_blob(v.data(), v.size()); }
+    void result(std::nullptr_t) { detail::check(sqlpool_result_null(ctx_)); }
+    void result_blob(const void* data, size_t size) {
+        detail::check(sqlpool_result_blob(ctx_, size == 0 ? nullptr : data, static_cast<int64_t>(size)));
+    }
+    /* The query fails with `message` (an exception thrown by the function does the same). */
+    void error(const std::string& message) { detail::check(sqlpool_result_error(ctx_, message.c_str())); }
+
+private:
+    const sqlpool_value* arg(int i) const noexcept {
+        return i >= 0 && i < argc_ ? argv_[i] : nullptr;
+    }
+    sqlpool_context* ctx_;
+    int argc_;
+    sqlpool_value** argv_;
+};
+
+/* A user-defined SQL function as a std::function. */
+using Function = std::function<void(FunctionCall&)>;
+
+/* A function registered on every connection of a pool (PoolOptions::functions). */
+struct FunctionDef {
+    std::string name;
+    int n_args = -1; /* -1: any number */
+    Function fn;
+    bool deterministic = false;
+};
+
+namespace detail {
+/* The C trampoline for a callable F: an exception becomes the query's error,
+ * never crosses into the library. */
+template <class F>
+void call_function(sqlpool_context* ctx, int argc, sqlpool_value** argv, void* user_data) noexcept {
+    try {
+        FunctionCall call(ctx, argc, argv);
+        (*static_cast<F*>(user_data))(call);
+    } catch (const std::exception& e) {
+        (void)sqlpool_result_error(ctx, e.what());
+    } catch (...) {
+        (void)sqlpool_result_error(ctx, "the function threw a C++ exception that is not a std::exception");
+    }
+}
+template <class F>
+void delete_function(void* user_data) noexcept {
+    delete static_cast<F*>(user_data);
+}
+}  // namespace detail
+
 /* sqlpool_options as a value; defaults are the C API's. */
 struct PoolOptions {
     uint32_t pool_size = 5;
@@ -126,6 +223,9 @@ struct PoolOptions {
     void* on_event_user_data = nullptr;
     sqlpool_log_callback on_log = nullptr;
     void* on_log_user_data = nullptr;
+    /* Registered on every connection the pool opens (sqlpool_options_add_function);
+     * fn may run on several threads at once. */
+    std::vector<FunctionDef> functions;
 };
 
 /* A borrowed byte range to bind as a BLOB. */
@@ -391,6 +491,14 @@ public:
      * NULL (0, 0.0, empty) rather than throwing. */
     int column_count() const noexcept { return sqlpool_column_count(stmt_); }
     std::string column_name(int i) const { return detail::nonnull(sqlpool_column_name(stmt_, i)); }
+    /* The declared type of a table column ("INTEGER"); nullopt for an
+     * expression or an index out of range (sqlpool_column_decltype; C++
+     * reserves the name decltype). */
+    std::optional<std::string> column_decltype(int i) const {
+        const char* t = sqlpool_column_decltype(stmt_, i);
+        if (t == nullptr) return std::nullopt;
+        return std::string(t);
+    }
     /* SQLPOOL_INTEGER, SQLPOOL_FLOAT, SQLPOOL_TEXT, SQLPOOL_BLOB or SQLPOOL_NULL. */
     int column_type(int i) const noexcept { return sqlpool_column_type(stmt_, i); }
     bool is_null(int i) const noexcept { return column_type(i) == SQLPOOL_NULL; }
@@ -496,6 +604,39 @@ public:
         return query(sql, Params(params...));
     }
 
+    /* Registers `f`, a callable taking a FunctionCall&, as the SQL function
+     * `name` with `n_args` arguments (-1: any number) for as long as this
+     * pooled connection lives (later holders see it too). The callable is
+     * moved to the heap and deleted when the function is replaced, the
+     * connection closes, or this throws. */
+    template <class F>
+    void create_function(const std::string& name, int n_args, F&& f, bool deterministic = false) {
+        using Callable = std::decay_t<F>;
+        detail::check(sqlpool_conn_create_function(conn_, name.c_str(), n_args,
+                                                   deterministic ? SQLPOOL_DETERMINISTIC : 0,
+                                                   &detail::call_function<Callable>,
+                                                   new Callable(std::forward<F>(f)),
+                                                   &detail::delete_function<Callable>));
+    }
+    /* Rows changed by the last INSERT/UPDATE/DELETE on this pooled connection. */
+    int64_t changes() const {
+        int64_t n = 0;
+        detail::check(sqlpool_conn_changes(conn_, &n));
+        return n;
+    }
+    /* The rowid of the last successful INSERT on this pooled connection. */
+    int64_t last_insert_rowid() const {
+        int64_t n = 0;
+        detail::check(sqlpool_conn_last_insert_rowid(conn_, &n));
+        return n;
+    }
+    /* Whether the holder's own transaction (BEGIN) is open; the read snapshot does not count. */
+    bool in_transaction() const {
+        bool open = false;
+        detail::check(sqlpool_conn_in_transaction(conn_, &open));
+        return open;
+    }
+
     /* The connection is closed, not reused, at its checkin. */
     void invalidate() { detail::check(sqlpool_conn_invalidate(conn_)); }
     /* Names the holder in leak reports (sqlpool_conn_set_tag); empty clears it. */
@@ -546,6 +687,15 @@ public:
         detail::check(sqlpool_options_set_leak_threshold_ms(o, options.leak_threshold_ms));
         detail::check(sqlpool_options_set_event_callback(o, options.on_event, options.on_event_user_data));
         detail::check(sqlpool_options_set_log_callback(o, options.on_log, options.on_log_user_data));
+        for (const FunctionDef& f : options.functions) {
+            if (!f.fn) throw Error(SQLPOOL_INVALID_ARGUMENT, 0, "function '" + f.name + "' has an empty fn");
+            /* The library deletes the copy when it is done with it, also when
+             * the registration fails. */
+            detail::check(sqlpool_options_add_function(o, f.name.c_str(), f.n_args,
+                                                       f.deterministic ? SQLPOOL_DETERMINISTIC : 0,
+                                                       &detail::call_function<Function>, new Function(f.fn),
+                                                       &detail::delete_function<Function>));
+        }
         detail::check(sqlpool_open(path.c_str(), o, &pool_));
     }
     Pool(Pool&& other) noexcept

@@ -113,15 +113,20 @@ impl Connection {
             "reading the schema",
             db.query_row("PRAGMA schema_version", [], |_| Ok(())),
         )?;
+        // SAFETY: the handle stays owned by `db`, which lives as long as self.
+        let raw = NonNull::new(unsafe { db.handle() })
+            .ok_or_else(|| Error::new(crate::ErrorKind::Internal, "SQLite returned a NULL connection"))?;
+        for function in &opts.functions {
+            // SAFETY: raw is live and used by this thread alone.
+            unsafe { crate::function::register(raw, function) }
+                .map_err(|e| Error::sqlite(e.sqlite_code(), format!("{} on '{path}'", e.message())))?;
+        }
         if let Some(sql) = &opts.init_sql {
             db.execute_batch(sql)
                 .map_err(|e| Error::from_rusqlite(&format!("init_sql `{}` failed on '{path}'", abbreviate(sql)), e))?;
         }
         let handle = db.get_interrupt_handle();
         let interrupt: Interrupt = Arc::new(move || handle.interrupt());
-        // SAFETY: the handle stays owned by `db`, which lives as long as self.
-        let raw = NonNull::new(unsafe { db.handle() })
-            .ok_or_else(|| Error::new(crate::ErrorKind::Internal, "SQLite returned a NULL connection"))?;
         Ok(Connection {
             active: Vec::new(),
             free_slots: Vec::new(),
@@ -416,6 +421,16 @@ impl Connection {
     /// transaction there is.
     pub fn in_transaction(&self) -> bool {
         !self.snapshot.open && !self.is_autocommit()
+    }
+
+    /// Registers `function` on this pooled connection for as long as it
+    /// lives (across checkouts), replacing one with the same name and number
+    /// of arguments. Replacing one while a statement of this connection is
+    /// mid-step is an error (SQLITE_BUSY).
+    pub fn create_function(&mut self, function: &crate::Function) -> Result<()> {
+        let _call = self.enter_sqlite();
+        // SAFETY: raw is live and this connection has one holder.
+        unsafe { crate::function::register(self.raw, function) }
     }
 
     /// Interrupts this connection's running query when called, from any

@@ -19,6 +19,7 @@ mod error;
 mod events;
 pub mod ffi;
 mod fork;
+mod function;
 mod metrics;
 mod monitor;
 mod options;
@@ -35,12 +36,13 @@ pub use connection::TEST_PANIC_SQL;
 pub use connection::{Connection, StatementRunner, StmtId};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventHandler, EventInfo, LogHandler, LogLevel, WAIT_BUCKETS_SECONDS};
+pub use function::{Function, FunctionOutput, MAX_FUNCTION_ARGS};
 pub use metrics::Metrics;
 pub use monitor::TICK as MONITOR_TICK;
 pub use options::Options;
 pub use pool::{Pool, PooledConnection};
 pub use shared::SharedStats;
-pub use statement::{Statement, Step, COLUMN_BLOB, COLUMN_FLOAT, COLUMN_INTEGER, COLUMN_NULL, COLUMN_TEXT};
+pub use statement::{Statement, Step, Value, COLUMN_BLOB, COLUMN_FLOAT, COLUMN_INTEGER, COLUMN_NULL, COLUMN_TEXT};
 pub use stats::Stats;
 
 /// The header cbindgen generated in this build; a test compares it with the

@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::events::{EventHandler, LogHandler};
+use crate::function::Function;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +25,8 @@ pub struct Options {
     pub(crate) leak_threshold: Option<Duration>,
     pub(crate) on_event: Option<EventHandler>,
     pub(crate) on_log: Option<LogHandler>,
+    /// Registered on every connection the pool opens.
+    pub(crate) functions: Vec<Function>,
 }
 
 impl Default for Options {
@@ -46,6 +49,7 @@ impl Default for Options {
             leak_threshold: None,
             on_event: None,
             on_log: None,
+            functions: Vec::new(),
         }
     }
 }
@@ -183,6 +187,20 @@ impl Options {
     pub fn set_log_handler(&mut self, handler: Option<LogHandler>) -> &mut Self {
         self.on_log = handler;
         self
+    }
+
+    /// Registers `function` on every connection a pool opened with these
+    /// options opens, before `init_sql` runs; it replaces one added before
+    /// with the same name (ignoring ASCII case) and number of arguments.
+    pub fn add_function(&mut self, function: Function) -> &mut Self {
+        self.functions.retain(|f| !f.same_signature(&function));
+        self.functions.push(function);
+        self
+    }
+
+    /// The functions registered on every new connection.
+    pub fn functions(&self) -> &[Function] {
+        &self.functions
     }
 
     pub fn pool_size(&self) -> u32 {

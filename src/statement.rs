@@ -32,9 +32,10 @@ pub(crate) enum StmtClass {
     TransactionControl,
 }
 
-/// One value of a row, borrowed from the statement until its row changes.
+/// One value of a row (borrowed from the statement until its row changes)
+/// or of a user function's argument (borrowed for the call).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Value<'a> {
+pub enum Value<'a> {
     Integer(i64),
     Float(f64),
     Text(&'a [u8]),

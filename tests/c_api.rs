@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// The C tests this file runs, one `#[test]` each.
 const C_TESTS: &[&str] = &[
     "test_api",
+    "test_functions",
     "test_interrupt",
     "test_misuse",
     "test_observe",
@@ -227,6 +228,11 @@ fn run_c_test(name: &str) {
 #[test]
 fn c_test_api() {
     run_c_test("test_api");
+}
+
+#[test]
+fn c_test_functions() {
+    run_c_test("test_functions");
 }
 
 #[test]

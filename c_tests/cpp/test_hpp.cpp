@@ -732,6 +732,97 @@ static void test_observability() {
     CHECK(seen.logs.at(1).find("returned after") != std::string::npos);
 }
 
+// The additions for the DB-API: changes, rowid, in_transaction, declared
+// types, and user-defined functions (lambdas, std::function, per pool).
+static void test_connection_state_and_decltype() {
+    TempDir dir;
+    sqlpool::PoolOptions o = create_opts();
+    o.read_snapshot = true;
+    sqlpool::Pool pool(dir.file("state.db"), o);
+    auto conn = pool.checkout();
+    conn.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT)");
+    conn.exec("INSERT INTO t(name) VALUES ('a'), ('b')");
+    CHECK_EQ(conn.changes(), int64_t{2});
+    CHECK_EQ(conn.last_insert_rowid(), int64_t{2});
+    {
+        auto st = conn.prepare("SELECT id, name, id * 2 FROM t");
+        CHECK(st.step());
+        CHECK(!conn.in_transaction());  // only the read snapshot is open
+        CHECK_EQ(st.column_decltype(0).value_or("?"), std::string("INTEGER"));
+        CHECK_EQ(st.column_decltype(1).value_or("?"), std::string("TEXT"));
+        CHECK(!st.column_decltype(2).has_value());
+        CHECK(!st.column_decltype(3).has_value());
+    }
+    conn.exec("BEGIN");
+    CHECK(conn.in_transaction());
+    conn.exec("COMMIT");
+    CHECK(!conn.in_transaction());
+}
+
+static int g_deleted = 0;
+struct Counted {
+    int64_t add;
+    Counted(int64_t a) : add(a) {}
+    Counted(const Counted& other) : add(other.add) {}
+    ~Counted() { ++g_deleted; }
+    void operator()(sqlpool::FunctionCall& call) const { call.result(call.get<int64_t>(0) + add); }
+};
+
+static void test_user_functions() {
+    TempDir dir;
+    g_deleted = 0;
+    {
+        sqlpool::Pool pool(dir.file("fn.db"), create_opts());
+        auto conn = pool.checkout();
+        conn.create_function("echo", 1, [](sqlpool::FunctionCall& call) {
+            switch (call.type(0)) {
+            case SQLPOOL_INTEGER: call.result(call.get<int64_t>(0)); break;
+            case SQLPOOL_FLOAT: call.result(call.get<double>(0)); break;
+            case SQLPOOL_TEXT: call.result(call.get<std::string_view>(0)); break;
+            case SQLPOOL_BLOB: call.result(call.get<std::vector<uint8_t>>(0)); break;
+            default: call.result(nullptr);
+            }
+        }, true);
+        conn.create_function("argc", -1, sqlpool::Function([](sqlpool::FunctionCall& call) { call.result(call.argc()); }));
+        conn.create_function("fail", 0, [](sqlpool::FunctionCall&) { throw std::runtime_error("failed on purpose"); });
+        conn.create_function("bad_text", 0, [](sqlpool::FunctionCall& call) { call.result(std::string_view("\xff", 1)); });
+        conn.create_function("plus", 1, Counted(10));
+        auto rows = conn.query("SELECT echo(7), echo(2.5), echo('t\xc3\xa9'), echo(x'0001'), echo(NULL), argc(1, 2, 3), plus(5)");
+        CHECK_EQ(rows.size(), size_t{1});
+        const sqlpool::Row& row = rows[0];
+        CHECK_EQ(row.get<int64_t>(0), int64_t{7});
+        CHECK_EQ(row.get<double>(1), 2.5);
+        CHECK_EQ(row.get<std::string>(2), std::string("t\xc3\xa9"));
+        CHECK(row.get<std::vector<uint8_t>>(3) == (std::vector<uint8_t>{0, 1}));
+        CHECK_EQ(row.column_type(4), SQLPOOL_NULL);
+        CHECK_EQ(row.get<int64_t>(5), int64_t{3});
+        CHECK_EQ(row.get<int64_t>(6), int64_t{15});
+        auto err = expect_error([&] { conn.query("SELECT fail()"); });
+        CHECK_CODE(err, SQLPOOL_SQLITE);
+        CHECK(std::string(err.what()).find("failed on purpose") != std::string::npos);
+        err = expect_error([&] { conn.query("SELECT bad_text()"); });
+        CHECK(std::string(err.what()).find("not valid UTF-8") != std::string::npos);
+        err = expect_error([&] { conn.create_function("x", 200, Counted(0)); });
+        CHECK_CODE(err, SQLPOOL_INVALID_ARGUMENT);
+        const int before_close = g_deleted;
+        conn.invalidate();
+        conn.checkin();
+        CHECK(g_deleted > before_close);  // the closed connection deleted its callable
+    }
+
+    // Per pool: on every connection, overflow ones too.
+    sqlpool::PoolOptions o = create_opts();
+    o.pool_size = 1;
+    o.max_overflow = 1;
+    o.functions.push_back({"twice", 1, [](sqlpool::FunctionCall& call) { call.result(2 * call.get<int64_t>(0)); }, true});
+    sqlpool::Pool pool(dir.file("fn.db"), o);
+    auto a = pool.checkout();
+    auto b = pool.checkout();
+    CHECK_EQ(pool.stats().overflow, 1);
+    CHECK_EQ(a.query("SELECT twice(4)")[0].get<int64_t>(0), int64_t{8});
+    CHECK_EQ(b.query("SELECT twice(5)")[0].get<int64_t>(0), int64_t{10});
+}
+
 int main() {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);  // keep ok/FAIL lines in order with stderr
     struct Test {
@@ -754,6 +845,8 @@ int main() {
         {"threads_share_a_pool", test_threads_share_a_pool},
         {"observability", test_observability},
         {"query_reads_rows_in_one_call", test_query_reads_rows_in_one_call},
+        {"connection_state_and_decltype", test_connection_state_and_decltype},
+        {"user_functions", test_user_functions},
     };
     int passed = 0, failed = 0;
     for (const Test& t : tests) {

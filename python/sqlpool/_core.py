@@ -16,7 +16,7 @@ import threading
 import weakref
 from ctypes import byref, c_bool, c_char, c_int64, c_size_t, c_uint32, c_void_p
 
-from . import _ffi
+from . import _ffi, _functions
 from .errors import InvalidArgument, Misuse, MultipleRowsError, check, error_from
 
 lib = _ffi.lib
@@ -502,6 +502,16 @@ class Connection:
         another thread."""
         check(lib.sqlpool_conn_interrupt(self._h()))
 
+    def create_function(self, name, n_args, fn, deterministic=False):
+        """Registers ``fn`` as the SQL function ``name`` taking ``n_args``
+        arguments (-1: any number) on this pooled connection, for as long as
+        the connection lives (later holders see it too). Arguments arrive as
+        int, float, str, bytes or None; ``fn`` returns one of those (or a
+        bool, bytearray, memoryview). An exception it raises fails the query
+        with OperationalError. ``deterministic`` lets SQLite use it in
+        indexes."""
+        _functions.register(lib.sqlpool_conn_create_function, self._h(), name, n_args, fn, deterministic)
+
     def changes(self):
         """Rows changed by the last INSERT, UPDATE or DELETE on this pooled
         connection (right after a checkout, possibly a previous holder's)."""
@@ -645,6 +655,14 @@ class Pool:
     ``fair=False`` lets a returned connection go to whoever asks first
     instead of the first waiter (faster under heavy contention, no order).
 
+    ``functions`` registers SQL functions on every connection the pool
+    opens: an iterable of ``(name, n_args, fn)`` or ``(name, n_args, fn,
+    deterministic)`` tuples, as for ``Connection.create_function`` (``fn``
+    may run on several threads at once). With ``shared=True`` and
+    ``functions``, each ``Pool(...)`` call gets a shared pool of its own: the
+    registry shares a pool between equal options, and every call registers
+    new functions.
+
     ``shared=True`` takes the process-wide shared pool for this file and
     these options (``sqlpool_open_shared``): one pool per file, however many
     times it is asked for, within the registry's connection budget
@@ -672,6 +690,7 @@ class Pool:
         leak_threshold=None,
         on_event=None,
         logger=None,
+        functions=(),
     ):
         path = os.fspath(path)
         if not isinstance(path, str):
@@ -693,6 +712,7 @@ class Pool:
             leak_threshold=leak_threshold,
             on_event=on_event,
             logger=logger,
+            functions=tuple(tuple(f) for f in functions),
         )
         self.path = path
         self.shared = bool(shared)
@@ -725,6 +745,11 @@ class Pool:
             if logger is not None or leak_threshold is not None:
                 log = logger if isinstance(logger, logging.Logger) else logging.getLogger("sqlpool")
                 check(lib.sqlpool_options_set_log_callback(opts, _log_callback(log), None))
+            for function in self._options["functions"]:
+                if len(function) not in (3, 4):
+                    raise InvalidArgument(
+                        f"functions: {function!r} must be (name, n_args, fn) or (name, n_args, fn, deterministic)")
+                _functions.register(lib.sqlpool_options_add_function, opts, *function)
             out = c_void_p()
             opener = lib.sqlpool_open_shared if shared else lib.sqlpool_open
             check(opener(path.encode("utf-8"), opts, byref(out)))

@@ -107,6 +107,10 @@ class Value(Structure):
 # Callback types (typedefs of the header).
 EventCallback = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_uint64, c_uint64)
 LogCallback = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
+# sqlpool_function_fn(ctx, argc, argv, user_data) and sqlpool_destroy_fn(user_data).
+FunctionCallback = ctypes.CFUNCTYPE(None, c_void_p, c_int, POINTER(POINTER(Value)), c_void_p)
+DestroyCallback = ctypes.CFUNCTYPE(None, c_void_p)
+SQLPOOL_DETERMINISTIC = 0x800
 
 # Opaque handles (sqlpool_options, _pool, _conn, _stmt) are c_void_p: Python
 # ints, never dereferenced here.
@@ -196,6 +200,21 @@ FUNCTIONS = {
         [_H, c_char_p, c_int64, c_void_p, c_size_t, c_void_p, c_size_t, c_uint32,
          _HH, POINTER(c_uint32), POINTER(c_size_t)],
     ),
+    # user-defined SQL functions: registration, arguments, results
+    "sqlpool_conn_create_function": (c_int, [_H, c_char_p, c_int, c_int, FunctionCallback, c_void_p, DestroyCallback]),
+    "sqlpool_options_add_function": (c_int, [_H, c_char_p, c_int, c_int, FunctionCallback, c_void_p, DestroyCallback]),
+    "sqlpool_value_type": (c_int, [POINTER(Value)]),
+    "sqlpool_value_int64": (c_int64, [POINTER(Value)]),
+    "sqlpool_value_double": (c_double, [POINTER(Value)]),
+    "sqlpool_value_text": (c_char_p, [POINTER(Value)]),
+    "sqlpool_value_blob": (c_void_p, [POINTER(Value)]),
+    "sqlpool_value_bytes": (c_int64, [POINTER(Value)]),
+    "sqlpool_result_int64": (c_int, [_H, c_int64]),
+    "sqlpool_result_double": (c_int, [_H, c_double]),
+    "sqlpool_result_text": (c_int, [_H, c_char_p, c_int64]),
+    "sqlpool_result_blob": (c_int, [_H, c_void_p, c_int64]),
+    "sqlpool_result_null": (c_int, [_H]),
+    "sqlpool_result_error": (c_int, [_H, c_char_p]),
     "sqlpool_pool_query": (
         c_int,
         [_H, c_char_p, c_int64, c_void_p, c_size_t, c_void_p, c_size_t, c_uint32,

@@ -28,8 +28,13 @@ SCALARS = {
     "void": None,
 }
 STRUCTS = {"sqlpool_stats": _ffi.Stats, "sqlpool_shared_stats": _ffi.SharedStats, "sqlpool_value": _ffi.Value}
-HANDLES = {"sqlpool_options", "sqlpool_pool", "sqlpool_conn", "sqlpool_stmt"}
-CALLBACKS = {"sqlpool_event_callback": _ffi.EventCallback, "sqlpool_log_callback": _ffi.LogCallback}
+HANDLES = {"sqlpool_options", "sqlpool_pool", "sqlpool_conn", "sqlpool_stmt", "sqlpool_context"}
+CALLBACKS = {
+    "sqlpool_event_callback": _ffi.EventCallback,
+    "sqlpool_log_callback": _ffi.LogCallback,
+    "sqlpool_function_fn": _ffi.FunctionCallback,
+    "sqlpool_destroy_fn": _ffi.DestroyCallback,
+}
 
 
 def ctype_of(decl):
@@ -39,6 +44,8 @@ def ctype_of(decl):
     base = decl.replace("*", "").strip()
     if stars == 0:
         return CALLBACKS[base] if base in CALLBACKS else SCALARS[base]
+    if stars == 2 and base in STRUCTS:
+        return ctypes.POINTER(ctypes.POINTER(STRUCTS[base]))
     if stars == 2:
         assert base in HANDLES, decl
         return ctypes.POINTER(ctypes.c_void_p)

@@ -29,7 +29,10 @@ use std::ffi::{c_char, c_int, c_void};
 /// One value to bind (sqlpool_bind_values()). `kind` says which field is
 /// used: SQLPOOL_INTEGER `int_value`; SQLPOOL_FLOAT `float_value`;
 /// SQLPOOL_TEXT (UTF-8) and SQLPOOL_BLOB `len` bytes at `bytes` (which may
-/// be NULL when `len` is 0); SQLPOOL_NULL none.
+/// be NULL when `len` is 0); SQLPOOL_NULL none. The arguments of a user
+/// function (sqlpool_function_fn) come filled the same way, valid for the
+/// call: TEXT `bytes` is also NUL-terminated, INTEGER also sets
+/// `float_value`, FLOAT also `int_value` (truncated).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct sqlpool_value {

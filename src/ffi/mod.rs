@@ -17,6 +17,7 @@ pub mod conn;
 pub mod stmt;
 pub mod batch;
 pub mod shared;
+pub mod function;
 mod fork;
 mod handle;
 
@@ -116,6 +117,44 @@ pub(crate) unsafe fn c_str<'a>(p: *const c_char, what: &str) -> Result<&'a str> 
     let bytes = unsafe { c_bytes(p, what) }?;
     std::str::from_utf8(bytes)
         .map_err(|e| Error::invalid(format!("{what} is not valid UTF-8 (at byte {})", e.valid_up_to())))
+}
+
+/// UTF-8 text from C: `len` bytes at `s`, or up to its NUL when `len` is
+/// -1. NULL `s`, `len` below -1 and invalid UTF-8 are INVALID_ARGUMENT.
+///
+/// # Safety
+/// `s` is NULL or points to `len` readable bytes (a NUL-terminated string
+/// when `len` is -1) that stay valid for 'a.
+pub(crate) unsafe fn c_text<'a>(s: *const c_char, len: i64, what: &str) -> Result<&'a str> {
+    let bytes = match len {
+        // SAFETY: the caller's promise, passed on.
+        -1 => return unsafe { c_str(s, what) },
+        _ if s.is_null() => return Err(Error::invalid(format!("{what} is NULL"))),
+        len if len < 0 => {
+            return Err(Error::invalid(format!(
+                "{what} length {len} is invalid (use -1 or >= 0)"
+            )))
+        }
+        // SAFETY: the caller promises len readable bytes at s.
+        len => unsafe { std::slice::from_raw_parts(s.cast::<u8>(), len as usize) },
+    };
+    std::str::from_utf8(bytes)
+        .map_err(|e| Error::invalid(format!("{what} is not valid UTF-8 (at byte {})", e.valid_up_to())))
+}
+
+/// Bytes from C: `len` bytes at `p`, which may be NULL when `len` is 0.
+/// NULL `p` with `len` > 0, or `len` < 0, is INVALID_ARGUMENT.
+///
+/// # Safety
+/// `p` is NULL or points to `len` readable bytes that stay valid for 'a.
+pub(crate) unsafe fn c_blob<'a>(p: *const std::ffi::c_void, len: i64, what: &str) -> Result<&'a [u8]> {
+    match len {
+        0 => Ok(&[]),
+        len if len < 0 => Err(Error::invalid(format!("{what} length {len} is invalid (must be >= 0)"))),
+        _ if p.is_null() => Err(Error::invalid(format!("{what} pointer is NULL"))),
+        // SAFETY: the caller promises len readable bytes at p.
+        len => Ok(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len as usize) }),
+    }
 }
 
 /// Checks an out-pointer before any work is done, so that a NULL one fails

@@ -242,7 +242,7 @@ pub type sqlpool_log_callback =
 
 /// The caller's user_data, handed back to its callback on any thread.
 #[derive(Clone, Copy)]
-struct UserData(*mut c_void);
+pub(crate) struct UserData(pub(crate) *mut c_void);
 // SAFETY: the caller promises (see the setters) that user_data may be used
 // from any thread; the library only passes it back.
 unsafe impl Send for UserData {}

@@ -4,7 +4,7 @@
 use super::conn::{ConnEntry, CONNECTIONS};
 use super::error::{call, value, SQLPOOL_DONE, SQLPOOL_NULL, SQLPOOL_OK, SQLPOOL_ROW};
 use super::handle::{Exclusive, HandleTable};
-use super::{address, c_str, Handle};
+use super::{address, c_blob, c_str, c_text, Handle};
 use crate::error::{Error, Result};
 use crate::{Connection, Step, StmtId};
 use std::ffi::{c_char, c_int, c_void};
@@ -102,18 +102,8 @@ pub extern "C" fn sqlpool_bind_double(stmt: *mut sqlpool_stmt, idx: c_int, v: f6
 #[no_mangle]
 pub unsafe extern "C" fn sqlpool_bind_text(stmt: *mut sqlpool_stmt, idx: c_int, s: *const c_char, len: i64) -> c_int {
     call(|| {
-        let text = match len {
-            // SAFETY: the caller passes a NUL-terminated string.
-            -1 => unsafe { c_str(s, "text") }?,
-            _ if s.is_null() => return Err(Error::invalid("text is NULL")),
-            len if len < 0 => return Err(Error::invalid(format!("text length {len} is invalid (use -1 or >= 0)"))),
-            len => {
-                // SAFETY: the caller promises len readable bytes at s.
-                let bytes = unsafe { std::slice::from_raw_parts(s.cast::<u8>(), len as usize) };
-                std::str::from_utf8(bytes)
-                    .map_err(|e| Error::invalid(format!("text is not valid UTF-8 (at byte {})", e.valid_up_to())))?
-            }
-        };
+        // SAFETY: the caller passes len readable bytes (a NUL-terminated string for -1).
+        let text = unsafe { c_text(s, len, "text") }?;
         with(stmt, |conn, id| conn.statement(id)?.bind_text(idx, text))?;
         Ok(SQLPOOL_OK)
     })
@@ -128,13 +118,8 @@ pub unsafe extern "C" fn sqlpool_bind_text(stmt: *mut sqlpool_stmt, idx: c_int, 
 #[no_mangle]
 pub unsafe extern "C" fn sqlpool_bind_blob(stmt: *mut sqlpool_stmt, idx: c_int, p: *const c_void, len: i64) -> c_int {
     call(|| {
-        let bytes: &[u8] = match len {
-            0 => &[],
-            len if len < 0 => return Err(Error::invalid(format!("blob length {len} is invalid (must be >= 0)"))),
-            _ if p.is_null() => return Err(Error::invalid("blob pointer is NULL")),
-            // SAFETY: the caller promises len readable bytes at p.
-            len => unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len as usize) },
-        };
+        // SAFETY: the caller passes len readable bytes at p.
+        let bytes = unsafe { c_blob(p, len, "blob") }?;
         with(stmt, |conn, id| conn.statement(id)?.bind_blob(idx, bytes))?;
         Ok(SQLPOOL_OK)
     })
