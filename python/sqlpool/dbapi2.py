@@ -211,20 +211,25 @@ def __getattr__(name):
 _KEYWORD = re.compile(r"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))\s*)*([A-Za-z]*)", re.S)
 _DML = frozenset(("INSERT", "UPDATE", "DELETE", "REPLACE"))
 _TRANSACTION_CONTROL = frozenset(("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"))
+# Statements that give a connection state of its own (attached databases,
+# temporary tables, settings): the DB-API connection then keeps that physical
+# connection until it closes, and the pool closes it instead of reusing it.
+_SESSION_STATE = re.compile(r"\b(?:ATTACH|DETACH)\b|\bCREATE\s+TEMP|\bPRAGMA\b[^;]*=", re.I)
 
 
 class _Statement:
     """What the DB-API needs to know of one SQL text: its first keyword's
     kind, and (once prepared) the library's metadata."""
 
-    __slots__ = ("dml", "insert", "fast", "needs_functions", "description")
+    __slots__ = ("dml", "insert", "fast", "pins", "needs_functions", "description")
 
     def __init__(self, sql):
         keyword = _KEYWORD.match(sql).group(1).upper()
         self.dml = keyword in _DML
         self.insert = keyword in ("INSERT", "REPLACE")
+        self.pins = keyword in ("ATTACH", "DETACH", "CREATE", "PRAGMA") and _SESSION_STATE.search(sql) is not None
         # None: not yet known whether it only reads (needs the prepared statement).
-        self.fast = None if keyword not in _TRANSACTION_CONTROL and not self.dml else False
+        self.fast = None if keyword not in _TRANSACTION_CONTROL and not self.dml and not self.pins else False
         self.needs_functions = False
         self.description = None
 
@@ -302,14 +307,24 @@ def _check_isolation_level(level):
     return level
 
 
+_FOREIGN_KEYS_OFF = "PRAGMA foreign_keys = OFF"
+
+
 def connect(database, *, isolation_level="", **options):
     """A DB-API connection to ``database`` (a path or an SQLite URI) on the
     process-wide shared pool for that file and ``options`` (sqlpool.Pool's
     keywords: pool_size, max_overflow, timeout, read_only, create, init_sql,
-    busy_timeout, ...). sqlite3-only keywords (check_same_thread, uri, ...)
-    are accepted and ignored."""
+    busy_timeout, ...). As sqlite3 does, a missing file is created unless
+    ``read_only`` (pass ``create=False`` to get OperationalError instead).
+    sqlite3-only keywords (check_same_thread, uri, ...) are accepted and
+    ignored."""
     for name in _SQLITE3_ONLY:
         options.pop(name, None)
+    options.setdefault("create", not options.get("read_only", False))
+    # The bundled SQLite enforces foreign keys by default; sqlite3's does not.
+    # init_sql given here runs after this, so it can turn them on.
+    user_init = options.get("init_sql")
+    options["init_sql"] = _FOREIGN_KEYS_OFF + (";\n" + user_init if user_init else "")
     database = str(database) if not isinstance(database, str) else database
     try:
         pool = dropin.shared_pool(database, **{"max_overflow": 10, **options})
@@ -339,6 +354,7 @@ class Connection:
         self._isolation_level = _check_isolation_level(isolation_level)
         self._conn = None  # the held sqlpool Connection
         self._readers = 0  # cursors with rows left on _conn
+        self._pinned = False  # _conn has state of its own (ATTACH, TEMP, PRAGMA): kept until close
         self._closed = False
         self.row_factory = None
 
@@ -365,7 +381,7 @@ class Connection:
     def _release_if_idle(self):
         """Gives the physical connection back when nothing needs it."""
         conn = self._conn
-        if conn is not None and self._readers == 0:
+        if conn is not None and self._readers == 0 and not self._pinned:
             try:
                 busy = conn.in_transaction
             except errors.SqlpoolError:
@@ -439,6 +455,8 @@ class Connection:
         self._readers = 0
         if conn is not None:
             try:
+                if self._pinned:
+                    conn.invalidate()  # its ATTACHes, TEMP tables, PRAGMAs are this connection's
                 conn.close()
             except errors.SqlpoolError as exc:
                 raise _dbapi_error(exc) from exc
@@ -570,6 +588,8 @@ class Cursor:
             if self._execute_unheld(conn, st, operation, parameters):
                 return self
         conn._begin_if_needed(st)
+        if st.pins:
+            conn._pinned = True
         result = conn._run(operation, parameters)
         if st.description is None:
             st.description = _description(result._meta) or False
@@ -656,6 +676,8 @@ class Cursor:
             raise ValueError("script argument must be unicode.")
         conn = self.connection
         c = conn._acquire()
+        if _SESSION_STATE.search(sql_script):
+            conn._pinned = True
         try:
             if c.in_transaction:
                 c.executescript("COMMIT")

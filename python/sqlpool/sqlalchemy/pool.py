@@ -54,14 +54,17 @@ class SQLPoolPool(sa_pool.Pool):
         self._sqlpool = None
 
     def _do_get(self):
-        try:
-            return self._idle.pop()
-        except IndexError:
-            record = self._create_connection()
-            if self._sqlpool is None:
-                dbapi_conn = getattr(record, "dbapi_connection", None) or record.connection
-                self._sqlpool = getattr(dbapi_conn, "pool", None)
-            return record
+        idle = self._idle
+        if idle:
+            try:
+                return idle.pop()
+            except IndexError:  # another thread took the last one
+                pass
+        record = self._create_connection()
+        if self._sqlpool is None:
+            dbapi_conn = getattr(record, "dbapi_connection", None) or record.connection
+            self._sqlpool = getattr(dbapi_conn, "pool", None)
+        return record
 
     def _do_return_conn(self, record):
         self._idle.append(record)
