@@ -36,6 +36,7 @@ class SessionManager:
 
     def __init__(self, db, *, pool_size=5, max_overflow=10, pre_ping=True, recycle=3600.0, **options):
         self._db = os.fspath(db)
+        self._init_kw = dict(pool_size=pool_size, max_overflow=max_overflow, pre_ping=pre_ping, recycle=recycle, **options)
         self._engine_kw = dict(
             pool_size=pool_size,
             max_overflow=max_overflow,
@@ -47,6 +48,11 @@ class SessionManager:
         self._pid = None
         self._engine = None
         self._local = threading.local()
+
+    def __reduce__(self):
+        # Sent to a worker (multiprocessing, Ray): the worker makes its own
+        # engine and sessions from the same settings.
+        return (_rebuild, (self._db, self._init_kw))
 
     def _url(self):
         database = self._db
@@ -91,3 +97,7 @@ class SessionManager:
             holder.session.close()
         if self._engine is not None and self._pid == os.getpid():
             self._engine.dispose()
+
+
+def _rebuild(db, kw):
+    return SessionManager(db, **kw)
