@@ -68,7 +68,10 @@ echo "=== test_python_sqla: SQLAlchemy $v2 dialect compliance suite"
 suite="$build/sqla-suite-$v2"
 rm -rf "$suite"
 mkdir -p "$suite/sdist"
-cp "$root/python/tests/sqla_suite/"{conftest.py,setup.cfg,requirements.py,suite_sqla.py} "$suite/"
+cp "$root/python/tests/sqla_suite/"{setup.cfg,requirements.py,suite_sqla.py} "$suite/"
+# Named conftest.py only in the copy: a second conftest.py under python/tests
+# would shadow that directory's (tests import from it).
+cp "$root/python/tests/sqla_suite/suite_conftest.py" "$suite/conftest.py"
 "$venv2/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
   "sqlalchemy==$v2" -d "$suite/sdist"
 tar -xzf "$suite/sdist/"*.tar.gz -C "$suite/sdist" --wildcards '*/test/requirements.py'

@@ -1,7 +1,8 @@
 """SQLAlchemy's dialect compliance suite (sqlalchemy.testing.suite) against
 sqlite+sqlpool, set up the way third-party dialects run it (SQLAlchemy's
-README.dialects.rst): this conftest loads the sqla_testing pytest plugin,
-setup.cfg names the database URL and the requirements class.
+README.dialects.rst): this file, copied as conftest.py next to the suite,
+loads the sqla_testing pytest plugin; setup.cfg names the database URL and
+the requirements class.
 
 scripts/test_python_sqla.sh runs it from a copy of this directory, with
 SQLAlchemy's own test/requirements.py (from the sdist of the installed
@@ -11,8 +12,7 @@ from SQLAlchemy's SQLite requirements."""
 import os
 import sys
 
-# Only when run as the suite (scripts/test_python_sqla.sh sets this): a
-# pytest run of python/tests passes through this directory too.
+# Only when run as the suite (scripts/test_python_sqla.sh sets this).
 if os.environ.get("SQLPOOL_SQLA_SUITE") == "1":
     import pytest
     from sqlalchemy.dialects import registry
