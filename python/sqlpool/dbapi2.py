@@ -24,7 +24,7 @@ import time
 import weakref
 
 from . import _core, dropin, errors
-from ._core import _DONE, _pack
+from ._core import _DONE, _ROW, _buffer, _decode, _pack, _sqlpool_pool_query, _tls
 
 apilevel = "2.0"
 # Threads may share the module, not connections (as sqlite3 declares).
@@ -404,7 +404,9 @@ class Connection:
             except errors.OperationalError as exc:
                 if not _missing_function(self._pool, exc):
                     raise
-                _statement(sql).needs_functions = True
+                st = _statement(sql)
+                st.needs_functions = True
+                st.fast = False
                 _register_functions(self._pool, conn)
                 return conn.execute(sql, params)
         except errors.SqlpoolError as exc:
@@ -579,10 +581,43 @@ class Cursor:
             conn._release_if_idle()
 
     def execute(self, operation, parameters=()):
-        self._check_open()
-        self._finish()
         conn = self.connection
+        if self._closed or conn._closed:
+            self._check_open()
+        if self._result is not None:
+            self._finish()
         st = _STATEMENTS.get(operation) or _statement(operation)
+        if st.fast and conn._conn is None:
+            # The common read: checkout, query, checkin in one library call.
+            pool = conn._pool
+            meta = pool._metas.get(operation)
+            if meta is not None:
+                try:
+                    packed = _pack(parameters, meta) if parameters else b""
+                except errors.SqlpoolError:
+                    packed = None  # the general path adapts or reports it
+                if packed is not None:
+                    try:
+                        buf = _tls.buf
+                    except AttributeError:
+                        buf = _buffer()
+                    rc = _sqlpool_pool_query(
+                        pool._handle, meta.sql, meta.sql_len, packed, len(packed), buf.arr, buf.size, 0,
+                        buf.rows, buf.used,
+                    )
+                    if rc == _DONE:
+                        self._rows = _decode(buf.mv, buf.rows.value, meta.rowcls)
+                        self._pos = 0
+                        self.description = st.description or None
+                        self.rowcount = -1
+                        return self
+                    if rc != _ROW:
+                        raise _dbapi_error(errors.error_from(rc))
+        return self._execute(conn, st, operation, parameters)
+
+    def _execute(self, conn, st, operation, parameters):
+        self._rows = _NO_ROWS
+        self._pos = 0
         self.rowcount = -1
         if st.fast is not False and conn._conn is None and not st.needs_functions:
             if self._execute_unheld(conn, st, operation, parameters):
@@ -625,6 +660,7 @@ class Cursor:
         except errors.SqlpoolError as exc:
             if _missing_function(pool, exc):
                 st.needs_functions = True
+                st.fast = False
                 return False
             raise _dbapi_error(exc) from exc
         if rc != _DONE:
@@ -720,6 +756,11 @@ class Cursor:
         return row
 
     def fetchone(self):
+        pos = self._pos
+        rows = self._rows
+        if pos < len(rows) and self.row_factory is None:
+            self._pos = pos + 1
+            return rows[pos]
         row = self._next()
         if row is not None and self.row_factory is not None:
             return self.row_factory(self, row)
