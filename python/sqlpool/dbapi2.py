@@ -221,7 +221,7 @@ class _Statement:
     """What the DB-API needs to know of one SQL text: its first keyword's
     kind, and (once prepared) the library's metadata."""
 
-    __slots__ = ("dml", "insert", "fast", "pins", "needs_functions", "description")
+    __slots__ = ("dml", "insert", "fast", "pins", "needs_functions")
 
     def __init__(self, sql):
         keyword = _KEYWORD.match(sql).group(1).upper()
@@ -231,7 +231,6 @@ class _Statement:
         # None: not yet known whether it only reads (needs the prepared statement).
         self.fast = None if keyword not in _TRANSACTION_CONTROL and not self.dml and not self.pins else False
         self.needs_functions = False
-        self.description = None
 
 
 _STATEMENTS = {}
@@ -357,6 +356,17 @@ class Connection:
         self._pinned = False  # _conn has state of its own (ATTACH, TEMP, PRAGMA): kept until close
         self._closed = False
         self.row_factory = None
+        # sql -> cursor.description on this pool's database (None: no columns)
+        self._descriptions = {}
+
+    def _description(self, sql, meta):
+        """cursor.description for ``sql`` (declared types are this database's)."""
+        description = self._descriptions.get(sql)
+        if description is None and sql not in self._descriptions:
+            if len(self._descriptions) > 1024:
+                self._descriptions.clear()
+            description = self._descriptions[sql] = _description(meta)
+        return description
 
     @property
     def pool(self):
@@ -608,7 +618,7 @@ class Cursor:
                     if rc == _DONE:
                         self._rows = _decode(buf.mv, buf.rows.value, meta.rowcls)
                         self._pos = 0
-                        self.description = st.description or None
+                        self.description = conn._descriptions.get(operation) or conn._description(operation, meta)
                         self.rowcount = -1
                         return self
                     if rc != _ROW:
@@ -626,9 +636,7 @@ class Cursor:
         if st.pins:
             conn._pinned = True
         result = conn._run(operation, parameters)
-        if st.description is None:
-            st.description = _description(result._meta) or False
-        self.description = st.description or None
+        self.description = conn._descriptions.get(operation) or conn._description(operation, result._meta)
         if result._stmt is None:
             self._rows = result._rows
             self._pos = result._pos
@@ -665,9 +673,7 @@ class Cursor:
             raise _dbapi_error(exc) from exc
         if rc != _DONE:
             return False
-        if st.description is None:
-            st.description = _description(meta) or False
-        self.description = st.description or None
+        self.description = conn._descriptions.get(operation) or conn._description(operation, meta)
         self._rows = rows
         return True
 

@@ -240,3 +240,12 @@ def test_threads_each_with_a_connection(path, conn):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_description_is_each_databases_own(tmp_path):
+    a = dbapi2.connect(str(tmp_path / "a.db"))
+    b = dbapi2.connect(str(tmp_path / "b.db"))
+    a.execute("CREATE TABLE t (x INTEGER)")
+    b.execute("CREATE TABLE t (x TEXT)")
+    assert a.execute("SELECT x FROM t").description[0][:2] == ("x", "INTEGER")
+    assert b.execute("SELECT x FROM t").description[0][:2] == ("x", "TEXT")
