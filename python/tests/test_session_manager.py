@@ -175,3 +175,10 @@ def test_forked_child_gets_its_own_engine(db_path):
     assert p.exitcode == 0
     assert pid != os.getpid() and got == token
     assert m.engine is parent_engine
+
+
+def test_an_sqlite_uri(db_path):
+    m = SessionManager(f"file:{db_path}?mode=ro", pre_ping=False)
+    token = _tokens(db_path, 1)[0]
+    assert m.session.get(nuplan_orm.LidarPc, token).token == token
+    assert m.pool.path == f"file:{db_path}?mode=ro"

@@ -113,7 +113,8 @@ class SQLPoolDialect(SQLiteDialect_pysqlite):
                     f"sqlite+sqlpool URL parameters {sorted(query)} are not sqlpool.Pool keywords "
                     "(for SQLite URI parameters add uri=true)"
                 )
-            database = os.path.abspath(database)
+            if not database.startswith("file:"):  # an SQLite URI stays as it is
+                database = os.path.abspath(database)
         return ([database], options)
 
     def connect(self, *cargs, **cparams):

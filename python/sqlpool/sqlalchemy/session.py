@@ -55,11 +55,8 @@ class SessionManager:
         return (_rebuild, (self._db, self._init_kw))
 
     def _url(self):
-        database = self._db
-        if database.startswith("file:"):
-            options = dict(self._options)
-            return URL.create("sqlite+sqlpool", database=database), options
-        return URL.create("sqlite+sqlpool", database=os.path.abspath(database)), dict(self._options)
+        database = self._db if self._db.startswith("file:") else os.path.abspath(self._db)
+        return URL.create("sqlite+sqlpool", database=database), dict(self._options)
 
     @property
     def engine(self):
@@ -68,8 +65,6 @@ class SessionManager:
         if self._pid != pid:
             with self._lock:
                 if self._pid != pid:
-                    from . import dialect  # noqa: F401  (registers sqlite+sqlpool)
-
                     url, connect_args = self._url()
                     self._engine = create_engine(url, connect_args=connect_args, **self._engine_kw)
                     self._local = threading.local()  # the parent's sessions are not the child's
