@@ -126,3 +126,26 @@ def test_orm_transactions(path):
     with e.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
         c.execute(text("INSERT INTO t (v) VALUES ('d')"))
         assert e.pool.checkedout() == 0
+
+
+def _count_in_child(engine, queue):
+    with engine.connect() as c:
+        queue.put(c.execute(text("SELECT count(*) FROM t")).scalar())
+
+
+def test_a_parents_engine_works_in_a_forked_child(path):
+    import multiprocessing
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("fork only")
+    e = create_engine(f"sqlite+sqlpool:///{path}")
+    with e.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM t")).scalar() == 2  # idle DB-API connections exist
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    p = ctx.Process(target=_count_in_child, args=(e, queue))
+    p.start()
+    assert queue.get(timeout=60) == 2
+    p.join(60)
+    assert p.exitcode == 0
