@@ -478,6 +478,8 @@ class Connection:
         if conn is not None:
             self._conn = None
             try:
+                if self._pinned:
+                    conn.invalidate()
                 conn.close()
             except Exception:  # pragma: no cover - interpreter shutdown
                 pass

@@ -249,3 +249,15 @@ def test_description_is_each_databases_own(tmp_path):
     b.execute("CREATE TABLE t (x TEXT)")
     assert a.execute("SELECT x FROM t").description[0][:2] == ("x", "INTEGER")
     assert b.execute("SELECT x FROM t").description[0][:2] == ("x", "TEXT")
+
+
+def test_a_pinned_connection_left_to_gc_is_not_reused(path, conn):
+    import gc
+
+    pinned = dbapi2.connect(path, pool_size=2, max_overflow=0, timeout=5)
+    pinned.execute("CREATE TEMP TABLE scratch (x)")
+    invalidated = conn.pool.stats()["invalidated"]
+    del pinned
+    gc.collect()
+    assert conn.pool.stats()["invalidated"] == invalidated + 1
+    assert conn.pool.stats()["checked_out"] == 0
