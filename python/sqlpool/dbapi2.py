@@ -566,7 +566,7 @@ class Cursor:
         self.description = None
         self.rowcount = -1
         self.lastrowid = None
-        self.row_factory = None
+        self.row_factory = connection.row_factory  # as sqlite3: the connection's, when the cursor is made
         self._rows = _NO_ROWS  # buffered rows
         self._pos = 0
         self._result = None  # a Result with rows left on the connection's physical one

@@ -261,3 +261,9 @@ def test_a_pinned_connection_left_to_gc_is_not_reused(path, conn):
     gc.collect()
     assert conn.pool.stats()["invalidated"] == invalidated + 1
     assert conn.pool.stats()["checked_out"] == 0
+
+
+def test_row_factory_from_the_connection(conn):
+    conn.row_factory = lambda cur, row: {d[0]: v for d, v in zip(cur.description, row)}
+    assert conn.execute("SELECT id, name FROM t WHERE id = 1").fetchone() == {"id": 1, "name": "a"}
+    assert conn.execute("SELECT id FROM t ORDER BY id").fetchall() == [{"id": 1}, {"id": 2}, {"id": 3}]
