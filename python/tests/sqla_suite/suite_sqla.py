@@ -1,0 +1,3 @@
+"""The whole dialect compliance suite."""
+
+from sqlalchemy.testing.suite import *  # noqa: F401,F403

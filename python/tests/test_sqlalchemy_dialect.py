@@ -1,0 +1,151 @@
+"""The sqlite+sqlpool dialect: URL parameters and create_engine's pool
+keywords reach sqlpool, SQLAlchemy's pool delegates to it, errors arrive as
+sqlalchemy.exc.*."""
+
+import pytest
+
+sqlalchemy = pytest.importorskip("sqlalchemy")
+
+from sqlalchemy import create_engine, exc, text  # noqa: E402
+
+import sqlpool.sqlalchemy  # noqa: E402,F401  (registers the dialect)
+from sqlpool import dbapi2  # noqa: E402
+from sqlpool.sqlalchemy import SQLPoolDialect, SQLPoolPool  # noqa: E402
+
+
+@pytest.fixture
+def path(tmp_path):
+    p = str(tmp_path / "e.db")
+    e = create_engine(f"sqlite+sqlpool:///{p}")
+    with e.begin() as c:
+        c.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+        c.execute(text("INSERT INTO t (v) VALUES ('a'), ('b')"))
+    e.dispose()
+    return p
+
+
+def test_dialect_and_pool_classes(path):
+    e = create_engine(f"sqlite+sqlpool:///{path}")
+    assert isinstance(e.dialect, SQLPoolDialect) and isinstance(e.pool, SQLPoolPool)
+    assert e.dialect.dbapi is dbapi2 and e.dialect.driver == "sqlpool" and e.name == "sqlite"
+    with e.connect() as c:
+        assert c.execute(text("SELECT v FROM t ORDER BY id")).scalars().all() == ["a", "b"]
+        assert c.execute(text("SELECT 'abc' REGEXP 'b'")).scalar() == 1
+    assert e.dialect.server_version_info == dbapi2.sqlite_version_info
+
+
+def test_url_parameters_are_pool_keywords(path):
+    e = create_engine(f"sqlite+sqlpool:///{path}?read_only=true&pool_size=3&max_overflow=0"
+                      "&busy_timeout=1.5&init_sql=PRAGMA%20cache_size%3D-1000")
+    options = e.pool.sqlpool.options
+    assert (options["read_only"], options["pool_size"], options["max_overflow"], options["busy_timeout"]) == (
+        True, 3, 0, 1.5)
+    assert options["init_sql"].endswith("PRAGMA cache_size=-1000")
+    with e.connect() as c:
+        assert c.execute(text("PRAGMA cache_size")).scalar() == -1000
+        with pytest.raises(exc.OperationalError):
+            c.execute(text("INSERT INTO t (v) VALUES ('read only')"))
+    with pytest.raises(exc.ArgumentError):
+        create_engine(f"sqlite+sqlpool:///{path}?pool_size=many").connect()
+    with pytest.raises(exc.ArgumentError):
+        create_engine(f"sqlite+sqlpool:///{path}?no_such_option=1").connect()
+    with pytest.raises(exc.ArgumentError):
+        create_engine("sqlite+sqlpool://").connect()
+
+
+def test_create_engine_pool_keywords_go_to_sqlpool(path):
+    e = create_engine(f"sqlite+sqlpool:///{path}", pool_size=2, max_overflow=1, pool_timeout=4,
+                      pool_recycle=60, pool_pre_ping=False, pool_use_lifo=True)
+    options = e.pool.sqlpool.options
+    assert {k: options[k] for k in ("pool_size", "max_overflow", "timeout", "recycle", "pre_ping", "lifo")} == dict(
+        pool_size=2, max_overflow=1, timeout=4, recycle=60, pre_ping=False, lifo=True)
+    # SQLAlchemy's own pre-ping and recycle stay off: sqlpool does them once.
+    assert e.pool._pre_ping is False and e.pool._recycle == -1
+    assert e.pool.status() == e.pool.sqlpool.status()
+    assert e.pool.status().startswith("Pool size: 2 ")
+
+
+def test_sqlalchemy_does_not_pool_on_top(path):
+    e = create_engine(f"sqlite+sqlpool:///{path}", pool_size=1, max_overflow=0, pool_timeout=0.3)
+    # Ten SQLAlchemy connections open at once on a pool of one: each holds a
+    # physical connection only while its statement runs.
+    conns = [e.connect() for _ in range(10)]
+    for c in conns:
+        assert c.execute(text("SELECT count(*) FROM t")).scalar() == 2
+    assert e.pool.checkedout() == 0
+    for c in conns:
+        c.close()
+    # A transaction holds it: another writer times out as sqlpool's pool does.
+    with e.connect() as a:
+        transaction = a.begin()
+        a.execute(text("INSERT INTO t (v) VALUES ('x')"))
+        assert e.pool.checkedout() == 1
+        with e.connect() as b:
+            with pytest.raises(exc.OperationalError) as info:
+                b.execute(text("INSERT INTO t (v) VALUES ('y')"))
+            assert isinstance(info.value.orig, dbapi2.OperationalError)
+        transaction.rollback()
+    assert e.pool.checkedout() == 0
+
+
+def test_errors_are_sqlalchemy_exceptions(path):
+    e = create_engine(f"sqlite+sqlpool:///{path}")
+    with e.connect() as c:
+        with pytest.raises(exc.IntegrityError) as info:
+            c.execute(text("INSERT INTO t (id, v) VALUES (1, 'dup')"))
+        assert isinstance(info.value.orig, dbapi2.IntegrityError)
+    with e.connect() as c:
+        with pytest.raises(exc.OperationalError):
+            c.execute(text("SELECT * FROM missing"))
+
+
+def test_dispose_and_recreate(path):
+    e = create_engine(f"sqlite+sqlpool:///{path}", pool_size=2)
+    with e.connect() as c:
+        c.execute(text("SELECT 1"))
+    assert e.pool.sqlpool.stats()["idle"] >= 1
+    sqlpool_pool = e.pool.sqlpool
+    e.dispose()
+    assert sqlpool_pool.stats()["idle"] == 0
+    assert isinstance(e.pool, SQLPoolPool)
+    with e.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM t")).scalar() == 2
+    assert e.pool.sqlpool.options["pool_size"] == 2
+
+
+def test_orm_transactions(path):
+    from sqlalchemy.orm import Session
+
+    e = create_engine(f"sqlite+sqlpool:///{path}")
+    with Session(e) as s:
+        s.execute(text("INSERT INTO t (v) VALUES ('c')"))
+        s.commit()
+        s.execute(text("DELETE FROM t"))
+        s.rollback()
+        assert s.execute(text("SELECT count(*) FROM t")).scalar() == 3
+    with e.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.execute(text("INSERT INTO t (v) VALUES ('d')"))
+        assert e.pool.checkedout() == 0
+
+
+def _count_in_child(engine, queue):
+    with engine.connect() as c:
+        queue.put(c.execute(text("SELECT count(*) FROM t")).scalar())
+
+
+def test_a_parents_engine_works_in_a_forked_child(path):
+    import multiprocessing
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("fork only")
+    e = create_engine(f"sqlite+sqlpool:///{path}")
+    with e.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM t")).scalar() == 2  # idle DB-API connections exist
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    p = ctx.Process(target=_count_in_child, args=(e, queue))
+    p.start()
+    assert queue.get(timeout=60) == 2
+    p.join(60)
+    assert p.exitcode == 0
