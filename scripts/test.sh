@@ -3,13 +3,17 @@
 #   1. cargo fmt --check and cargo clippy --all-targets -D warnings
 #   2. cargo test: the Rust core, the C tests (c_tests/c), the header and the
 #      exported surface, fork
+#   2a. cargo test --features test-panic (panic, ffi_shared_budget) and the
+#      loom models (scripts/loom.sh)
 #   2b. scripts/abi_check.sh: abidiff against the committed ABI of the 0.1
 #      release (abi/): only additions
 #   3. scripts/test_native.sh: install, CMake package, pkg-config, C/C++
 #      tests through find_package, ASan+UBSan, valgrind
 #   4. scripts/fuzz.sh: the fuzz corpus replayed, then 30 s of fuzzing
 #   5. scripts/test_python.sh (pip install ./python, which compiles the
-#      library into the package; pytest; wheel and sdist), and
+#      library into the package; pytest; wheel and sdist),
+#      scripts/test_python_sqla.sh (DB-API, SQLAlchemy 2.x and 1.4, PEP 249's
+#      dbapi20 and SQLAlchemy's dialect compliance suite), and
 #      scripts/bench.sh --quick (benchmarks build and run; no timing is
 #      asserted) when present
 # Works from any directory. Each stage checks the tools it needs by what they
@@ -53,8 +57,11 @@ cargo clippy --all-targets -- -D warnings
 section "cargo test"
 cargo test
 
-section "cargo test --features test-panic --test panic (a panic inside the library)"
-cargo test --features test-panic --test panic
+section "cargo test --features test-panic: a panic inside the library (panic, ffi_shared_budget)"
+cargo test --features test-panic --test panic --test ffi_shared_budget
+
+section "loom models of the concurrency core (scripts/loom.sh)"
+bash scripts/loom.sh
 
 section "ABI against the 0.1 release (scripts/abi_check.sh, libabigail)"
 bash scripts/abi_check.sh
@@ -68,6 +75,9 @@ bash scripts/fuzz.sh 30
 
 section "python (scripts/test_python.sh)"
 bash scripts/test_python.sh
+
+section "python: DB-API, SQLAlchemy dialect, SessionManager (scripts/test_python_sqla.sh)"
+bash scripts/test_python_sqla.sh
 
 if [ -f scripts/bench.sh ]; then
   section "benchmarks, quick mode (scripts/bench.sh --quick)"

@@ -92,7 +92,7 @@ fn fork_returns_while_another_thread_waits_for_our_write_lock() {
     let path = dir.path("busy.db");
     make_db(&path, 5);
     let mut opts = Options::default();
-    opts.set_busy_timeout(Duration::from_secs(10));
+    opts.set_busy_timeout(Duration::from_secs(10)).unwrap();
     let pool = Pool::open(path.to_str().unwrap(), opts).unwrap();
     let mut writer = pool.checkout().unwrap();
     writer

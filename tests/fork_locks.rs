@@ -138,7 +138,7 @@ fn a_child_forked_while_threads_write_a_wal_database_can_read_it() {
         .pragma_update(None, "journal_mode", "wal")
         .unwrap();
     let mut opts = Options::default();
-    opts.set_busy_timeout(std::time::Duration::from_secs(10));
+    opts.set_busy_timeout(std::time::Duration::from_secs(10)).unwrap();
     opts.set_pool_size(4).unwrap();
     let pool = Pool::open(path.to_str().unwrap(), opts.clone()).unwrap();
 
