@@ -299,7 +299,7 @@ _POOLS = weakref.WeakSet()
 
 
 # Schema changes seen in this process. Once there was one, metadata is read
-# from a stepped statement: a cached statement's column list is the one of
+# from a fresh preparation: a cached statement's column list is the one of
 # its last preparation, until a step makes SQLite re-prepare it.
 _SCHEMA_CHANGES = [0]
 
@@ -330,14 +330,16 @@ class _Meta:
         self.sql = text.encode("utf-8")
         self.sql_len = len(self.sql)
         stmt = c_void_p()
-        check(lib.sqlpool_prepare(conn_handle, self.sql, byref(stmt)))
+        sql = self.sql
+        if _SCHEMA_CHANGES[0]:
+            # A cached statement keeps the column list of its last
+            # preparation until a step re-prepares it: after a schema change,
+            # read the metadata from a fresh preparation of the same SQL (a
+            # text of its own, so not the cache's statement), never by
+            # running the statement.
+            sql += b"\n/* sqlpool: metadata after schema change %d */" % _SCHEMA_CHANGES[0]
+        check(lib.sqlpool_prepare(conn_handle, sql, byref(stmt)))
         try:
-            if _SCHEMA_CHANGES[0] and lib.sqlpool_stmt_readonly(stmt) == 1:
-                # A read may run: its first step re-prepares it for the
-                # current schema (parameters are NULL).
-                rc = lib.sqlpool_step(stmt)
-                if rc != _ffi.SQLPOOL_ROW and rc != _ffi.SQLPOOL_DONE:
-                    raise error_from(rc)
             names = _column_names(stmt)
             decltypes = (lib.sqlpool_column_decltype(stmt, i) for i in range(len(names)))
             self.decltypes = tuple(None if t is None else t.decode("utf-8") for t in decltypes)
