@@ -47,6 +47,10 @@ not_under_loom! {
 pub mod handoff;
 mod prim;
 #[cfg(loom)]
+pub mod slot;
+#[cfg(not(loom))]
+mod slot;
+#[cfg(loom)]
 pub mod sync;
 
 #[cfg(all(not(loom), feature = "test-panic"))]
