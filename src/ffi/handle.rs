@@ -561,7 +561,7 @@ mod tests {
 
     #[test]
     fn an_action_runs_beside_an_exclusive_user_and_never_after_release() {
-        use std::sync::atomic::AtomicUsize;
+        use crate::prim::AtomicUsize;
         let runs = Arc::new(AtomicUsize::new(0));
         let counter = runs.clone();
         let action: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
@@ -727,7 +727,7 @@ mod tests {
         let releaser = std::thread::spawn(move || SHARED.release_shared(h));
         let slot = SHARED.slot((h & 0xffff_ffff) as usize - 1).unwrap();
         while slot.state.load(Ordering::SeqCst) & EXCLUSIVE == 0 {
-            std::thread::yield_now();
+            thread::yield_now();
         }
         assert_eq!(SHARED.try_shared(h).err(), Some(Refusal::Busy), "a release in progress");
         assert_eq!(
