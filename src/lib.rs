@@ -51,6 +51,10 @@ pub mod slot;
 #[cfg(not(loom))]
 mod slot;
 #[cfg(loom)]
+pub mod slot_table;
+#[cfg(not(loom))]
+mod slot_table;
+#[cfg(loom)]
 pub mod sync;
 
 #[cfg(all(not(loom), feature = "test-panic"))]

@@ -4,9 +4,11 @@
 //! loom checks every access to the slot's value and action cells against
 //! the others, so an object read after (or while) it is released, or an
 //! action called after its handle is gone, fails the model.
-//! The table around the slots (chunk allocation, the free list under a
-//! mutex, per-thread caches of free slots) is not modelled: the caches are
-//! thread-locals of 'static tables, and the rest is lock-based.
+//! The table's slots and free list (src/slot_table.rs, chunks of 2 under
+//! loom) are modelled too: a lookup racing a chunk's allocation, and
+//! threads handing slots out and back. Not modelled: the per-thread caches
+//! of free slots (src/ffi/handle.rs), thread-locals of 'static tables that
+//! move slot numbers to and from the free list under its mutex.
 //! Run: scripts/loom.sh (RUSTFLAGS="--cfg loom" cargo test --release --test loom_handles).
 
 #![cfg(loom)]
@@ -14,6 +16,7 @@
 use loom::sync::Arc;
 use loom::thread;
 use sqlpool::slot::{Action, Refusal, Slot, PINS, READER, READERS};
+use sqlpool::slot_table::{Slots, CHUNK, MAX_SLOTS};
 
 /// A slot holding `value`, live with generation 0.
 fn live_slot(value: u32, tag: u64) -> Arc<Slot<u32>> {
@@ -306,5 +309,66 @@ fn the_last_pin_the_counter_holds_is_let_in_and_the_next_refused() {
         assert_eq!(shared_read(&slot, 0), Ok(7));
         slot.unpin();
         assert_eq!(slot.try_take(0), None);
+    });
+}
+
+#[test]
+fn a_lookup_racing_a_chunks_allocation_finds_no_slot_or_a_made_one() {
+    loom::model(|| {
+        let table: Arc<Slots<u32>> = Arc::new(Slots::new(MAX_SLOTS));
+        {
+            let mut free = table.free.lock();
+            for expected in 0..CHUNK {
+                assert_eq!(table.free_slot(&mut free), Some(expected));
+            }
+        }
+        // A handle guessed for the first slot of the next chunk.
+        let looker = {
+            let table = table.clone();
+            thread::spawn(move || match table.get(CHUNK) {
+                None => Err(Refusal::Invalid),
+                Some(slot) => shared_read(slot, 0),
+            })
+        };
+        let index = table.free_slot(&mut table.free.lock()).unwrap();
+        assert_eq!(index, CHUNK, "the next chunk's first slot");
+        let slot = table.get(index).unwrap();
+        // SAFETY: just handed out to this thread.
+        assert_eq!(unsafe { slot.fill(9, None, 0) }, 0);
+        match looker.join().unwrap() {
+            Ok(value) => assert_eq!(value, 9),
+            Err(refusal) => assert_eq!(refusal, Refusal::Invalid),
+        }
+    });
+}
+
+#[test]
+fn threads_handing_slots_out_and_back_never_share_one() {
+    loom::model(|| {
+        let table: Arc<Slots<u32>> = Arc::new(Slots::new(2));
+        let use_a_slot = |table: Arc<Slots<u32>>, value: u32| {
+            move || {
+                let index = table.free_slot(&mut table.free.lock()).expect("two slots, two threads");
+                let slot = table.get(index).unwrap();
+                // SAFETY: handed out to this thread alone.
+                let generation = unsafe { slot.fill(value, None, 0) };
+                assert_eq!(take(slot, generation), Some(value));
+                table.free.lock().free.push(index as u32);
+            }
+        };
+        let other = thread::spawn(use_a_slot(table.clone(), 1));
+        use_a_slot(table.clone(), 2)();
+        other.join().unwrap();
+        let mut free = table.free.lock();
+        let mut back = free.free.clone();
+        back.sort_unstable();
+        assert!(back.len() == free.next_unused as usize, "every slot used is free again");
+        back.dedup();
+        assert_eq!(back.len(), free.next_unused as usize, "no slot is free twice");
+        // The table is full only with both slots out.
+        let a = table.free_slot(&mut free);
+        let b = table.free_slot(&mut free);
+        assert!(a.is_some() && b.is_some() && a != b);
+        assert_eq!(table.free_slot(&mut free), None);
     });
 }

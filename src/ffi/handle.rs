@@ -16,22 +16,13 @@
 //! `CACHE_BATCH` handles.
 
 use crate::error::{Error, Result};
-use crate::prim::{thread, AtomicPtr, Ordering};
+use crate::prim::thread;
 pub(crate) use crate::slot::{Action, Refusal};
 use crate::slot::{Slot, PINS};
+use crate::slot_table::{FreeList, Slots, MAX_SLOTS};
 use crate::sync::ForkMutex;
 use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
-
-const CHUNK: usize = 256;
-const MAX_CHUNKS: usize = 4096;
-/// Slots a table has at most.
-const MAX_SLOTS: usize = CHUNK * MAX_CHUNKS;
-
-struct FreeList {
-    free: Vec<u32>,
-    next_unused: u32,
-}
 
 /// How many free slots move between a thread's cache and the global free
 /// list at a time; a cache holds at most twice as many.
@@ -63,12 +54,9 @@ thread_local! {
 pub(crate) struct HandleTable<T> {
     /// What the handles are, for messages ("connection", "statement", ...).
     kind: &'static str,
-    chunks: [AtomicPtr<Slot<T>>; MAX_CHUNKS],
-    free: ForkMutex<FreeList>,
+    slots: Slots<T>,
     /// Which per-thread cache of free slots this table uses, if any.
     thread_cache: Option<usize>,
-    /// Handles live at once at most (MAX_SLOTS but in tests).
-    capacity: usize,
 }
 
 // SAFETY: the slots are Sync for T: Send (src/slot.rs); `try_shared`,
@@ -87,23 +75,19 @@ impl<T> HandleTable<T> {
     pub(crate) const fn new(kind: &'static str) -> Self {
         HandleTable {
             kind,
-            chunks: [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_CHUNKS],
-            free: ForkMutex::new(FreeList {
-                free: Vec::new(),
-                next_unused: 0,
-            }),
+            slots: Slots::new(MAX_SLOTS),
             thread_cache: None,
-            capacity: MAX_SLOTS,
         }
     }
 
     /// A table of at most `capacity` live handles, to reach the limit in tests.
     #[cfg(test)]
     const fn with_capacity(kind: &'static str, capacity: usize) -> Self {
-        assert!(capacity <= MAX_SLOTS);
-        let mut table = Self::new(kind);
-        table.capacity = capacity;
-        table
+        HandleTable {
+            kind,
+            slots: Slots::new(capacity),
+            thread_cache: None,
+        }
     }
 
     /// A table whose free slots are cached per thread, in cache `index`
@@ -115,13 +99,9 @@ impl<T> HandleTable<T> {
         table
     }
 
+    #[inline]
     fn slot(&self, index: usize) -> Option<&Slot<T>> {
-        let chunk = self.chunks[index / CHUNK].load(Ordering::Acquire);
-        if chunk.is_null() {
-            return None;
-        }
-        // SAFETY: chunks are allocated once, CHUNK slots each, and never freed.
-        Some(unsafe { &*chunk.add(index % CHUNK) })
+        self.slots.get(index)
     }
 
     /// Stores `value` and returns its new handle.
@@ -152,7 +132,7 @@ impl<T> HandleTable<T> {
         super::fork::install_handlers();
         let index = match self.cached_free_slot() {
             Some(index) => index,
-            None => self.free_slot(&mut self.free.lock())?,
+            None => self.free_slot(&mut self.slots.free.lock())?,
         };
         let slot = self.slot(index).expect("allocated above");
         // SAFETY: the slot is not LIVE and was just taken off the free list;
@@ -170,8 +150,8 @@ impl<T> HandleTable<T> {
                 let mut caches = caches.try_borrow_mut().ok()?;
                 let mine = &mut caches[cache];
                 match mine.owner {
-                    None => mine.owner = Some(&self.free),
-                    Some(owner) => debug_assert!(std::ptr::eq(owner, &self.free), "one table per cache index"),
+                    None => mine.owner = Some(&self.slots.free),
+                    Some(owner) => debug_assert!(std::ptr::eq(owner, &self.slots.free), "one table per cache index"),
                 }
                 Some(f(&mut mine.free))
             })
@@ -183,7 +163,7 @@ impl<T> HandleTable<T> {
     fn cached_free_slot(&'static self) -> Option<usize> {
         self.in_thread_cache(|mine| {
             if mine.is_empty() {
-                let mut free = self.free.lock();
+                let mut free = self.slots.free.lock();
                 for _ in 0..CACHE_BATCH {
                     match self.free_slot(&mut free) {
                         Ok(index) => mine.push(index as u32),
@@ -198,26 +178,16 @@ impl<T> HandleTable<T> {
 
     /// Takes a slot off the free list, or a never-used one.
     fn free_slot(&self, free: &mut FreeList) -> Result<usize> {
-        if let Some(index) = free.free.pop() {
-            return Ok(index as usize);
-        }
-        let i = free.next_unused as usize;
-        if i >= self.capacity {
-            // Only live handles (and slots retired after 2^32 uses) hold
-            // slots: this many at once means handles are never released.
-            return Err(Error::misuse(format!(
+        // Only live handles (and slots retired after 2^32 uses) hold slots:
+        // this many at once means handles are never released.
+        self.slots.free_slot(free).ok_or_else(|| {
+            Error::misuse(format!(
                 "too many live {} handles at once ({}): each must be released \
                  (sqlpool_close, _checkin, _finalize, _options_free) when no longer used",
-                self.kind, self.capacity
-            )));
-        }
-        if i % CHUNK == 0 {
-            let chunk: Box<[Slot<T>]> = (0..CHUNK).map(|_| Slot::new()).collect();
-            let ptr = Box::into_raw(chunk) as *mut Slot<T>;
-            self.chunks[i / CHUNK].store(ptr, Ordering::Release);
-        }
-        free.next_unused += 1;
-        Ok(i)
+                self.kind,
+                self.slots.capacity()
+            ))
+        })
     }
 
     /// Puts a retired slot back: in this thread's cache, or the free list.
@@ -226,11 +196,11 @@ impl<T> HandleTable<T> {
             mine.push(index as u32);
             if mine.len() >= 2 * CACHE_BATCH {
                 let spill = mine.len() - CACHE_BATCH;
-                self.free.lock().free.extend(mine.drain(..spill));
+                self.slots.free.lock().free.extend(mine.drain(..spill));
             }
         });
         if cached.is_none() {
-            self.free.lock().free.push(index as u32);
+            self.slots.free.lock().free.push(index as u32);
         }
     }
 
@@ -402,7 +372,7 @@ impl<T> HandleTable<T> {
     pub(crate) unsafe fn abandon_all_after_fork_in_child(&self) {
         // SAFETY: the fork handler holds the free-list lock on this thread,
         // the only thread in the child.
-        let free = unsafe { &mut *self.free.data_ptr() };
+        let free = unsafe { &mut *self.slots.free.data_ptr() };
         for index in 0..free.next_unused as usize {
             let Some(slot) = self.slot(index) else {
                 continue;
@@ -413,18 +383,18 @@ impl<T> HandleTable<T> {
             }
         }
         // SAFETY: the child has no other thread.
-        unsafe { self.free.reset_after_fork_in_child() };
+        unsafe { self.slots.free.reset_after_fork_in_child() };
     }
 
     pub(crate) fn lock_free_list_for_fork(&self) {
-        self.free.lock_for_fork();
+        self.slots.free.lock_for_fork();
     }
 
     /// # Safety
     /// Only after `lock_free_list_for_fork` on this thread.
     pub(crate) unsafe fn unlock_free_list_after_fork_in_parent(&self) {
         // SAFETY: the caller took the lock with lock_free_list_for_fork.
-        unsafe { self.free.unlock_after_fork_in_parent() };
+        unsafe { self.slots.free.unlock_after_fork_in_parent() };
     }
 
     /// In a forked child, for tables whose handles stay valid there (pools,
@@ -438,7 +408,7 @@ impl<T> HandleTable<T> {
     pub(crate) unsafe fn release_parent_users_after_fork_in_child(&self) {
         // SAFETY: the fork handler holds the free-list lock on this thread,
         // the only thread in the child.
-        let next_unused = unsafe { (*self.free.data_ptr()).next_unused } as usize;
+        let next_unused = unsafe { (*self.slots.free.data_ptr()).next_unused } as usize;
         for index in 0..next_unused {
             if let Some(slot) = self.slot(index) {
                 // SAFETY: single-threaded child.
@@ -446,7 +416,7 @@ impl<T> HandleTable<T> {
             }
         }
         // SAFETY: the child has no other thread.
-        unsafe { self.free.reset_after_fork_in_child() };
+        unsafe { self.slots.free.reset_after_fork_in_child() };
     }
 }
 
@@ -520,6 +490,7 @@ impl<T> Drop for Shared<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prim::Ordering;
     use crate::slot::{EXCLUSIVE, READER, READERS};
     use crate::ErrorKind;
     use std::sync::Arc;
@@ -601,12 +572,12 @@ mod tests {
             for h in handles {
                 EXITING.take(h).unwrap();
             }
-            EXITING.free.lock().next_unused
+            EXITING.slots.free.lock().next_unused
         })
         .join()
         .unwrap();
         assert!(used >= 40);
-        let free = EXITING.free.lock();
+        let free = EXITING.slots.free.lock();
         assert_eq!(free.free.len(), free.next_unused as usize, "every slot is free again");
         let mut sorted = free.free.clone();
         sorted.sort_unstable();
@@ -666,7 +637,7 @@ mod tests {
         for h in later {
             WRAPPING.take(h).unwrap();
         }
-        assert!(!WRAPPING.free.lock().free.contains(&(index as u32)));
+        assert!(!WRAPPING.slots.free.lock().free.contains(&(index as u32)));
     }
 
     #[test]
