@@ -122,28 +122,36 @@ impl<T> Slot<T> {
         generation
     }
 
-    /// Takes the object of the handle of `generation` for this thread alone
-    /// (undo with `release_exclusive`, or `retire_exclusive`).
+    /// Moves the state of the live handle of `generation` to `next(state)`
+    /// (Acquire: the object's last user's Release pairs with it), unless
+    /// the handle is not live or `next` refuses.
     #[inline]
-    pub fn try_exclusive(&self, generation: u32) -> Result<(), Refusal> {
+    fn transition(&self, generation: u32, next: impl Fn(u64) -> Result<u64, Refusal>) -> Result<(), Refusal> {
         let idle = idle(generation);
         let mut now = self.state.load(Ordering::Relaxed);
         loop {
             if now & IDENTITY != idle {
                 return Err(mismatch(generation, now));
             }
-            if now & (EXCLUSIVE | READERS) != 0 {
-                return Err(Refusal::Busy);
-            }
-            // Pins may come and go meanwhile; they do not conflict.
             match self
                 .state
-                .compare_exchange_weak(now, now | EXCLUSIVE, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange_weak(now, next(now)?, Ordering::Acquire, Ordering::Relaxed)
             {
                 Ok(_) => return Ok(()),
                 Err(actual) => now = actual,
             }
         }
+    }
+
+    /// Takes the object of the handle of `generation` for this thread alone
+    /// (undo with `release_exclusive`, or `retire_exclusive`).
+    #[inline]
+    pub fn try_exclusive(&self, generation: u32) -> Result<(), Refusal> {
+        // Pins may come and go meanwhile; they do not conflict.
+        self.transition(generation, |now| match now & (EXCLUSIVE | READERS) {
+            0 => Ok(now | EXCLUSIVE),
+            _ => Err(Refusal::Busy),
+        })
     }
 
     /// Ends this thread's exclusive hold (`try_exclusive`).
@@ -190,23 +198,10 @@ impl<T> Slot<T> {
     /// is released: then `retire_exclusive` waits for the current ones.
     #[inline]
     pub fn try_begin_release(&self, generation: u32) -> Result<(), Refusal> {
-        let idle = idle(generation);
-        let mut now = self.state.load(Ordering::Relaxed);
-        loop {
-            if now & IDENTITY != idle {
-                return Err(mismatch(generation, now));
-            }
-            if now & EXCLUSIVE != 0 {
-                return Err(Refusal::Busy);
-            }
-            match self
-                .state
-                .compare_exchange_weak(now, now | EXCLUSIVE, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => return Ok(()),
-                Err(actual) => now = actual,
-            }
-        }
+        self.transition(generation, |now| match now & EXCLUSIVE {
+            0 => Ok(now | EXCLUSIVE),
+            _ => Err(Refusal::Busy),
+        })
     }
 
     /// Empties a slot this thread has just retired, returning its object.
@@ -228,26 +223,15 @@ impl<T> Slot<T> {
     /// (undo with `release_shared_user`).
     #[inline]
     pub fn try_shared(&self, generation: u32) -> Result<(), Refusal> {
-        let idle = idle(generation);
-        let mut now = self.state.load(Ordering::Relaxed);
-        loop {
-            if now & IDENTITY != idle {
-                return Err(mismatch(generation, now));
-            }
+        self.transition(generation, |now| {
             if now & EXCLUSIVE != 0 {
-                return Err(Refusal::Busy);
+                Err(Refusal::Busy)
+            } else if now & READERS == READERS {
+                Err(Refusal::TooManyUsers)
+            } else {
+                Ok(now + READER)
             }
-            if now & READERS == READERS {
-                return Err(Refusal::TooManyUsers);
-            }
-            match self
-                .state
-                .compare_exchange_weak(now, now + READER, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => return Ok(()),
-                Err(actual) => now = actual,
-            }
-        }
+        })
     }
 
     #[inline]
@@ -259,23 +243,10 @@ impl<T> Slot<T> {
     /// until `unpin`, even beside an exclusive user.
     #[inline]
     pub fn pin(&self, generation: u32) -> Result<(), Refusal> {
-        let idle = idle(generation);
-        let mut now = self.state.load(Ordering::Relaxed);
-        loop {
-            if now & IDENTITY != idle {
-                return Err(mismatch(generation, now));
-            }
-            if now & PINS == PINS {
-                return Err(Refusal::TooManyUsers);
-            }
-            match self
-                .state
-                .compare_exchange_weak(now, now + 1, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => return Ok(()),
-                Err(actual) => now = actual,
-            }
-        }
+        self.transition(generation, |now| match now & PINS {
+            PINS => Err(Refusal::TooManyUsers),
+            _ => Ok(now + 1),
+        })
     }
 
     #[inline]
