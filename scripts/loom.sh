@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the loom models of the concurrency core (tests/loom_*.rs): the futex
 # mutex, the handoff in each fairness mode and a handle-table slot's state
-# machine (src/slot.rs), under every interleaving with
+# machine and table (src/slot.rs, src/slot_table.rs), under every interleaving with
 # up to LOOM_MAX_PREEMPTIONS preemptions (default 3; a few minutes at most on
 # 2 cores). A separate target dir keeps the normal build warm.
 set -euo pipefail
