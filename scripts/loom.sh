@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the loom models of the concurrency core (tests/loom_*.rs): the futex
-# mutex and the handoff in each fairness mode, under every interleaving with
+# mutex, the handoff in each fairness mode and a handle-table slot's state
+# machine and table (src/slot.rs, src/slot_table.rs), under every interleaving with
 # up to LOOM_MAX_PREEMPTIONS preemptions (default 3; a few minutes at most on
 # 2 cores). A separate target dir keeps the normal build warm.
 set -euo pipefail

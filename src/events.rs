@@ -4,8 +4,8 @@
 
 use crate::sync::ForkMutex;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use crate::prim::Ordering::Relaxed;
+use crate::prim::{Arc, AtomicBool, AtomicU64};
 
 /// What happened in a pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,8 +28,8 @@ use crate::registry::LIVE_POOLS;
 use crate::sync::ForkMutex;
 use crate::{monitor, pool::PoolShared, vfs};
 use rusqlite::ffi;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Release};
-use std::sync::Arc;
+use crate::prim::Ordering::{Acquire, Release};
+use crate::prim::{thread, Arc, AtomicBool, AtomicU64};
 
 /// SQLite's static mutexes, outermost first: SQLite takes OPEN then MAIN,
 /// VFS1 or LRU then MEM, so taking them in this order cannot deadlock with
@@ -89,7 +89,7 @@ impl OnceInProcess {
                 Err(DONE) => return,
                 Err(runner) if runner == me => {
                     // Another thread of this process is running it.
-                    std::thread::yield_now();
+                    thread::yield_now();
                     expected = NOT_RUN;
                 }
                 // Begun by a thread of our parent: take it over.

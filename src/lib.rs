@@ -47,6 +47,14 @@ not_under_loom! {
 pub mod handoff;
 mod prim;
 #[cfg(loom)]
+pub mod slot;
+#[cfg(not(loom))]
+mod slot;
+#[cfg(loom)]
+pub mod slot_table;
+#[cfg(not(loom))]
+mod slot_table;
+#[cfg(loom)]
 pub mod sync;
 
 #[cfg(all(not(loom), feature = "test-panic"))]

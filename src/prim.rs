@@ -8,12 +8,12 @@
 #![allow(unused_imports)]
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 
@@ -29,15 +29,18 @@ impl<T> UnsafeCell<T> {
         UnsafeCell(std::cell::UnsafeCell::new(value))
     }
 
+    #[inline]
     pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
         f(self.0.get())
     }
 
+    #[inline]
     pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         f(self.0.get())
     }
 
     /// The raw pointer, for the fork handlers (never compiled under loom).
+    #[inline]
     pub(crate) fn get(&self) -> *mut T {
         self.0.get()
     }
@@ -75,6 +78,7 @@ impl Futex {
         }
     }
 
+    #[inline]
     pub(crate) fn word(&self) -> &AtomicU32 {
         &self.word
     }
@@ -207,6 +211,7 @@ pub(crate) mod thread {
 
 /// A spin-wait hint.
 #[cfg(not(loom))]
+#[inline]
 pub(crate) fn spin_hint() {
     std::hint::spin_loop();
 }

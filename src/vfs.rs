@@ -15,7 +15,8 @@
 
 use rusqlite::ffi;
 use std::ffi::{c_int, c_void, CStr};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::Acquire, Ordering::Release, Ordering::SeqCst};
+use crate::prim::Ordering::{Acquire, Release, SeqCst};
+use crate::prim::{spin_hint, thread, AtomicBool, AtomicPtr, AtomicUsize};
 
 /// The name every pool connection opens with.
 pub(crate) const NAME: &CStr = c"sqlpool-unix";
@@ -40,7 +41,7 @@ impl Transition {
             }
             IN_TRANSITION.fetch_sub(1, SeqCst);
             while FORK_PENDING.load(Acquire) {
-                std::thread::yield_now();
+                thread::yield_now();
             }
         }
     }
@@ -62,9 +63,9 @@ pub(crate) fn drain_for_fork() {
     while IN_TRANSITION.load(SeqCst) != 0 {
         spins += 1;
         if spins < 64 {
-            std::hint::spin_loop();
+            spin_hint();
         } else {
-            std::thread::yield_now();
+            thread::yield_now();
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::{Function, FunctionOutput, Value};
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use crate::prim::{AtomicUsize, Ordering};
 
 /// The context of one call of a user function: pass it to the
 /// sqlpool_result_*() functions. Valid only during the call, on its thread.

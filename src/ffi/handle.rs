@@ -16,47 +16,13 @@
 //! `CACHE_BATCH` handles.
 
 use crate::error::{Error, Result};
+use crate::prim::thread;
+pub(crate) use crate::slot::{Action, Refusal};
+use crate::slot::{Slot, PINS};
+use crate::slot_table::{FreeList, Slots, MAX_SLOTS};
 use crate::sync::ForkMutex;
-use std::cell::{RefCell, UnsafeCell};
+use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
-
-const CHUNK: usize = 256;
-const MAX_CHUNKS: usize = 4096;
-const LIVE: u64 = 1 << 31;
-const EXCLUSIVE: u64 = 1 << 30;
-/// Shared users of the object (bits 15..29).
-const READER: u64 = 1 << 15;
-const READERS: u64 = ((1 << 15) - 1) * READER;
-/// Pins: users of the slot's action only, allowed beside an exclusive user
-/// (bits 0..14).
-const PINS: u64 = READER - 1;
-/// The bits that say which handle a slot holds now: generation and LIVE.
-const IDENTITY: u64 = !(EXCLUSIVE | READERS | PINS);
-/// A slot whose handle of this generation is released is never reused.
-const LAST_GENERATION: u32 = u32::MAX;
-/// Slots a table has at most.
-const MAX_SLOTS: usize = CHUNK * MAX_CHUNKS;
-
-/// Something any thread may do to a handle's object while another thread
-/// uses it (interrupting a connection's query). Borrowed from the object,
-/// which keeps it alive as long as the handle is live.
-pub(crate) type Action = *const (dyn Fn() + Send + Sync);
-
-struct Slot<T> {
-    state: AtomicU64,
-    value: UnsafeCell<Option<T>>,
-    /// Written only while the slot is not LIVE, or with every pin gone.
-    action: UnsafeCell<Option<Action>>,
-    /// A word any thread may read while the handle is live (`tag`): a
-    /// statement keeps its connection's handle there.
-    tag: AtomicU64,
-}
-
-struct FreeList {
-    free: Vec<u32>,
-    next_unused: u32,
-}
 
 /// How many free slots move between a thread's cache and the global free
 /// list at a time; a cache holds at most twice as many.
@@ -88,56 +54,14 @@ thread_local! {
 pub(crate) struct HandleTable<T> {
     /// What the handles are, for messages ("connection", "statement", ...).
     kind: &'static str,
-    chunks: [AtomicPtr<Slot<T>>; MAX_CHUNKS],
-    free: ForkMutex<FreeList>,
+    slots: Slots<T>,
     /// Which per-thread cache of free slots this table uses, if any.
     thread_cache: Option<usize>,
-    /// Handles live at once at most (MAX_SLOTS but in tests).
-    capacity: usize,
 }
 
-// SAFETY: a slot's value is only touched by the thread that holds the slot
-// exclusively (state word CAS), or read-only while readers > 0 and EXCLUSIVE
-// is clear; T: Send lets values move between threads, and `try_shared`,
+// SAFETY: the slots are Sync for T: Send (src/slot.rs); `try_shared`,
 // which hands out &T to several threads, requires T: Sync.
 unsafe impl<T: Send> Sync for HandleTable<T> {}
-
-/// Why a handle was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    /// Never handed out (or garbage).
-    Invalid,
-    /// Handed out once and released since (its slot moved on).
-    Released,
-    /// Another thread holds it exclusively, or is releasing it.
-    Busy,
-    /// Its counter of shared users (or pins) is full.
-    TooManyUsers,
-}
-
-fn generation_of(state: u64) -> u32 {
-    (state >> 32) as u32
-}
-
-/// Why a handle of `generation` does not match its slot's `state`.
-fn mismatch(generation: u32, state: u64) -> Refusal {
-    let current = generation_of(state);
-    let retired_for_good = current == LAST_GENERATION && state & LIVE == 0;
-    if generation < current || (generation == current && retired_for_good) {
-        Refusal::Released
-    } else {
-        Refusal::Invalid
-    }
-}
-
-/// The state of a slot whose handle of `generation` is released, and
-/// whether the slot may be handed out again (not after its last generation).
-fn retired_state(generation: u32) -> (u64, bool) {
-    match generation.checked_add(1) {
-        Some(next) => ((next as u64) << 32, true),
-        None => ((LAST_GENERATION as u64) << 32, false),
-    }
-}
 
 fn decode(handle: u64) -> Option<(usize, u32)> {
     let index = (handle & 0xffff_ffff) as usize;
@@ -151,23 +75,19 @@ impl<T> HandleTable<T> {
     pub(crate) const fn new(kind: &'static str) -> Self {
         HandleTable {
             kind,
-            chunks: [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_CHUNKS],
-            free: ForkMutex::new(FreeList {
-                free: Vec::new(),
-                next_unused: 0,
-            }),
+            slots: Slots::new(MAX_SLOTS),
             thread_cache: None,
-            capacity: MAX_SLOTS,
         }
     }
 
     /// A table of at most `capacity` live handles, to reach the limit in tests.
     #[cfg(test)]
     const fn with_capacity(kind: &'static str, capacity: usize) -> Self {
-        assert!(capacity <= MAX_SLOTS);
-        let mut table = Self::new(kind);
-        table.capacity = capacity;
-        table
+        HandleTable {
+            kind,
+            slots: Slots::new(capacity),
+            thread_cache: None,
+        }
     }
 
     /// A table whose free slots are cached per thread, in cache `index`
@@ -179,13 +99,9 @@ impl<T> HandleTable<T> {
         table
     }
 
+    #[inline]
     fn slot(&self, index: usize) -> Option<&Slot<T>> {
-        let chunk = self.chunks[index / CHUNK].load(Ordering::Acquire);
-        if chunk.is_null() {
-            return None;
-        }
-        // SAFETY: chunks are allocated once, CHUNK slots each, and never freed.
-        Some(unsafe { &*chunk.add(index % CHUNK) })
+        self.slots.get(index)
     }
 
     /// Stores `value` and returns its new handle.
@@ -216,20 +132,12 @@ impl<T> HandleTable<T> {
         super::fork::install_handlers();
         let index = match self.cached_free_slot() {
             Some(index) => index,
-            None => self.free_slot(&mut self.free.lock())?,
+            None => self.free_slot(&mut self.slots.free.lock())?,
         };
         let slot = self.slot(index).expect("allocated above");
-        let generation = generation_of(slot.state.load(Ordering::Acquire));
-        // SAFETY: the slot is not LIVE and was just taken off the free list,
-        // so no other thread can reach its value.
-        unsafe {
-            *slot.value.get() = Some(value);
-            *slot.action.get() = action;
-        }
-        // Release: a reader of `tag` who then sees the slot retired (fence
-        // in `tag`) knows the tag it read may be a later handle's.
-        slot.tag.store(tag, Ordering::Release);
-        slot.state.store(((generation as u64) << 32) | LIVE, Ordering::Release);
+        // SAFETY: the slot is not LIVE and was just taken off the free list;
+        // the caller keeps the action valid.
+        let generation = unsafe { slot.fill(value, action, tag) };
         Ok(((generation as u64) << 32) | (index as u64 + 1))
     }
 
@@ -242,8 +150,8 @@ impl<T> HandleTable<T> {
                 let mut caches = caches.try_borrow_mut().ok()?;
                 let mine = &mut caches[cache];
                 match mine.owner {
-                    None => mine.owner = Some(&self.free),
-                    Some(owner) => debug_assert!(std::ptr::eq(owner, &self.free), "one table per cache index"),
+                    None => mine.owner = Some(&self.slots.free),
+                    Some(owner) => debug_assert!(std::ptr::eq(owner, &self.slots.free), "one table per cache index"),
                 }
                 Some(f(&mut mine.free))
             })
@@ -255,7 +163,7 @@ impl<T> HandleTable<T> {
     fn cached_free_slot(&'static self) -> Option<usize> {
         self.in_thread_cache(|mine| {
             if mine.is_empty() {
-                let mut free = self.free.lock();
+                let mut free = self.slots.free.lock();
                 for _ in 0..CACHE_BATCH {
                     match self.free_slot(&mut free) {
                         Ok(index) => mine.push(index as u32),
@@ -270,33 +178,16 @@ impl<T> HandleTable<T> {
 
     /// Takes a slot off the free list, or a never-used one.
     fn free_slot(&self, free: &mut FreeList) -> Result<usize> {
-        if let Some(index) = free.free.pop() {
-            return Ok(index as usize);
-        }
-        let i = free.next_unused as usize;
-        if i >= self.capacity {
-            // Only live handles (and slots retired after 2^32 uses) hold
-            // slots: this many at once means handles are never released.
-            return Err(Error::misuse(format!(
+        // Only live handles (and slots retired after 2^32 uses) hold slots:
+        // this many at once means handles are never released.
+        self.slots.free_slot(free).ok_or_else(|| {
+            Error::misuse(format!(
                 "too many live {} handles at once ({}): each must be released \
                  (sqlpool_close, _checkin, _finalize, _options_free) when no longer used",
-                self.kind, self.capacity
-            )));
-        }
-        if i % CHUNK == 0 {
-            let chunk: Box<[Slot<T>]> = (0..CHUNK)
-                .map(|_| Slot {
-                    state: AtomicU64::new(0),
-                    value: UnsafeCell::new(None),
-                    action: UnsafeCell::new(None),
-                    tag: AtomicU64::new(0),
-                })
-                .collect();
-            let ptr = Box::into_raw(chunk) as *mut Slot<T>;
-            self.chunks[i / CHUNK].store(ptr, Ordering::Release);
-        }
-        free.next_unused += 1;
-        Ok(i)
+                self.kind,
+                self.slots.capacity()
+            ))
+        })
     }
 
     /// Puts a retired slot back: in this thread's cache, or the free list.
@@ -305,11 +196,11 @@ impl<T> HandleTable<T> {
             mine.push(index as u32);
             if mine.len() >= 2 * CACHE_BATCH {
                 let spill = mine.len() - CACHE_BATCH;
-                self.free.lock().free.extend(mine.drain(..spill));
+                self.slots.free.lock().free.extend(mine.drain(..spill));
             }
         });
         if cached.is_none() {
-            self.free.lock().free.push(index as u32);
+            self.slots.free.lock().free.push(index as u32);
         }
     }
 
@@ -337,63 +228,37 @@ impl<T> HandleTable<T> {
         }
     }
 
-    fn try_exclusive(&self, handle: u64) -> std::result::Result<Exclusive<'_, T>, Refusal> {
+    /// The slot of a handle, and the handle's generation.
+    #[inline]
+    fn locate(&self, handle: u64) -> std::result::Result<(usize, &Slot<T>, u32), Refusal> {
         let (index, generation) = decode(handle).ok_or(Refusal::Invalid)?;
         let slot = self.slot(index).ok_or(Refusal::Invalid)?;
-        let idle = ((generation as u64) << 32) | LIVE;
-        let mut now = slot.state.load(Ordering::Relaxed);
-        loop {
-            if now & IDENTITY != idle {
-                return Err(mismatch(generation, now));
-            }
-            if now & (EXCLUSIVE | READERS) != 0 {
-                return Err(Refusal::Busy);
-            }
-            // Pins may come and go meanwhile; they do not conflict.
-            match slot
-                .state
-                .compare_exchange_weak(now, now | EXCLUSIVE, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => {
-                    return Ok(Exclusive {
-                        table: self,
-                        slot,
-                        index,
-                        idle,
-                    })
-                }
-                Err(actual) => now = actual,
-            }
-        }
+        Ok((index, slot, generation))
+    }
+
+    fn try_exclusive(&self, handle: u64) -> std::result::Result<Exclusive<'_, T>, Refusal> {
+        let (index, slot, generation) = self.locate(handle)?;
+        slot.try_exclusive(generation)?;
+        Ok(Exclusive {
+            table: self,
+            slot,
+            index,
+            generation,
+        })
     }
 
     /// Runs the handle's action (if it has one), even while another thread
     /// holds the object. False when the handle has no action.
     pub(crate) fn run_action(&self, handle: u64) -> Result<bool> {
-        let (index, generation) = decode(handle).ok_or_else(|| self.stale())?;
-        let slot = self.slot(index).ok_or_else(|| self.stale())?;
-        let idle = ((generation as u64) << 32) | LIVE;
-        let mut now = slot.state.load(Ordering::Relaxed);
-        loop {
-            if now & IDENTITY != idle {
-                return Err(self.stale());
-            }
-            if now & PINS == PINS {
-                return Err(self.too_many_users());
-            }
-            match slot
-                .state
-                .compare_exchange_weak(now, now + 1, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => break,
-                Err(actual) => now = actual,
-            }
-        }
-        // SAFETY: the pin keeps the slot LIVE with this generation (remove
-        // waits for pins), and the action is only written when not LIVE.
+        let (_, slot, generation) = self.locate(handle).map_err(|_| self.stale())?;
+        slot.pin(generation).map_err(|refusal| match refusal {
+            Refusal::TooManyUsers => self.too_many_users(),
+            _ => self.stale(),
+        })?;
         // Run while pinned, so that the object cannot be released (and, say,
         // a connection handed to someone else) before the action is done.
-        let ran = match unsafe { *slot.action.get() } {
+        // SAFETY: pinned just above.
+        let ran = match unsafe { slot.action() } {
             Some(action) => {
                 // SAFETY: insert_with_action's caller keeps the action valid
                 // while the handle is live, which the pin guarantees.
@@ -402,7 +267,7 @@ impl<T> HandleTable<T> {
             }
             None => false,
         };
-        slot.state.fetch_sub(1, Ordering::Release);
+        slot.unpin();
         Ok(ran)
     }
 
@@ -415,20 +280,8 @@ impl<T> HandleTable<T> {
     /// The handle's tag (`insert_tagged`), read without taking the handle:
     /// checked to be this handle's, not a later one's in the same slot.
     pub(crate) fn tag(&self, handle: u64) -> Result<u64> {
-        let (index, generation) = decode(handle).ok_or_else(|| self.stale())?;
-        let slot = self.slot(index).ok_or_else(|| self.stale())?;
-        let idle = ((generation as u64) << 32) | LIVE;
-        if slot.state.load(Ordering::Acquire) & IDENTITY != idle {
-            return Err(self.stale());
-        }
-        let tag = slot.tag.load(Ordering::Relaxed);
-        // A sequence lock's read side: if the tag read was written for a
-        // later handle, the fence makes its retirement of ours visible here.
-        std::sync::atomic::fence(Ordering::Acquire);
-        if slot.state.load(Ordering::Relaxed) & IDENTITY != idle {
-            return Err(self.stale());
-        }
-        Ok(tag)
+        let (_, slot, generation) = self.locate(handle).map_err(|_| self.stale())?;
+        slot.tag(generation).map_err(|_| self.stale())
     }
 
     /// The object of a live handle, without taking it.
@@ -438,33 +291,25 @@ impl<T> HandleTable<T> {
     /// being used mutably) for 't by other means: a statement is released
     /// only by a thread that holds its connection, and the caller holds it.
     pub(crate) unsafe fn get_unlocked(&self, handle: u64) -> Result<&T> {
-        let (index, generation) = decode(handle).ok_or_else(|| self.stale())?;
-        let slot = self.slot(index).ok_or_else(|| self.stale())?;
-        if slot.state.load(Ordering::Acquire) & IDENTITY != ((generation as u64) << 32) | LIVE {
+        let (_, slot, generation) = self.locate(handle).map_err(|_| self.stale())?;
+        if !slot.is_live(generation) {
             return Err(self.stale());
         }
         // SAFETY: live, and the caller excludes its release and mutation.
-        Ok(unsafe { (*slot.value.get()).as_ref() }.expect("a LIVE slot holds a value"))
+        Ok(unsafe { slot.value() })
     }
 
     /// Releases the handle, which no thread may be using: its object is
     /// returned and the handle is stale from now on. One atomic step when no
     /// interrupt is pinning it (the usual case).
     pub(crate) fn take(&'static self, handle: u64) -> Result<T> {
-        let (index, generation) = decode(handle).ok_or_else(|| self.stale())?;
-        let slot = self.slot(index).ok_or_else(|| self.stale())?;
-        let idle = ((generation as u64) << 32) | LIVE;
-        let (retired, reusable) = retired_state(generation);
-        if slot
-            .state
-            .compare_exchange(idle, retired, Ordering::AcqRel, Ordering::Relaxed)
-            .is_err()
-        {
+        let (index, slot, generation) = self.locate(handle).map_err(|_| self.stale())?;
+        match slot.try_take(generation) {
+            // SAFETY: just retired by this thread.
+            Some(reusable) => Ok(unsafe { self.empty_retired(index, reusable) }),
             // Pinned, in use, or stale: the general path waits or says which.
-            return Ok(self.lock_exclusive(handle)?.remove());
+            None => Ok(self.lock_exclusive(handle)?.remove()),
         }
-        // SAFETY: just retired by this thread.
-        Ok(unsafe { self.empty_retired(index, reusable) })
     }
 
     /// Releases a handle other threads may be sharing (`try_shared`): new
@@ -472,34 +317,10 @@ impl<T> HandleTable<T> {
     /// the handle is retired and its object returned. A handle already
     /// released, or being released by another thread, is refused.
     pub(crate) fn release_shared(&'static self, handle: u64) -> std::result::Result<T, Refusal> {
-        let (index, generation) = decode(handle).ok_or(Refusal::Invalid)?;
-        let slot = self.slot(index).ok_or(Refusal::Invalid)?;
-        let idle = ((generation as u64) << 32) | LIVE;
-        let mut now = slot.state.load(Ordering::Relaxed);
-        loop {
-            if now & IDENTITY != idle {
-                return Err(mismatch(generation, now));
-            }
-            if now & EXCLUSIVE != 0 {
-                return Err(Refusal::Busy);
-            }
-            match slot
-                .state
-                .compare_exchange_weak(now, now | EXCLUSIVE, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => break,
-                Err(actual) => now = actual,
-            }
-        }
+        let (index, slot, generation) = self.locate(handle)?;
+        slot.try_begin_release(generation)?;
         // Shared users hold the handle for one call, pins for one action.
-        let (retired, reusable) = retired_state(generation);
-        while slot
-            .state
-            .compare_exchange_weak(idle | EXCLUSIVE, retired, Ordering::AcqRel, Ordering::Relaxed)
-            .is_err()
-        {
-            std::thread::yield_now();
-        }
+        let reusable = slot.retire_exclusive(generation, thread::yield_now);
         // SAFETY: just retired by this thread.
         Ok(unsafe { self.empty_retired(index, reusable) })
     }
@@ -511,16 +332,12 @@ impl<T> HandleTable<T> {
     /// This thread moved the slot's state from LIVE to retired.
     unsafe fn empty_retired(&'static self, index: usize, reusable: bool) -> T {
         let slot = self.slot(index).expect("a retired slot exists");
-        // SAFETY: the slot is no longer LIVE, so no other thread reaches it,
-        // and it is not free yet.
-        let value = unsafe {
-            *slot.action.get() = None;
-            (*slot.value.get()).take()
-        };
+        // SAFETY: the caller retired it; it is not free yet.
+        let value = unsafe { slot.empty() };
         if reusable {
             self.release_slot(index);
         }
-        value.expect("a LIVE slot holds a value")
+        value
     }
 
     /// Shares the object with other readers for the length of one call
@@ -529,28 +346,9 @@ impl<T> HandleTable<T> {
     where
         T: Sync,
     {
-        let (index, generation) = decode(handle).ok_or(Refusal::Invalid)?;
-        let slot = self.slot(index).ok_or(Refusal::Invalid)?;
-        let idle = ((generation as u64) << 32) | LIVE;
-        let mut now = slot.state.load(Ordering::Relaxed);
-        loop {
-            if now & IDENTITY != idle {
-                return Err(mismatch(generation, now));
-            }
-            if now & EXCLUSIVE != 0 {
-                return Err(Refusal::Busy);
-            }
-            if now & READERS == READERS {
-                return Err(Refusal::TooManyUsers);
-            }
-            match slot
-                .state
-                .compare_exchange_weak(now, now + READER, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => return Ok(Shared { slot }),
-                Err(actual) => now = actual,
-            }
-        }
+        let (_, slot, generation) = self.locate(handle)?;
+        slot.try_shared(generation)?;
+        Ok(Shared { slot })
     }
 
     /// Takes the object exclusively, waiting for shared users to finish (they
@@ -559,7 +357,7 @@ impl<T> HandleTable<T> {
         loop {
             match self.try_exclusive(handle) {
                 Ok(held) => return Ok(held),
-                Err(Refusal::Busy) => std::thread::yield_now(),
+                Err(Refusal::Busy) => thread::yield_now(),
                 Err(refusal) => return Err(self.refusal_error(refusal)),
             }
         }
@@ -574,39 +372,29 @@ impl<T> HandleTable<T> {
     pub(crate) unsafe fn abandon_all_after_fork_in_child(&self) {
         // SAFETY: the fork handler holds the free-list lock on this thread,
         // the only thread in the child.
-        let free = unsafe { &mut *self.free.data_ptr() };
+        let free = unsafe { &mut *self.slots.free.data_ptr() };
         for index in 0..free.next_unused as usize {
             let Some(slot) = self.slot(index) else {
                 continue;
             };
-            let state = slot.state.load(Ordering::Relaxed);
-            if state & LIVE != 0 {
-                // SAFETY: single-threaded child: no one else holds the slot.
-                if let Some(value) = unsafe { (*slot.value.get()).take() } {
-                    std::mem::forget(value);
-                }
-                // SAFETY: as above.
-                unsafe { *slot.action.get() = None };
-                let (retired, reusable) = retired_state(generation_of(state));
-                slot.state.store(retired, Ordering::Relaxed);
-                if reusable {
-                    free.free.push(index as u32);
-                }
+            // SAFETY: single-threaded child.
+            if unsafe { slot.abandon_in_child() } == Some(true) {
+                free.free.push(index as u32);
             }
         }
         // SAFETY: the child has no other thread.
-        unsafe { self.free.reset_after_fork_in_child() };
+        unsafe { self.slots.free.reset_after_fork_in_child() };
     }
 
     pub(crate) fn lock_free_list_for_fork(&self) {
-        self.free.lock_for_fork();
+        self.slots.free.lock_for_fork();
     }
 
     /// # Safety
     /// Only after `lock_free_list_for_fork` on this thread.
     pub(crate) unsafe fn unlock_free_list_after_fork_in_parent(&self) {
         // SAFETY: the caller took the lock with lock_free_list_for_fork.
-        unsafe { self.free.unlock_after_fork_in_parent() };
+        unsafe { self.slots.free.unlock_after_fork_in_parent() };
     }
 
     /// In a forked child, for tables whose handles stay valid there (pools,
@@ -620,24 +408,15 @@ impl<T> HandleTable<T> {
     pub(crate) unsafe fn release_parent_users_after_fork_in_child(&self) {
         // SAFETY: the fork handler holds the free-list lock on this thread,
         // the only thread in the child.
-        let next_unused = unsafe { (*self.free.data_ptr()).next_unused } as usize;
+        let next_unused = unsafe { (*self.slots.free.data_ptr()).next_unused } as usize;
         for index in 0..next_unused {
-            let Some(slot) = self.slot(index) else {
-                continue;
-            };
-            let state = slot.state.load(Ordering::Relaxed);
-            if state & LIVE == 0 {
-                continue;
+            if let Some(slot) = self.slot(index) {
+                // SAFETY: single-threaded child.
+                unsafe { slot.drop_parent_users_in_child() };
             }
-            let after = if state & EXCLUSIVE != 0 {
-                (generation_of(state).wrapping_add(1) as u64) << 32
-            } else {
-                state & IDENTITY
-            };
-            slot.state.store(after, Ordering::Relaxed);
         }
         // SAFETY: the child has no other thread.
-        unsafe { self.free.reset_after_fork_in_child() };
+        unsafe { self.slots.free.reset_after_fork_in_child() };
     }
 }
 
@@ -646,23 +425,15 @@ pub(crate) struct Exclusive<'t, T> {
     table: &'t HandleTable<T>,
     slot: &'t Slot<T>,
     index: usize,
-    idle: u64,
+    generation: u32,
 }
 
 impl<T> Exclusive<'static, T> {
     /// Releases the handle: its object is returned and the handle is stale
     /// from now on.
     pub(crate) fn remove(self) -> T {
-        let (retired, reusable) = retired_state(generation_of(self.idle));
         // Retire the handle once no pin is left (pins last a few instructions).
-        while self
-            .slot
-            .state
-            .compare_exchange_weak(self.idle | EXCLUSIVE, retired, Ordering::AcqRel, Ordering::Relaxed)
-            .is_err()
-        {
-            std::hint::spin_loop();
-        }
+        let reusable = self.slot.retire_exclusive(self.generation, crate::prim::spin_hint);
         let (table, index) = (self.table, self.index);
         std::mem::forget(self);
         // SAFETY: just retired by this thread.
@@ -680,20 +451,20 @@ impl<T> Deref for Exclusive<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
         // SAFETY: this thread holds the slot exclusively and the slot is LIVE.
-        unsafe { (*self.slot.value.get()).as_ref() }.expect("a LIVE slot holds a value")
+        unsafe { self.slot.value() }
     }
 }
 
 impl<T> DerefMut for Exclusive<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as for deref, and the exclusive hold makes &mut unique.
-        unsafe { (*self.slot.value.get()).as_mut() }.expect("a LIVE slot holds a value")
+        // SAFETY: as for deref, and &mut self makes the reference unique.
+        unsafe { self.slot.value_mut() }
     }
 }
 
 impl<T> Drop for Exclusive<'_, T> {
     fn drop(&mut self) {
-        self.slot.state.fetch_and(!EXCLUSIVE, Ordering::Release);
+        self.slot.release_exclusive();
     }
 }
 
@@ -705,20 +476,22 @@ pub(crate) struct Shared<'t, T> {
 impl<T> Deref for Shared<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: readers > 0 and EXCLUSIVE clear: no one mutates the value.
-        unsafe { (*self.slot.value.get()).as_ref() }.expect("a LIVE slot holds a value")
+        // SAFETY: a shared user with EXCLUSIVE clear: no one mutates the value.
+        unsafe { self.slot.value() }
     }
 }
 
 impl<T> Drop for Shared<'_, T> {
     fn drop(&mut self) {
-        self.slot.state.fetch_sub(READER, Ordering::Release);
+        self.slot.release_shared_user();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prim::Ordering;
+    use crate::slot::{EXCLUSIVE, READER, READERS};
     use crate::ErrorKind;
     use std::sync::Arc;
 
@@ -759,7 +532,7 @@ mod tests {
 
     #[test]
     fn an_action_runs_beside_an_exclusive_user_and_never_after_release() {
-        use std::sync::atomic::AtomicUsize;
+        use crate::prim::AtomicUsize;
         let runs = Arc::new(AtomicUsize::new(0));
         let counter = runs.clone();
         let action: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
@@ -799,12 +572,12 @@ mod tests {
             for h in handles {
                 EXITING.take(h).unwrap();
             }
-            EXITING.free.lock().next_unused
+            EXITING.slots.free.lock().next_unused
         })
         .join()
         .unwrap();
         assert!(used >= 40);
-        let free = EXITING.free.lock();
+        let free = EXITING.slots.free.lock();
         assert_eq!(free.free.len(), free.next_unused as usize, "every slot is free again");
         let mut sorted = free.free.clone();
         sorted.sort_unstable();
@@ -864,7 +637,7 @@ mod tests {
         for h in later {
             WRAPPING.take(h).unwrap();
         }
-        assert!(!WRAPPING.free.lock().free.contains(&(index as u32)));
+        assert!(!WRAPPING.slots.free.lock().free.contains(&(index as u32)));
     }
 
     #[test]
@@ -872,7 +645,7 @@ mod tests {
         let h = TABLE.insert("many".into()).unwrap();
         let slot = TABLE.slot((h & 0xffff_ffff) as usize - 1).unwrap();
         // All but one of the shared users the counter can hold.
-        slot.state.fetch_add(READERS - READER, Ordering::SeqCst);
+        slot.add_users_for_test(READERS / READER - 1, 0);
         let last_one = TABLE.try_shared(h).unwrap();
         let before = slot.state.load(Ordering::SeqCst);
         let e = TABLE.refusal_error(TABLE.try_shared(h).err().expect("refused"));
@@ -886,7 +659,7 @@ mod tests {
         slot.state.fetch_sub(READERS - READER, Ordering::SeqCst);
 
         // The same for pins (users of the action).
-        slot.state.fetch_add(PINS, Ordering::SeqCst);
+        slot.add_users_for_test(0, PINS);
         let before = slot.state.load(Ordering::SeqCst);
         let e = TABLE.run_action(h).unwrap_err();
         assert!(e.message().contains("at once"), "{e}");
@@ -925,7 +698,7 @@ mod tests {
         let releaser = std::thread::spawn(move || SHARED.release_shared(h));
         let slot = SHARED.slot((h & 0xffff_ffff) as usize - 1).unwrap();
         while slot.state.load(Ordering::SeqCst) & EXCLUSIVE == 0 {
-            std::thread::yield_now();
+            thread::yield_now();
         }
         assert_eq!(SHARED.try_shared(h).err(), Some(Refusal::Busy), "a release in progress");
         assert_eq!(

@@ -6,7 +6,10 @@
 //! connections never pass through here.
 
 use crate::sync::ForkMutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Acquire, Ordering::Release, Ordering::SeqCst};
+use crate::prim::thread;
+use crate::prim::Ordering::{Acquire, Release, SeqCst};
+use crate::prim::{AtomicBool, AtomicU32};
+// Weak has no loom twin; this module is not built under loom.
 use std::sync::{Arc, Weak};
 
 /// How deep its connection is inside SQLite calls (a gated connection
@@ -60,7 +63,7 @@ impl SqliteCall {
             }
             flag.0.fetch_sub(1, SeqCst);
             while CALLS_PENDING.load(Acquire) {
-                std::thread::yield_now();
+                thread::yield_now();
             }
         }
     }
@@ -83,7 +86,7 @@ pub(super) fn wait_for_calls() {
     // SAFETY: the lock is held (just taken) and never through a guard.
     for flag in unsafe { &*CALL_FLAGS.data_ptr() }.iter().filter_map(Weak::upgrade) {
         while flag.0.load(SeqCst) != 0 {
-            std::thread::yield_now();
+            thread::yield_now();
         }
     }
 }
