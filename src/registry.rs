@@ -2,17 +2,24 @@
 
 use crate::pool::PoolShared;
 use crate::sync::ForkMutex;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
 
+/// The pools of the process; may hold dropped ones (upgrade fails) until
+/// the next prune.
 pub(crate) static LIVE_POOLS: ForkMutex<Vec<Weak<PoolShared>>> = ForkMutex::new(Vec::new());
+
+/// The list's length at which `register` next drops dead entries: twice the
+/// live ones after the last prune, so that each open costs O(1) amortised
+/// (a prune on every open made opening the n-th pool O(n)).
+static PRUNE_AT_LEN: AtomicUsize = AtomicUsize::new(MIN_PRUNE_LEN);
+const MIN_PRUNE_LEN: usize = 64;
 
 pub(crate) fn register(pool: &Arc<PoolShared>) {
     let mut pools = LIVE_POOLS.lock();
-    pools.retain(|p| p.strong_count() > 0);
+    if pools.len() >= PRUNE_AT_LEN.load(Relaxed) {
+        pools.retain(|p| p.strong_count() > 0);
+        PRUNE_AT_LEN.store((pools.len() * 2).max(MIN_PRUNE_LEN), Relaxed);
+    }
     pools.push(Arc::downgrade(pool));
-}
-
-/// The pools alive now (the registry lock is not held while they are used).
-pub(crate) fn live_pools() -> Vec<Arc<PoolShared>> {
-    LIVE_POOLS.lock().iter().filter_map(Weak::upgrade).collect()
 }

@@ -9,8 +9,10 @@
 //!   the least recently used shared pool, then waits (up to its own checkout
 //!   timeout) for a connection to be closed;
 //! - an idle timeout: the idle connections of a pool that nobody used for
-//!   `idle_timeout` are closed at the next sweep (each `open_shared` sweeps,
-//!   and so does `sweep`). The pool itself stays and reopens on demand.
+//!   `idle_timeout` are closed at the next sweep (`sweep`, the monitor
+//!   thread every second, and `open_shared` at most once per monitor tick,
+//!   so that opening thousands of files does not scan them all each time).
+//!   The pool itself stays and reopens on demand.
 //!
 //! A pool leaves the registry, and is closed, when its last reference is
 //! released.
@@ -20,6 +22,8 @@ use crate::monitor;
 use crate::options::Options;
 use crate::pool::Pool;
 use crate::sync::ForkMutex;
+use hashbrown::HashMap;
+use std::hash::BuildHasher;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -39,8 +43,26 @@ struct Entry {
     last_used_ms: u64,
 }
 
+/// The registry's hash maps' hasher (std's SipHash; `const`-constructible,
+/// unlike std's RandomState, for the static registry).
+#[derive(Clone, Copy, Default)]
+struct KeyHasher;
+
+impl BuildHasher for KeyHasher {
+    type Hasher = std::collections::hash_map::DefaultHasher;
+    fn build_hasher(&self) -> Self::Hasher {
+        Self::Hasher::new()
+    }
+}
+
 struct Registry {
-    entries: Vec<Entry>,
+    /// By pool id (`Pool::id`): open and release cost O(1) with thousands
+    /// of pools.
+    entries: HashMap<usize, Entry, KeyHasher>,
+    /// The pools of each canonical file (one per set of options).
+    by_key: HashMap<String, Vec<usize>, KeyHasher>,
+    /// When `open_shared` last swept (coarse clock, ms).
+    last_sweep_ms: u64,
     max_connections: u32,
     idle_timeout: Option<Duration>,
     idle_disposals: u64,
@@ -48,7 +70,9 @@ struct Registry {
 }
 
 static REGISTRY: ForkMutex<Registry> = ForkMutex::new(Registry {
-    entries: Vec::new(),
+    entries: HashMap::with_hasher(KeyHasher),
+    by_key: HashMap::with_hasher(KeyHasher),
+    last_sweep_ms: 0,
     max_connections: 0,
     idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
     idle_disposals: 0,
@@ -175,15 +199,17 @@ pub fn open_shared(path: &str, opts: &Options) -> Result<Pool> {
     let key = canonical_key(path);
     let found = {
         let mut reg = REGISTRY.lock();
-        let found = reg
-            .entries
-            .iter_mut()
-            .find(|e| e.key == key && e.pool.options() == opts && !e.pool.is_closed())
-            .map(|e| {
-                e.refs += 1;
-                e.pool.clone()
-            });
-        let idle = sweep_locked(&mut reg);
+        let found = reg.find(&key, opts).map(|e| {
+            e.refs += 1;
+            e.pool.clone()
+        });
+        // Not at every open: a sweep looks at every shared pool.
+        let now = monitor::refresh_clock();
+        let idle = if now.saturating_sub(reg.last_sweep_ms) >= monitor::TICK.as_millis() as u64 {
+            sweep_locked(&mut reg)
+        } else {
+            Vec::new()
+        };
         drop(reg);
         dispose_all(idle);
         found
@@ -195,11 +221,7 @@ pub fn open_shared(path: &str, opts: &Options) -> Result<Pool> {
     // the registry lock.
     let opened = Pool::open_in(path, opts.clone(), true)?;
     let mut reg = REGISTRY.lock();
-    if let Some(e) = reg
-        .entries
-        .iter_mut()
-        .find(|e| e.key == key && e.pool.options() == opts && !e.pool.is_closed())
-    {
+    if let Some(e) = reg.find(&key, opts) {
         // Another thread opened it meanwhile: use theirs.
         e.refs += 1;
         let pool = e.pool.clone();
@@ -207,14 +229,40 @@ pub fn open_shared(path: &str, opts: &Options) -> Result<Pool> {
         let _ = opened.close();
         return Ok(pool);
     }
-    reg.entries.push(Entry {
+    let id = opened.id();
+    reg.by_key.entry_ref(key.as_str()).or_default().push(id);
+    let entry = Entry {
         key,
         pool: opened.clone(),
         refs: 1,
         seen_checkouts: 0,
         last_used_ms: monitor::refresh_clock(),
-    });
+    };
+    reg.entries.insert(id, entry);
     Ok(opened)
+}
+
+impl Registry {
+    /// The open pool for `key` with options `opts`.
+    fn find(&mut self, key: &str, opts: &Options) -> Option<&mut Entry> {
+        let ids = self.by_key.get(key)?;
+        let id = *ids.iter().find(|id| {
+            let pool = &self.entries[*id].pool;
+            pool.options() == opts && !pool.is_closed()
+        })?;
+        self.entries.get_mut(&id)
+    }
+
+    fn remove(&mut self, id: usize) -> Option<Entry> {
+        let entry = self.entries.remove(&id)?;
+        if let Some(ids) = self.by_key.get_mut(entry.key.as_str()) {
+            ids.retain(|other| *other != id);
+            if ids.is_empty() {
+                self.by_key.remove(entry.key.as_str());
+            }
+        }
+        Some(entry)
+    }
 }
 
 /// Gives back one reference taken by [`open_shared`]; the last one closes
@@ -222,17 +270,17 @@ pub fn open_shared(path: &str, opts: &Options) -> Result<Pool> {
 /// registry is misuse.
 pub fn release(pool: &Pool) -> Result<()> {
     let mut reg = REGISTRY.lock();
-    let Some(at) = reg.entries.iter().position(|e| e.pool.same_pool(pool)) else {
+    let Some(entry) = reg.entries.get_mut(&pool.id()) else {
         return Err(Error::misuse(format!(
             "the pool on '{}' is not in the shared registry (released too often?)",
             pool.path()
         )));
     };
-    reg.entries[at].refs -= 1;
-    if reg.entries[at].refs > 0 {
+    entry.refs -= 1;
+    if entry.refs > 0 {
         return Ok(());
     }
-    let entry = reg.entries.swap_remove(at);
+    let entry = reg.remove(pool.id()).expect("found just above");
     drop(reg);
     if entry.pool.is_closed() {
         return Ok(());
@@ -242,12 +290,7 @@ pub fn release(pool: &Pool) -> Result<()> {
 
 /// References held on a shared pool now (0 when it is not in the registry).
 pub fn references(pool: &Pool) -> usize {
-    REGISTRY
-        .lock()
-        .entries
-        .iter()
-        .find(|e| e.pool.same_pool(pool))
-        .map_or(0, |e| e.refs)
+    REGISTRY.lock().entries.get(&pool.id()).map_or(0, |e| e.refs)
 }
 
 /// Sets the connection budget (0: no limit) and the idle timeout (`None`:
@@ -296,6 +339,7 @@ pub fn stats() -> SharedStats {
 /// not used for the idle timeout that still hold idle connections.
 fn sweep_locked(reg: &mut Registry) -> Vec<Pool> {
     let now = monitor::refresh_clock();
+    reg.last_sweep_ms = now;
     note_use(reg, now);
     let Some(timeout) = reg.idle_timeout else {
         return Vec::new();
@@ -303,11 +347,11 @@ fn sweep_locked(reg: &mut Registry) -> Vec<Pool> {
     let timeout_ms = timeout.as_millis().min(u64::MAX as u128) as u64;
     let idle: Vec<Pool> = reg
         .entries
-        .iter()
+        .values()
         .filter(|e| now.saturating_sub(e.last_used_ms) >= timeout_ms)
         .filter(|e| {
-            let s = e.pool.stats();
-            s.idle > 0 && s.checked_out == 0
+            let (_, checked_out, idle) = e.pool.use_counts();
+            idle > 0 && checked_out == 0
         })
         .map(|e| e.pool.clone())
         .collect();
@@ -316,10 +360,10 @@ fn sweep_locked(reg: &mut Registry) -> Vec<Pool> {
 }
 
 fn note_use(reg: &mut Registry, now: u64) {
-    for e in &mut reg.entries {
-        let s = e.pool.stats();
-        if s.checkouts != e.seen_checkouts || s.checked_out > 0 {
-            e.seen_checkouts = s.checkouts;
+    for e in reg.entries.values_mut() {
+        let (checkouts, checked_out, _) = e.pool.use_counts();
+        if checkouts != e.seen_checkouts || checked_out > 0 {
+            e.seen_checkouts = checkouts;
             e.last_used_ms = now;
         }
     }
@@ -340,8 +384,8 @@ fn evict_least_recently_used() -> bool {
         note_use(&mut reg, now);
         let victim = reg
             .entries
-            .iter()
-            .filter(|e| e.pool.stats().idle > 0)
+            .values()
+            .filter(|e| e.pool.use_counts().2 > 0)
             .min_by_key(|e| e.last_used_ms)
             .map(|e| e.pool.clone());
         if victim.is_some() {
