@@ -23,3 +23,29 @@ pub(crate) fn register(pool: &Arc<PoolShared>) {
     }
     pools.push(Arc::downgrade(pool));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Options, Pool};
+
+    /// Issue 11: the list is pruned amortised, not on every open; dropped
+    /// pools must still leave it, or a process opening and closing pools
+    /// for ever would grow it for ever.
+    #[test]
+    fn dropped_pools_leave_the_list_and_it_stays_bounded() {
+        let dir = std::env::temp_dir().join(format!("sqlpool-registry-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("r.db");
+        std::fs::write(&path, b"").unwrap();
+        let mut most = 0;
+        for _ in 0..1_000 {
+            let pool = Pool::open(path.to_str().unwrap(), Options::default()).unwrap();
+            most = most.max(LIVE_POOLS.lock().len());
+            drop(pool);
+        }
+        // Other tests of this binary open a few pools meanwhile.
+        assert!(most < 200, "the list grew to {most} entries for about one live pool");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
