@@ -2,7 +2,8 @@
 //! none (the machine is noisy); run by hand:
 //! `cargo test --release --test many_pools -- --ignored --nocapture --test-threads=1`
 //! (one test per process: `... many_pools open_pools`, `... open_shared`,
-//! or `... raw_connections`, the floor: SQLite connections without a pool).
+//! `... open_shared_with_a_budget`, or `... raw_connections`, the floor:
+//! SQLite connections without a pool).
 //! Files are spread over directories of 100, so that the times are not the
 //! file system's lookups in one huge directory.
 
@@ -147,4 +148,18 @@ fn open_shared() {
     for pool in pools {
         shared::release(&pool).unwrap();
     }
+}
+
+#[test]
+#[ignore = "prints times; run by hand (see the file's header)"]
+fn open_shared_with_a_budget() {
+    // 64 connections for 10,000 files: each open closes another pool's idle one.
+    shared::set_limits(64, None);
+    let pools = run("many-shared-budget", |p| {
+        shared::open_shared(p, &Options::default()).unwrap()
+    });
+    for pool in pools {
+        shared::release(&pool).unwrap();
+    }
+    shared::set_limits(0, None);
 }
