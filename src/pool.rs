@@ -489,6 +489,7 @@ impl PoolShared {
         // Given back on every way out but success, panics included.
         let budget_unit = match self.budgeted {
             true => Some(crate::shared::acquire_connection(
+                self.id(),
                 &self.path,
                 self.opts.timeout,
                 || self.core.lock().is_closed(),
@@ -578,10 +579,15 @@ impl PoolShared {
         for conn in conns {
             drop(conn);
             if self.budgeted {
-                crate::shared::release_connection();
+                crate::shared::release_connection(self.id());
             }
             self.counters.closed.fetch_add(1, Relaxed);
         }
+    }
+
+    /// The same as `Pool::id` for this pool's handles.
+    fn id(&self) -> usize {
+        self as *const PoolShared as usize
     }
 
     fn stats(&self) -> Stats {

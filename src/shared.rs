@@ -84,6 +84,9 @@ struct Budget {
     open: u32,
     /// Mirrors `Registry::max_connections`, read without the registry lock.
     max: u32,
+    /// The connections each shared pool (by `Pool::id`) holds, for the
+    /// eviction to look only at pools that hold some, not at every pool.
+    holders: HashMap<usize, u32, KeyHasher>,
     waiters: Vec<Thread>,
     waits: u64,
     timeouts: u64,
@@ -92,6 +95,7 @@ struct Budget {
 static BUDGET: ForkMutex<Budget> = ForkMutex::new(Budget {
     open: 0,
     max: 0,
+    holders: HashMap::with_hasher(KeyHasher),
     waiters: Vec::new(),
     waits: 0,
     timeouts: 0,
@@ -147,6 +151,7 @@ pub(crate) unsafe fn reset_after_fork_in_child() {
     unsafe {
         let budget = &mut *BUDGET.data_ptr();
         budget.open = 0;
+        budget.holders.clear();
         for waiter in budget.waiters.drain(..) {
             std::mem::forget(waiter);
         }
@@ -361,12 +366,19 @@ fn sweep_locked(reg: &mut Registry) -> Vec<Pool> {
 
 fn note_use(reg: &mut Registry, now: u64) {
     for e in reg.entries.values_mut() {
-        let (checkouts, checked_out, _) = e.pool.use_counts();
-        if checkouts != e.seen_checkouts || checked_out > 0 {
-            e.seen_checkouts = checkouts;
-            e.last_used_ms = now;
-        }
+        note_entry_use(e, now);
     }
+}
+
+/// Notes whether the entry's pool was used since the last look; returns its
+/// connections checked out and idle now.
+fn note_entry_use(e: &mut Entry, now: u64) -> (u32, u32) {
+    let (checkouts, checked_out, idle) = e.pool.use_counts();
+    if checkouts != e.seen_checkouts || checked_out > 0 {
+        e.seen_checkouts = checkouts;
+        e.last_used_ms = now;
+    }
+    (checked_out, idle)
 }
 
 fn dispose_all(pools: Vec<Pool>) {
@@ -378,16 +390,24 @@ fn dispose_all(pools: Vec<Pool>) {
 /// Closes the idle connections of the least recently used shared pool that
 /// has some. False when no pool has an idle connection.
 fn evict_least_recently_used() -> bool {
+    // Only pools holding connections can have idle ones: O(budget), not
+    // O(shared pools), per eviction.
+    let holders: Vec<usize> = BUDGET.lock().holders.keys().copied().collect();
     let victim = {
         let mut reg = REGISTRY.lock();
         let now = monitor::refresh_clock();
-        note_use(&mut reg, now);
-        let victim = reg
-            .entries
-            .values()
-            .filter(|e| e.pool.use_counts().2 > 0)
-            .min_by_key(|e| e.last_used_ms)
-            .map(|e| e.pool.clone());
+        // (last used, pool id) of the least recently used with idle ones.
+        let mut lru: Option<(u64, usize)> = None;
+        for id in holders {
+            let Some(e) = reg.entries.get_mut(&id) else {
+                continue;
+            };
+            let (_, idle) = note_entry_use(e, now);
+            if idle > 0 && lru.is_none_or(|(used, _)| e.last_used_ms < used) {
+                lru = Some((e.last_used_ms, id));
+            }
+        }
+        let victim = lru.map(|(_, id)| reg.entries[&id].pool.clone());
         if victim.is_some() {
             reg.budget_evictions += 1;
         }
@@ -408,7 +428,7 @@ fn evict_least_recently_used() -> bool {
 /// back (`release_connection`).
 #[must_use = "dropping the unit gives it back at once"]
 pub(crate) struct BudgetUnit {
-    _private: (),
+    pool_id: usize,
 }
 
 impl BudgetUnit {
@@ -420,14 +440,20 @@ impl BudgetUnit {
 
 impl Drop for BudgetUnit {
     fn drop(&mut self) {
-        release_connection();
+        release_connection(self.pool_id);
     }
 }
 
 /// Takes one unit of the connection budget for a shared pool about to open
 /// a connection, waiting up to `timeout` (the pool's checkout timeout).
 /// Fails with `Closed` as soon as `closed()` says the pool was closed.
-pub(crate) fn acquire_connection(path: &str, timeout: Duration, closed: impl Fn() -> bool) -> Result<BudgetUnit> {
+/// `pool_id` is the pool's `Pool::id`.
+pub(crate) fn acquire_connection(
+    pool_id: usize,
+    path: &str,
+    timeout: Duration,
+    closed: impl Fn() -> bool,
+) -> Result<BudgetUnit> {
     let start = Instant::now();
     let mut counted_wait = false;
     loop {
@@ -435,7 +461,8 @@ pub(crate) fn acquire_connection(path: &str, timeout: Duration, closed: impl Fn(
             let mut budget = BUDGET.lock();
             if budget.max == 0 || budget.open < budget.max {
                 budget.open += 1;
-                return Ok(BudgetUnit { _private: () });
+                *budget.holders.entry(pool_id).or_insert(0) += 1;
+                return Ok(BudgetUnit { pool_id });
             }
         }
         if closed() {
@@ -484,10 +511,17 @@ pub(crate) fn wake_budget_waiters() {
     }
 }
 
-/// Gives back the unit of a shared pool's connection that was closed.
-pub(crate) fn release_connection() {
+/// Gives back the unit of a shared pool's connection that was closed
+/// (`pool_id`: the pool's `Pool::id`).
+pub(crate) fn release_connection(pool_id: usize) {
     let mut budget = BUDGET.lock();
     budget.open = budget.open.saturating_sub(1);
+    if let Some(held) = budget.holders.get_mut(&pool_id) {
+        *held -= 1;
+        if *held == 0 {
+            budget.holders.remove(&pool_id);
+        }
+    }
     for w in budget.waiters.drain(..) {
         w.unpark();
     }
