@@ -458,8 +458,9 @@ int sqlpool_options_set_timeout_ms(struct sqlpool_options *opts, uint64_t ms);
 
 /**
  * Replace, at checkout, a connection whose database file was replaced or
- * removed, or which hit a fatal error (default on). Costs one atomic load
- * per checkout; the file is checked by a background thread.
+ * removed, or which hit a fatal error (default on). Costs two atomic loads
+ * per checkout; the file is checked by a background thread every 50 ms
+ * while the pool is used, and by the first checkout of a pool idle longer.
  */
 int sqlpool_options_set_pre_ping(struct sqlpool_options *opts, bool on);
 
@@ -1047,8 +1048,10 @@ int sqlpool_shared_set_limits(uint32_t max_connections, int64_t idle_timeout_ms)
 
 /**
  * Closes now the idle connections of every shared pool not used for the
- * idle timeout (sqlpool_open_shared() does this too), and writes how many
- * pools it disposed to `*out_disposed` (which may be NULL). Thread-safe.
+ * idle timeout, and writes how many pools it disposed to `*out_disposed`
+ * (which may be NULL). Thread-safe. A background thread does this every
+ * second, and sqlpool_open_shared() at most once per 50 ms (so that
+ * opening thousands of files does not look at every pool each time).
  *
  * # Safety
  * `out_disposed` is NULL or points to writable memory for a uint32_t.

@@ -1,7 +1,21 @@
 //! pre_ping's watch on the database file: notices when it is replaced or
 //! removed (and, for `immutable=1` URIs, written in place).
+//!
+//! Files are checked lazily, so that thousands of idle pools cost the
+//! monitor nothing: the monitor checks at each tick only the files of pools
+//! used since the last tick; a checkout of a pool not used lately checks its
+//! file itself. The checkout's fast path is one atomic load (`freshness`).
 
 use crate::sync::ForkMutex;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Not on the monitor's list: the last check may be old, so the next
+/// checkout checks the file itself.
+const STALE: u8 = 0;
+/// On the monitor's list, checked at its last tick, not used since.
+const CHECKED: u8 = 1;
+/// On the monitor's list and used since its last tick.
+const IN_USE: u8 = 2;
 
 pub(crate) struct WatchedFile {
     path: String,
@@ -9,6 +23,14 @@ pub(crate) struct WatchedFile {
     /// trust the file never to change and would not see an in-place write.
     content_too: bool,
     identity: ForkMutex<Option<FileIdentity>>,
+    /// STALE, CHECKED or IN_USE.
+    freshness: AtomicU8,
+}
+
+/// What a checkout of a pool not used since the monitor's last tick did.
+pub(crate) struct FirstUse {
+    /// The monitor must now watch this pool (it was not on its list).
+    pub(crate) start_watching: bool,
 }
 
 /// What pre_ping compares: device and inode (replaced or removed), and for
@@ -33,18 +55,67 @@ impl WatchedFile {
             identity: ForkMutex::new(file_identity(&path, content_too)),
             content_too,
             path,
+            freshness: AtomicU8::new(STALE),
         }
     }
 
-    /// Compares the file with the last identity seen; true when it changed.
-    pub(crate) fn changed(&self) -> bool {
+    /// Compares the file with the last identity seen and, when it changed,
+    /// calls `on_change` before any other check can report it unchanged:
+    /// a concurrent checker that finds no change knows `on_change` is done.
+    pub(crate) fn check(&self, on_change: impl FnOnce()) {
         let now = file_identity(&self.path, self.content_too);
         let mut seen = self.identity.lock();
         if *seen != now {
             *seen = now;
+            on_change();
+        }
+    }
+
+    /// The checkout's fast path: true when the pool was used since the
+    /// monitor's last tick, whose check is then recent enough.
+    #[inline]
+    pub(crate) fn used_this_tick(&self) -> bool {
+        self.freshness.load(Ordering::Acquire) == IN_USE
+    }
+
+    /// The checkout's slow path (once per pool and tick): checks the file now
+    /// unless the monitor checked it at its last tick, and marks the pool used.
+    #[cold]
+    pub(crate) fn first_use(&self, on_change: impl Fn()) -> FirstUse {
+        let checked_now = self.freshness.load(Ordering::Acquire) == STALE;
+        if checked_now {
+            self.check(&on_change);
+        }
+        let before = self.freshness.swap(IN_USE, Ordering::AcqRel);
+        if before == STALE && !checked_now {
+            // The monitor let the pool go between the load and the swap.
+            self.check(&on_change);
+        }
+        FirstUse {
+            start_watching: before == STALE,
+        }
+    }
+
+    /// The monitor's tick, for a pool on its list: checks the file of a pool
+    /// used since the last tick; lets go of one that was not (its next
+    /// checkout checks the file itself). True while the pool stays watched.
+    pub(crate) fn tick(&self, on_change: impl FnOnce()) -> bool {
+        if self
+            .freshness
+            .compare_exchange(IN_USE, CHECKED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.check(on_change);
             return true;
         }
-        false
+        match self
+            .freshness
+            .compare_exchange(CHECKED, STALE, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => false,
+            // A checkout marked it used meanwhile: keep it.
+            Err(now) => now != STALE,
+        }
     }
 
     pub(crate) fn lock_for_fork(&self) {
@@ -63,6 +134,8 @@ impl WatchedFile {
     pub(crate) unsafe fn reset_after_fork_in_child(&self) {
         // SAFETY: the caller's contract.
         unsafe { self.identity.reset_after_fork_in_child() }
+        // The child has no monitor thread (nor list) yet: checkouts check.
+        self.freshness.store(STALE, Ordering::Relaxed);
     }
 }
 
@@ -89,6 +162,12 @@ mod tests {
     use super::*;
     use std::time::{Duration, SystemTime};
 
+    fn changed(watched: &WatchedFile) -> bool {
+        let mut changed = false;
+        watched.check(|| changed = true);
+        changed
+    }
+
     fn temp_file(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("sqlpool-file-watch-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -107,9 +186,9 @@ mod tests {
         file.set_modified(year_2300).unwrap();
         let p = path.to_str().unwrap();
         let watched = WatchedFile::new(p.to_owned(), &format!("file:{p}?immutable=1"));
-        assert!(!watched.changed());
+        assert!(!changed(&watched));
         file.set_modified(year_2300 + Duration::from_secs(1)).unwrap();
-        assert!(watched.changed(), "an in-place change of a file dated 2300 is seen");
+        assert!(changed(&watched), "an in-place change of a file dated 2300 is seen");
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
@@ -118,12 +197,48 @@ mod tests {
         let path = temp_file("replace");
         let p = path.to_str().unwrap();
         let watched = WatchedFile::new(p.to_owned(), p);
-        assert!(!watched.changed());
+        assert!(!changed(&watched));
         let other = path.with_extension("new");
         std::fs::write(&other, b"y").unwrap();
         std::fs::rename(&other, &path).unwrap();
-        assert!(watched.changed());
-        assert!(!watched.changed());
+        assert!(changed(&watched));
+        assert!(!changed(&watched));
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    fn replace(path: &std::path::Path) {
+        let other = path.with_extension("new");
+        std::fs::write(&other, b"y").unwrap();
+        std::fs::rename(&other, path).unwrap();
+    }
+
+    /// Issue 11: an idle pool is not checked by the monitor, so its first
+    /// checkout checks the file itself; a pool in use is checked at each
+    /// tick, and let go after a tick without use.
+    #[test]
+    fn first_use_after_idle_checks_the_file_and_ticks_let_unused_pools_go() {
+        let path = temp_file("lazy");
+        let p = path.to_str().unwrap();
+        let watched = WatchedFile::new(p.to_owned(), p);
+        let changes = std::cell::Cell::new(0);
+        let bump = || changes.set(changes.get() + 1);
+        assert!(!watched.used_this_tick());
+        replace(&path);
+        assert!(watched.first_use(bump).start_watching);
+        assert_eq!(changes.get(), 1, "the first use after idle checked the file");
+        assert!(watched.used_this_tick());
+        assert!(!watched.first_use(bump).start_watching, "already watched");
+        replace(&path);
+        assert!(watched.tick(bump), "used: checked and kept");
+        assert_eq!(changes.get(), 2);
+        assert!(!watched.used_this_tick());
+        assert!(!watched.first_use(bump).start_watching, "checked at the last tick: no check");
+        assert_eq!(changes.get(), 2);
+        assert!(watched.tick(bump));
+        assert!(!watched.tick(bump), "a tick without use lets the pool go");
+        replace(&path);
+        assert!(watched.first_use(bump).start_watching);
+        assert_eq!(changes.get(), 3);
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 }

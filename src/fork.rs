@@ -142,6 +142,7 @@ extern "C" fn prepare() {
     call_gate::wait_for_calls();
     crate::shared::lock_for_fork();
     LIVE_POOLS.lock_for_fork();
+    monitor::lock_for_fork();
     // SAFETY: the registry lock is held (taken just above), so the list
     // cannot change while it is read.
     let pools: Vec<Arc<PoolShared>> = unsafe { &*LIVE_POOLS.data_ptr() }
@@ -195,10 +196,12 @@ fn release(in_child: bool) {
         }
         if in_child {
             HELD.reset_after_fork_in_child();
+            monitor::reset_after_fork_in_child();
             LIVE_POOLS.reset_after_fork_in_child();
             crate::shared::reset_after_fork_in_child();
         } else {
             HELD.unlock_after_fork_in_parent();
+            monitor::unlock_after_fork_in_parent();
             LIVE_POOLS.unlock_after_fork_in_parent();
             crate::shared::unlock_after_fork_in_parent();
         }

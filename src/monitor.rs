@@ -1,11 +1,14 @@
 //! A background thread that keeps a coarse clock and watches database files,
 //! so that checkout reads neither the clock nor the file system: recycle
 //! compares with the coarse clock and pre_ping with a file generation, each
-//! one atomic load.
+//! one atomic load. Each tick costs nothing per idle pool: only pools used
+//! since the last tick have their file checked (src/file_watch.rs), and only
+//! pools with a leak_threshold are looked at for leaks.
 
-use crate::registry;
+use crate::pool::PoolShared;
+use crate::sync::ForkMutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 /// How often the clock advances and the files are checked.
@@ -17,6 +20,22 @@ const SWEEP_EVERY_TICKS: u64 = 20;
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 static COARSE_MS: AtomicU64 = AtomicU64::new(0);
 static RUNNING: AtomicBool = AtomicBool::new(false);
+
+/// Pools whose file is checked at each tick: those used since the last one.
+static FILE_WATCHED: ForkMutex<Vec<Weak<PoolShared>>> = ForkMutex::new(Vec::new());
+/// Pools with a leak_threshold, looked at each tick.
+static LEAK_WATCHED: ForkMutex<Vec<Weak<PoolShared>>> = ForkMutex::new(Vec::new());
+
+/// Has the monitor check `pool`'s file at each tick while it is used.
+pub(crate) fn watch_file(pool: &Arc<PoolShared>) {
+    FILE_WATCHED.lock().push(Arc::downgrade(pool));
+    ensure_running();
+}
+
+/// Has the monitor look for `pool`'s leaks at each tick, while it lives.
+pub(crate) fn watch_leaks(pool: &Arc<PoolShared>) {
+    LEAK_WATCHED.lock().push(Arc::downgrade(pool));
+}
 
 fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
@@ -63,14 +82,66 @@ pub(crate) fn ensure_running() {
 
 fn run_tick(tick: u64) {
     refresh_clock();
-    for pool in registry::live_pools() {
-        pool.check_file();
+    check_used_files();
+    let leak_watched: Vec<Arc<PoolShared>> = {
+        let mut list = LEAK_WATCHED.lock();
+        list.retain(|p| p.strong_count() > 0);
+        list.iter().filter_map(Weak::upgrade).collect()
+    };
+    for pool in leak_watched {
         pool.check_leaks();
     }
     // Shared pools of files not used lately give back their idle
     // connections even when no one opens another shared pool.
     if tick % SWEEP_EVERY_TICKS == 0 {
         crate::shared::sweep();
+    }
+}
+
+/// Checks the files of the pools used since the last tick, and lets go of
+/// the others. The list is taken whole, so that checkouts that start
+/// watching meanwhile do not wait for the file checks.
+fn check_used_files() {
+    let watched = std::mem::take(&mut *FILE_WATCHED.lock());
+    if watched.is_empty() {
+        return;
+    }
+    let mut kept = Vec::with_capacity(watched.len());
+    for weak in watched {
+        if weak.upgrade().is_some_and(|pool| pool.tick_file_watch()) {
+            kept.push(weak);
+        }
+    }
+    FILE_WATCHED.lock().extend(kept);
+}
+
+/// Fork prepare handler's part (crate::fork).
+pub(crate) fn lock_for_fork() {
+    FILE_WATCHED.lock_for_fork();
+    LEAK_WATCHED.lock_for_fork();
+}
+
+/// # Safety
+/// Only after `lock_for_fork` on this thread.
+pub(crate) unsafe fn unlock_after_fork_in_parent() {
+    // SAFETY: lock_for_fork took both locks on this thread.
+    unsafe {
+        LEAK_WATCHED.unlock_after_fork_in_parent();
+        FILE_WATCHED.unlock_after_fork_in_parent();
+    }
+}
+
+/// # Safety
+/// Only in a forked child, after `lock_for_fork` in the parent.
+pub(crate) unsafe fn reset_after_fork_in_child() {
+    // SAFETY: lock_for_fork took both locks on the thread that is now the
+    // child's only one. The child's pools start unwatched (their files are
+    // checked at their next checkout), so the list starts empty; its
+    // entries are forgotten, not dropped, like the rest of the parent's state.
+    unsafe {
+        std::mem::forget(std::mem::take(&mut *FILE_WATCHED.data_ptr()));
+        FILE_WATCHED.reset_after_fork_in_child();
+        LEAK_WATCHED.reset_after_fork_in_child();
     }
 }
 

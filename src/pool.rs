@@ -121,6 +121,9 @@ impl Pool {
         }
         shared.core.add_idle(first);
         registry::register(&shared);
+        if shared.opts.leak_threshold.is_some() {
+            monitor::watch_leaks(&shared);
+        }
         if shared.needs_monitor() {
             monitor::ensure_running();
         }
@@ -143,6 +146,7 @@ impl Pool {
     /// Takes a connection if one is free (or may be opened) now, without
     /// waiting; `Ok(None)` when the caller would have to wait.
     pub fn try_checkout(&self) -> Result<Option<PooledConnection>> {
+        self.note_file_use();
         Ok(self.shared.try_checkout()?.map(|conn| PooledConnection {
             conn: Some(conn),
             pool: self.shared.clone(),
@@ -151,11 +155,29 @@ impl Pool {
 
     /// Takes a connection, waiting up to `timeout` (instead of the pool's).
     pub fn checkout_timeout(&self, timeout: std::time::Duration) -> Result<PooledConnection> {
+        self.note_file_use();
         let conn = self.shared.checkout(timeout)?;
         Ok(PooledConnection {
             conn: Some(conn),
             pool: self.shared.clone(),
         })
+    }
+
+    /// pre_ping: makes sure the file was checked within the monitor's last
+    /// tick before a connection is chosen. One atomic load when the pool was
+    /// used since that tick; otherwise (once per tick) the file is checked
+    /// now unless the monitor just did, and the monitor watches the pool.
+    #[inline]
+    fn note_file_use(&self) {
+        let Some(watched) = &self.shared.watched_file else {
+            return;
+        };
+        if !self.shared.opts.pre_ping || watched.used_this_tick() {
+            return;
+        }
+        if watched.first_use(|| self.shared.file_replaced()).start_watching {
+            monitor::watch_file(&self.shared);
+        }
     }
 
     /// Closes the idle connections; new ones are opened on demand.
@@ -252,6 +274,20 @@ impl Pool {
     /// that may have left the pool's state broken.
     pub fn poison(&self) {
         self.shared.poisoned.store(true, Relaxed);
+    }
+
+    /// The pool's identity: equal for handles of the same pool, never
+    /// reused while a handle lives.
+    pub(crate) fn id(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
+    }
+
+    /// Checkouts since the pool opened, and connections checked out and idle
+    /// now: what the shared registry's sweep needs, without a full Stats.
+    pub(crate) fn use_counts(&self) -> (u64, u32, u32) {
+        let st = self.shared.core.lock();
+        let now = st.snapshot_counts();
+        (st.counts().checkouts, now.checked_out, now.idle)
     }
 
     /// True when both handles are the same pool.
@@ -453,6 +489,7 @@ impl PoolShared {
         // Given back on every way out but success, panics included.
         let budget_unit = match self.budgeted {
             true => Some(crate::shared::acquire_connection(
+                self.id(),
                 &self.path,
                 self.opts.timeout,
                 || self.core.lock().is_closed(),
@@ -542,10 +579,15 @@ impl PoolShared {
         for conn in conns {
             drop(conn);
             if self.budgeted {
-                crate::shared::release_connection();
+                crate::shared::release_connection(self.id());
             }
             self.counters.closed.fetch_add(1, Relaxed);
         }
+    }
+
+    /// The same as `Pool::id` for this pool's handles.
+    fn id(&self) -> usize {
+        self as *const PoolShared as usize
     }
 
     fn stats(&self) -> Stats {
@@ -584,8 +626,20 @@ impl PoolShared {
         let Some(watched) = &self.watched_file else {
             return;
         };
-        if watched.changed() {
-            self.file_generation.fetch_add(1, Relaxed);
+        watched.check(|| self.file_replaced());
+    }
+
+    fn file_replaced(&self) {
+        self.file_generation.fetch_add(1, Relaxed);
+    }
+
+    /// The monitor's tick for a pool it watches: checks the file when the
+    /// pool was used since the last tick. False once it was not (the pool's
+    /// next checkout checks the file itself): the monitor lets it go.
+    pub(crate) fn tick_file_watch(&self) -> bool {
+        match &self.watched_file {
+            Some(watched) if self.opts.pre_ping => watched.tick(|| self.file_replaced()),
+            _ => false,
         }
     }
 

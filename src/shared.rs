@@ -9,8 +9,10 @@
 //!   the least recently used shared pool, then waits (up to its own checkout
 //!   timeout) for a connection to be closed;
 //! - an idle timeout: the idle connections of a pool that nobody used for
-//!   `idle_timeout` are closed at the next sweep (each `open_shared` sweeps,
-//!   and so does `sweep`). The pool itself stays and reopens on demand.
+//!   `idle_timeout` are closed at the next sweep (`sweep`, the monitor
+//!   thread every second, and `open_shared` at most once per monitor tick,
+//!   so that opening thousands of files does not scan them all each time).
+//!   The pool itself stays and reopens on demand.
 //!
 //! A pool leaves the registry, and is closed, when its last reference is
 //! released.
@@ -20,6 +22,8 @@ use crate::monitor;
 use crate::options::Options;
 use crate::pool::Pool;
 use crate::sync::ForkMutex;
+use hashbrown::HashMap;
+use std::hash::BuildHasher;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -39,8 +43,26 @@ struct Entry {
     last_used_ms: u64,
 }
 
+/// The registry's hash maps' hasher (std's SipHash; `const`-constructible,
+/// unlike std's RandomState, for the static registry).
+#[derive(Clone, Copy, Default)]
+struct KeyHasher;
+
+impl BuildHasher for KeyHasher {
+    type Hasher = std::collections::hash_map::DefaultHasher;
+    fn build_hasher(&self) -> Self::Hasher {
+        Self::Hasher::new()
+    }
+}
+
 struct Registry {
-    entries: Vec<Entry>,
+    /// By pool id (`Pool::id`): open and release cost O(1) with thousands
+    /// of pools.
+    entries: HashMap<usize, Entry, KeyHasher>,
+    /// The pools of each canonical file (one per set of options).
+    by_key: HashMap<String, Vec<usize>, KeyHasher>,
+    /// When `open_shared` last swept (coarse clock, ms).
+    last_sweep_ms: u64,
     max_connections: u32,
     idle_timeout: Option<Duration>,
     idle_disposals: u64,
@@ -48,7 +70,9 @@ struct Registry {
 }
 
 static REGISTRY: ForkMutex<Registry> = ForkMutex::new(Registry {
-    entries: Vec::new(),
+    entries: HashMap::with_hasher(KeyHasher),
+    by_key: HashMap::with_hasher(KeyHasher),
+    last_sweep_ms: 0,
     max_connections: 0,
     idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
     idle_disposals: 0,
@@ -60,6 +84,9 @@ struct Budget {
     open: u32,
     /// Mirrors `Registry::max_connections`, read without the registry lock.
     max: u32,
+    /// The connections each shared pool (by `Pool::id`) holds, for the
+    /// eviction to look only at pools that hold some, not at every pool.
+    holders: HashMap<usize, u32, KeyHasher>,
     waiters: Vec<Thread>,
     waits: u64,
     timeouts: u64,
@@ -68,6 +95,7 @@ struct Budget {
 static BUDGET: ForkMutex<Budget> = ForkMutex::new(Budget {
     open: 0,
     max: 0,
+    holders: HashMap::with_hasher(KeyHasher),
     waiters: Vec::new(),
     waits: 0,
     timeouts: 0,
@@ -123,6 +151,7 @@ pub(crate) unsafe fn reset_after_fork_in_child() {
     unsafe {
         let budget = &mut *BUDGET.data_ptr();
         budget.open = 0;
+        budget.holders.clear();
         for waiter in budget.waiters.drain(..) {
             std::mem::forget(waiter);
         }
@@ -175,15 +204,17 @@ pub fn open_shared(path: &str, opts: &Options) -> Result<Pool> {
     let key = canonical_key(path);
     let found = {
         let mut reg = REGISTRY.lock();
-        let found = reg
-            .entries
-            .iter_mut()
-            .find(|e| e.key == key && e.pool.options() == opts && !e.pool.is_closed())
-            .map(|e| {
-                e.refs += 1;
-                e.pool.clone()
-            });
-        let idle = sweep_locked(&mut reg);
+        let found = reg.find(&key, opts).map(|e| {
+            e.refs += 1;
+            e.pool.clone()
+        });
+        // Not at every open: a sweep looks at every shared pool.
+        let now = monitor::refresh_clock();
+        let idle = if now.saturating_sub(reg.last_sweep_ms) >= monitor::TICK.as_millis() as u64 {
+            sweep_locked(&mut reg)
+        } else {
+            Vec::new()
+        };
         drop(reg);
         dispose_all(idle);
         found
@@ -195,11 +226,7 @@ pub fn open_shared(path: &str, opts: &Options) -> Result<Pool> {
     // the registry lock.
     let opened = Pool::open_in(path, opts.clone(), true)?;
     let mut reg = REGISTRY.lock();
-    if let Some(e) = reg
-        .entries
-        .iter_mut()
-        .find(|e| e.key == key && e.pool.options() == opts && !e.pool.is_closed())
-    {
+    if let Some(e) = reg.find(&key, opts) {
         // Another thread opened it meanwhile: use theirs.
         e.refs += 1;
         let pool = e.pool.clone();
@@ -207,14 +234,40 @@ pub fn open_shared(path: &str, opts: &Options) -> Result<Pool> {
         let _ = opened.close();
         return Ok(pool);
     }
-    reg.entries.push(Entry {
+    let id = opened.id();
+    reg.by_key.entry_ref(key.as_str()).or_default().push(id);
+    let entry = Entry {
         key,
         pool: opened.clone(),
         refs: 1,
         seen_checkouts: 0,
         last_used_ms: monitor::refresh_clock(),
-    });
+    };
+    reg.entries.insert(id, entry);
     Ok(opened)
+}
+
+impl Registry {
+    /// The open pool for `key` with options `opts`.
+    fn find(&mut self, key: &str, opts: &Options) -> Option<&mut Entry> {
+        let ids = self.by_key.get(key)?;
+        let id = *ids.iter().find(|id| {
+            let pool = &self.entries[*id].pool;
+            pool.options() == opts && !pool.is_closed()
+        })?;
+        self.entries.get_mut(&id)
+    }
+
+    fn remove(&mut self, id: usize) -> Option<Entry> {
+        let entry = self.entries.remove(&id)?;
+        if let Some(ids) = self.by_key.get_mut(entry.key.as_str()) {
+            ids.retain(|other| *other != id);
+            if ids.is_empty() {
+                self.by_key.remove(entry.key.as_str());
+            }
+        }
+        Some(entry)
+    }
 }
 
 /// Gives back one reference taken by [`open_shared`]; the last one closes
@@ -222,17 +275,17 @@ pub fn open_shared(path: &str, opts: &Options) -> Result<Pool> {
 /// registry is misuse.
 pub fn release(pool: &Pool) -> Result<()> {
     let mut reg = REGISTRY.lock();
-    let Some(at) = reg.entries.iter().position(|e| e.pool.same_pool(pool)) else {
+    let Some(entry) = reg.entries.get_mut(&pool.id()) else {
         return Err(Error::misuse(format!(
             "the pool on '{}' is not in the shared registry (released too often?)",
             pool.path()
         )));
     };
-    reg.entries[at].refs -= 1;
-    if reg.entries[at].refs > 0 {
+    entry.refs -= 1;
+    if entry.refs > 0 {
         return Ok(());
     }
-    let entry = reg.entries.swap_remove(at);
+    let entry = reg.remove(pool.id()).expect("found just above");
     drop(reg);
     if entry.pool.is_closed() {
         return Ok(());
@@ -242,12 +295,7 @@ pub fn release(pool: &Pool) -> Result<()> {
 
 /// References held on a shared pool now (0 when it is not in the registry).
 pub fn references(pool: &Pool) -> usize {
-    REGISTRY
-        .lock()
-        .entries
-        .iter()
-        .find(|e| e.pool.same_pool(pool))
-        .map_or(0, |e| e.refs)
+    REGISTRY.lock().entries.get(&pool.id()).map_or(0, |e| e.refs)
 }
 
 /// Sets the connection budget (0: no limit) and the idle timeout (`None`:
@@ -296,6 +344,7 @@ pub fn stats() -> SharedStats {
 /// not used for the idle timeout that still hold idle connections.
 fn sweep_locked(reg: &mut Registry) -> Vec<Pool> {
     let now = monitor::refresh_clock();
+    reg.last_sweep_ms = now;
     note_use(reg, now);
     let Some(timeout) = reg.idle_timeout else {
         return Vec::new();
@@ -303,11 +352,11 @@ fn sweep_locked(reg: &mut Registry) -> Vec<Pool> {
     let timeout_ms = timeout.as_millis().min(u64::MAX as u128) as u64;
     let idle: Vec<Pool> = reg
         .entries
-        .iter()
+        .values()
         .filter(|e| now.saturating_sub(e.last_used_ms) >= timeout_ms)
         .filter(|e| {
-            let s = e.pool.stats();
-            s.idle > 0 && s.checked_out == 0
+            let (_, checked_out, idle) = e.pool.use_counts();
+            idle > 0 && checked_out == 0
         })
         .map(|e| e.pool.clone())
         .collect();
@@ -316,13 +365,20 @@ fn sweep_locked(reg: &mut Registry) -> Vec<Pool> {
 }
 
 fn note_use(reg: &mut Registry, now: u64) {
-    for e in &mut reg.entries {
-        let s = e.pool.stats();
-        if s.checkouts != e.seen_checkouts || s.checked_out > 0 {
-            e.seen_checkouts = s.checkouts;
-            e.last_used_ms = now;
-        }
+    for e in reg.entries.values_mut() {
+        note_entry_use(e, now);
     }
+}
+
+/// Notes whether the entry's pool was used since the last look; returns its
+/// connections checked out and idle now.
+fn note_entry_use(e: &mut Entry, now: u64) -> (u32, u32) {
+    let (checkouts, checked_out, idle) = e.pool.use_counts();
+    if checkouts != e.seen_checkouts || checked_out > 0 {
+        e.seen_checkouts = checkouts;
+        e.last_used_ms = now;
+    }
+    (checked_out, idle)
 }
 
 fn dispose_all(pools: Vec<Pool>) {
@@ -334,16 +390,24 @@ fn dispose_all(pools: Vec<Pool>) {
 /// Closes the idle connections of the least recently used shared pool that
 /// has some. False when no pool has an idle connection.
 fn evict_least_recently_used() -> bool {
+    // Only pools holding connections can have idle ones: O(budget), not
+    // O(shared pools), per eviction.
+    let holders: Vec<usize> = BUDGET.lock().holders.keys().copied().collect();
     let victim = {
         let mut reg = REGISTRY.lock();
         let now = monitor::refresh_clock();
-        note_use(&mut reg, now);
-        let victim = reg
-            .entries
-            .iter()
-            .filter(|e| e.pool.stats().idle > 0)
-            .min_by_key(|e| e.last_used_ms)
-            .map(|e| e.pool.clone());
+        // (last used, pool id) of the least recently used with idle ones.
+        let mut lru: Option<(u64, usize)> = None;
+        for id in holders {
+            let Some(e) = reg.entries.get_mut(&id) else {
+                continue;
+            };
+            let (_, idle) = note_entry_use(e, now);
+            if idle > 0 && lru.is_none_or(|(used, _)| e.last_used_ms < used) {
+                lru = Some((e.last_used_ms, id));
+            }
+        }
+        let victim = lru.map(|(_, id)| reg.entries[&id].pool.clone());
         if victim.is_some() {
             reg.budget_evictions += 1;
         }
@@ -364,7 +428,7 @@ fn evict_least_recently_used() -> bool {
 /// back (`release_connection`).
 #[must_use = "dropping the unit gives it back at once"]
 pub(crate) struct BudgetUnit {
-    _private: (),
+    pool_id: usize,
 }
 
 impl BudgetUnit {
@@ -376,14 +440,20 @@ impl BudgetUnit {
 
 impl Drop for BudgetUnit {
     fn drop(&mut self) {
-        release_connection();
+        release_connection(self.pool_id);
     }
 }
 
 /// Takes one unit of the connection budget for a shared pool about to open
 /// a connection, waiting up to `timeout` (the pool's checkout timeout).
 /// Fails with `Closed` as soon as `closed()` says the pool was closed.
-pub(crate) fn acquire_connection(path: &str, timeout: Duration, closed: impl Fn() -> bool) -> Result<BudgetUnit> {
+/// `pool_id` is the pool's `Pool::id`.
+pub(crate) fn acquire_connection(
+    pool_id: usize,
+    path: &str,
+    timeout: Duration,
+    closed: impl Fn() -> bool,
+) -> Result<BudgetUnit> {
     let start = Instant::now();
     let mut counted_wait = false;
     loop {
@@ -391,7 +461,8 @@ pub(crate) fn acquire_connection(path: &str, timeout: Duration, closed: impl Fn(
             let mut budget = BUDGET.lock();
             if budget.max == 0 || budget.open < budget.max {
                 budget.open += 1;
-                return Ok(BudgetUnit { _private: () });
+                *budget.holders.entry(pool_id).or_insert(0) += 1;
+                return Ok(BudgetUnit { pool_id });
             }
         }
         if closed() {
@@ -440,10 +511,17 @@ pub(crate) fn wake_budget_waiters() {
     }
 }
 
-/// Gives back the unit of a shared pool's connection that was closed.
-pub(crate) fn release_connection() {
+/// Gives back the unit of a shared pool's connection that was closed
+/// (`pool_id`: the pool's `Pool::id`).
+pub(crate) fn release_connection(pool_id: usize) {
     let mut budget = BUDGET.lock();
     budget.open = budget.open.saturating_sub(1);
+    if let Some(held) = budget.holders.get_mut(&pool_id) {
+        *held -= 1;
+        if *held == 0 {
+            budget.holders.remove(&pool_id);
+        }
+    }
     for w in budget.waiters.drain(..) {
         w.unpark();
     }

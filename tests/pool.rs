@@ -450,6 +450,35 @@ fn the_monitor_notices_a_replaced_file_by_itself() {
     assert_eq!(pool.stats().pre_ping_failures, 1);
 }
 
+/// Issue 11: the monitor stops checking the files of idle pools, so the
+/// checkout of a pool idle for a long time checks its file itself, before
+/// choosing a connection.
+#[test]
+fn a_checkout_after_a_long_idle_time_never_gets_a_connection_to_a_replaced_file() {
+    let dir = TempDir::new("idle-replace");
+    let path = dir.path("i.db");
+    make_db(&path, 3);
+    let pool = open(&path, opts());
+    let mut rows = 3;
+    for round in 0..3 {
+        {
+            let mut c = pool.checkout().unwrap();
+            assert_eq!(query_i64(&mut c, "SELECT count(*) FROM t").unwrap(), rows);
+        }
+        // Idle for many ticks: the monitor no longer looks at this pool.
+        std::thread::sleep(sqlpool::MONITOR_TICK * 6);
+        rows += 1;
+        replace_file(&path, rows);
+        let mut c = pool.checkout().unwrap();
+        assert_eq!(
+            query_i64(&mut c, "SELECT count(*) FROM t").unwrap(),
+            rows,
+            "round {round}: the connection to the replaced file was handed out"
+        );
+    }
+    assert_eq!(pool.stats().pre_ping_failures, 3);
+}
+
 #[test]
 fn a_removed_file_gives_cantopen_and_the_pool_serves_again_once_it_is_back() {
     let dir = TempDir::new("removed");

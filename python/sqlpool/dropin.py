@@ -80,8 +80,9 @@ def configure_shared(max_connections=0, idle_timeout=60.0):
     """Limits of the process-wide registry of shared pools (and so of the
     drop-ins): at most ``max_connections`` connections open across all shared
     pools (0: no limit), and the idle connections of a pool not used for
-    ``idle_timeout`` seconds (None: never) are closed at the next
-    ``shared_pool`` of a new file or ``sweep_shared()``."""
+    ``idle_timeout`` seconds (None: never) are closed by the background sweep
+    (every second), ``sweep_shared()``, or the next ``shared_pool`` of a new
+    file (which sweeps at most once per 50 ms)."""
     if max_connections < 0:
         raise InvalidArgument("max_connections must be >= 0 (0: no limit)")
     if idle_timeout is None:

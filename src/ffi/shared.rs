@@ -102,8 +102,10 @@ pub extern "C" fn sqlpool_shared_set_limits(max_connections: u32, idle_timeout_m
 }
 
 /// Closes now the idle connections of every shared pool not used for the
-/// idle timeout (sqlpool_open_shared() does this too), and writes how many
-/// pools it disposed to `*out_disposed` (which may be NULL). Thread-safe.
+/// idle timeout, and writes how many pools it disposed to `*out_disposed`
+/// (which may be NULL). Thread-safe. A background thread does this every
+/// second, and sqlpool_open_shared() at most once per 50 ms (so that
+/// opening thousands of files does not look at every pool each time).
 ///
 /// # Safety
 /// `out_disposed` is NULL or points to writable memory for a uint32_t.
