@@ -585,8 +585,8 @@ int sqlpool_open(const char *path, const struct sqlpool_options *opts, struct sq
 
 /**
  * Checks a connection out of the pool, waiting up to timeout_ms for one
- * (served as the fairness mode says: sqlpool_options_set_fairness()). On success writes it to `*out`; the caller
- * returns it with sqlpool_checkin(). SQLPOOL_TIMEOUT after the wait, with a
+ * (served as the fairness mode says: sqlpool_options_set_fairness()). On
+ * success writes it to `*out`; the caller returns it with sqlpool_checkin(). SQLPOOL_TIMEOUT after the wait, with a
  * message giving the pool state and the ms waited; SQLPOOL_CLOSED after
  * sqlpool_close().
  *

@@ -163,6 +163,22 @@ impl Pool {
         })
     }
 
+    /// A connection now if one is free, else waiting up to `timeout` (or the
+    /// pool's). Consumes this handle on the pool: its reference goes to the
+    /// connection, so a caller that cloned the pool to check out (the C API,
+    /// which must not hold its handle while waiting) pays no second count.
+    pub(crate) fn checkout_owned(self, timeout: Option<std::time::Duration>) -> Result<PooledConnection> {
+        self.note_file_use();
+        let conn = match self.shared.try_checkout()? {
+            Some(conn) => conn,
+            None => self.shared.checkout(timeout.unwrap_or(self.shared.opts.timeout))?,
+        };
+        Ok(PooledConnection {
+            conn: Some(conn),
+            pool: self.shared,
+        })
+    }
+
     /// pre_ping: makes sure the file was checked within the monitor's last
     /// tick before a connection is chosen. One atomic load when the pool was
     /// used since that tick; otherwise (once per tick) the file is checked

@@ -160,8 +160,8 @@ pub unsafe extern "C" fn sqlpool_open(
 }
 
 /// Checks a connection out of the pool, waiting up to timeout_ms for one
-/// (served as the fairness mode says: sqlpool_options_set_fairness()). On success writes it to `*out`; the caller
-/// returns it with sqlpool_checkin(). SQLPOOL_TIMEOUT after the wait, with a
+/// (served as the fairness mode says: sqlpool_options_set_fairness()). On
+/// success writes it to `*out`; the caller returns it with sqlpool_checkin(). SQLPOOL_TIMEOUT after the wait, with a
 /// message giving the pool state and the ms waited; SQLPOOL_CLOSED after
 /// sqlpool_close().
 ///
@@ -200,11 +200,7 @@ pub(crate) fn checkout_from(
     pool: *mut sqlpool_pool,
     timeout: Option<std::time::Duration>,
 ) -> crate::Result<crate::PooledConnection> {
-    let pool = pool_of(pool)?;
-    if let Some(conn) = pool.try_checkout()? {
-        return Ok(conn);
-    }
-    pool.checkout_timeout(timeout.unwrap_or(pool.options().timeout()))
+    pool_of(pool)?.checkout_owned(timeout)
 }
 
 /// Checks a connection out (waiting up to `timeout`, or the pool's) and
