@@ -14,6 +14,7 @@ microseconds per query and the ratios the project targets:
 """
 
 import argparse
+import contextlib
 import os
 import sqlite3
 import statistics
@@ -51,6 +52,24 @@ def timed_rounds(ways, rounds):
     return {name: statistics.median(v) for name, v in times.items()}
 
 
+@contextlib.contextmanager
+def bench_db(db, frames):
+    """Yields db's absolute path, or that of a generated nuPlan-shaped database
+    of `frames` frames (removed on exit) when db is None."""
+    if db is not None:
+        yield os.path.abspath(db)
+        return
+    tmp = tempfile.mkdtemp(prefix="sqlpool-bench-")
+    try:
+        path = os.path.join(tmp, "nuplan.db")
+        generate_db(path, frames=frames)
+        yield path
+    finally:
+        for f in os.listdir(tmp):
+            os.unlink(os.path.join(tmp, f))
+        os.rmdir(tmp)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", help="an existing nuPlan-shaped database")
@@ -61,13 +80,7 @@ def main():
     args = ap.parse_args()
     sql = SQL if args.sql == "point" else WIDE
 
-    tmp = None
-    path = args.db
-    if path is None:
-        tmp = tempfile.mkdtemp(prefix="sqlpool-bench-")
-        path = os.path.join(tmp, "nuplan.db")
-        generate_db(path, frames=args.frames)
-    try:
+    with bench_db(args.db, args.frames) as path:
         held = sqlite3.connect(path, check_same_thread=False)
         held_row = sqlite3.connect(path)
         held_row.row_factory = sqlite3.Row
@@ -142,11 +155,6 @@ def main():
         pool.close()
         ro_conn.close()
         ro_pool.close()
-    finally:
-        if tmp:
-            for f in os.listdir(tmp):
-                os.unlink(os.path.join(tmp, f))
-            os.rmdir(tmp)
 
 
 if __name__ == "__main__":
