@@ -625,13 +625,17 @@ class Cursor:
                         return self
                     if rc != _ROW:
                         raise _dbapi_error(errors.error_from(rc))
+                    if buf.rows.value:
+                        # More rows than one batch: the unheld path would only
+                        # run the same query again to find that out.
+                        return self._execute(conn, st, operation, parameters, unheld=False)
         return self._execute(conn, st, operation, parameters)
 
-    def _execute(self, conn, st, operation, parameters):
+    def _execute(self, conn, st, operation, parameters, unheld=True):
         self._rows = _NO_ROWS
         self._pos = 0
         self.rowcount = -1
-        if st.fast is not False and conn._conn is None and not st.needs_functions:
+        if unheld and st.fast is not False and conn._conn is None and not st.needs_functions:
             if self._execute_unheld(conn, st, operation, parameters):
                 return self
         conn._begin_if_needed(st)
