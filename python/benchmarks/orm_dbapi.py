@@ -25,7 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from point_query import bench_db, timed_rounds  # noqa: E402  (also puts the package on sys.path)
+from point_query import bench_db, fetchone_loop, timed_rounds  # noqa: E402  (also puts the package on sys.path)
 
 import nuplan_orm  # noqa: E402
 import sqlalchemy  # noqa: E402
@@ -120,19 +120,9 @@ def main():
         assert [dcur.execute(SQL, p).fetchone() for p in params[:20]] == [
             held_cur.execute(SQL, p).fetchone() for p in params[:20]]
 
-        def sqlite3_cursor():
-            ex = held_cur.execute
-            for p in params:
-                ex(SQL, p).fetchone()
-
-        def dbapi2_cursor():
-            ex = dcur.execute
-            for p in params:
-                ex(SQL, p).fetchone()
-
         dbapi = timed_rounds({
-            "sqlite3 cursor, held connection": (sqlite3_cursor, len(params)),
-            "sqlpool.dbapi2 cursor": (dbapi2_cursor, len(params)),
+            "sqlite3 cursor, held connection": (fetchone_loop(held_cur.execute, SQL, params), len(params)),
+            "sqlpool.dbapi2 cursor": (fetchone_loop(dcur.execute, SQL, params), len(params)),
         }, args.rounds)
 
         # 3. threads with a session each
