@@ -19,14 +19,13 @@ import argparse
 import os
 import sqlite3
 import sys
-import tempfile
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from point_query import generate_db, timed_rounds  # noqa: E402  (also puts the package on sys.path)
+from point_query import bench_db, fetchone_loop, timed_rounds  # noqa: E402  (also puts the package on sys.path)
 
 import nuplan_orm  # noqa: E402
 import sqlalchemy  # noqa: E402
@@ -95,14 +94,7 @@ def main():
     ap.add_argument("--thread-queries", type=int, default=1000)
     args = ap.parse_args()
 
-    tmp = None
-    path = args.db
-    if path is None:
-        tmp = tempfile.mkdtemp(prefix="sqlpool-bench-")
-        path = os.path.join(tmp, "nuplan.db")
-        generate_db(path, frames=args.frames)
-    path = os.path.abspath(path)
-    try:
+    with bench_db(args.db, args.frames) as path:
         all_tokens = nuplan_orm.lidar_pc_tokens(path, args.frames, step=1)
         tokens = [all_tokens[(i * 7) % len(all_tokens)] for i in range(args.n)]
         params = [(bytes.fromhex(t),) for t in tokens]
@@ -128,19 +120,9 @@ def main():
         assert [dcur.execute(SQL, p).fetchone() for p in params[:20]] == [
             held_cur.execute(SQL, p).fetchone() for p in params[:20]]
 
-        def sqlite3_cursor():
-            ex = held_cur.execute
-            for p in params:
-                ex(SQL, p).fetchone()
-
-        def dbapi2_cursor():
-            ex = dcur.execute
-            for p in params:
-                ex(SQL, p).fetchone()
-
         dbapi = timed_rounds({
-            "sqlite3 cursor, held connection": (sqlite3_cursor, len(params)),
-            "sqlpool.dbapi2 cursor": (dbapi2_cursor, len(params)),
+            "sqlite3 cursor, held connection": (fetchone_loop(held_cur.execute, SQL, params), len(params)),
+            "sqlpool.dbapi2 cursor": (fetchone_loop(dcur.execute, SQL, params), len(params)),
         }, args.rounds)
 
         # 3. threads with a session each
@@ -176,11 +158,6 @@ def main():
             print(f"  {name:<40} {v:10.0f} /s")
         a, b = threaded.values()
         print(f"  SessionManager / nuPlan throughput = {a / b:.2f}x")
-    finally:
-        if tmp:
-            for f in os.listdir(tmp):
-                os.unlink(os.path.join(tmp, f))
-            os.rmdir(tmp)
 
 
 if __name__ == "__main__":

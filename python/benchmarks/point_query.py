@@ -14,6 +14,7 @@ microseconds per query and the ratios the project targets:
 """
 
 import argparse
+import contextlib
 import os
 import sqlite3
 import statistics
@@ -51,6 +52,33 @@ def timed_rounds(ways, rounds):
     return {name: statistics.median(v) for name, v in times.items()}
 
 
+def fetchone_loop(execute, sql, params):
+    """A way for timed_rounds: execute(sql, p).fetchone() for each p in params."""
+    def run():
+        for p in params:
+            execute(sql, p).fetchone()
+
+    return run
+
+
+@contextlib.contextmanager
+def bench_db(db, frames):
+    """Yields db's absolute path, or that of a generated nuPlan-shaped database
+    of `frames` frames (removed on exit) when db is None."""
+    if db is not None:
+        yield os.path.abspath(db)
+        return
+    tmp = tempfile.mkdtemp(prefix="sqlpool-bench-")
+    try:
+        path = os.path.join(tmp, "nuplan.db")
+        generate_db(path, frames=frames)
+        yield path
+    finally:
+        for f in os.listdir(tmp):
+            os.unlink(os.path.join(tmp, f))
+        os.rmdir(tmp)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", help="an existing nuPlan-shaped database")
@@ -61,13 +89,7 @@ def main():
     args = ap.parse_args()
     sql = SQL if args.sql == "point" else WIDE
 
-    tmp = None
-    path = args.db
-    if path is None:
-        tmp = tempfile.mkdtemp(prefix="sqlpool-bench-")
-        path = os.path.join(tmp, "nuplan.db")
-        generate_db(path, frames=args.frames)
-    try:
+    with bench_db(args.db, args.frames) as path:
         held = sqlite3.connect(path, check_same_thread=False)
         held_row = sqlite3.connect(path)
         held_row.row_factory = sqlite3.Row
@@ -83,29 +105,9 @@ def main():
         assert [tuple(conn.execute(sql, p).fetchone()) for p in params[:50]] == expected
         assert [tuple(sqlpool.execute_one(sql, p, path)) for p in params[:50]] == expected
 
-        def sqlite3_held():
-            ex = held.execute
-            for p in params:
-                ex(sql, p).fetchone()
-
-        def sqlite3_held_row():
-            ex = held_row.execute
-            for p in params:
-                ex(sql, p).fetchone()
-
         def sqlite3_per_query():
             for p in params[: max(1, len(params) // 10)]:
                 execute_one(sql, p, path)
-
-        def sqlpool_held():
-            ex = conn.execute
-            for p in params:
-                ex(sql, p).fetchone()
-
-        def sqlpool_held_read_only():
-            ex = ro_conn.execute
-            for p in params:
-                ex(sql, p).fetchone()
 
         def sqlpool_checkout_per_query():
             for p in params:
@@ -118,11 +120,11 @@ def main():
                 ex(sql, p, path)
 
         ways = {
-            "sqlite3, held connection": (sqlite3_held, len(params)),
-            "sqlite3, held connection, Row": (sqlite3_held_row, len(params)),
+            "sqlite3, held connection": (fetchone_loop(held.execute, sql, params), len(params)),
+            "sqlite3, held connection, Row": (fetchone_loop(held_row.execute, sql, params), len(params)),
             "sqlite3, connection per query (nuPlan)": (sqlite3_per_query, max(1, len(params) // 10)),
-            "sqlpool, held connection": (sqlpool_held, len(params)),
-            "sqlpool, held connection, read_only pool": (sqlpool_held_read_only, len(params)),
+            "sqlpool, held connection": (fetchone_loop(conn.execute, sql, params), len(params)),
+            "sqlpool, held connection, read_only pool": (fetchone_loop(ro_conn.execute, sql, params), len(params)),
             "sqlpool, checkout per query": (sqlpool_checkout_per_query, len(params)),
             "sqlpool.execute_one (drop-in)": (sqlpool_execute_one, len(params)),
         }
@@ -142,11 +144,6 @@ def main():
         pool.close()
         ro_conn.close()
         ro_pool.close()
-    finally:
-        if tmp:
-            for f in os.listdir(tmp):
-                os.unlink(os.path.join(tmp, f))
-            os.rmdir(tmp)
 
 
 if __name__ == "__main__":

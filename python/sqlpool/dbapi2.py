@@ -24,7 +24,7 @@ import time
 import weakref
 
 from . import _core, dropin, errors
-from ._core import _DONE, _ROW, _buffer, _decode, _pack, _sqlpool_pool_query, _tls
+from ._core import _DONE, _ROW, _buffer, _decode, _pack, _sqlpool_pool_query, _stale, _tls
 
 apilevel = "2.0"
 # Threads may share the module, not connections (as sqlite3 declares).
@@ -356,16 +356,18 @@ class Connection:
         self._pinned = False  # _conn has state of its own (ATTACH, TEMP, PRAGMA): kept until close
         self._closed = False
         self.row_factory = None
-        # sql -> cursor.description on this pool's database (None: no columns)
+        # statement metadata -> cursor.description (None: no columns); keyed
+        # by the metadata, which a schema change replaces
         self._descriptions = {}
 
-    def _description(self, sql, meta):
-        """cursor.description for ``sql`` (declared types are this database's)."""
-        description = self._descriptions.get(sql)
-        if description is None and sql not in self._descriptions:
+    def _description(self, meta):
+        """cursor.description for ``meta``'s statement (declared types are
+        this database's)."""
+        description = self._descriptions.get(meta)
+        if description is None and meta not in self._descriptions:
             if len(self._descriptions) > 1024:
                 self._descriptions.clear()
-            description = self._descriptions[sql] = _description(meta)
+            description = self._descriptions[meta] = _description(meta)
         return description
 
     @property
@@ -618,27 +620,34 @@ class Cursor:
                         buf.rows, buf.used,
                     )
                     if rc == _DONE:
-                        self._rows = _decode(buf.mv, buf.rows.value, meta.rowcls)
-                        self._pos = 0
-                        self.description = conn._descriptions.get(operation) or conn._description(operation, meta)
-                        self.rowcount = -1
-                        return self
-                    if rc != _ROW:
+                        # Stale rows (the schema changed elsewhere) go to the
+                        # general path, which reads again with fresh metadata.
+                        if not (buf.rows.value and _stale(buf.mv, meta)):
+                            self._rows = _decode(buf.mv, buf.rows.value, meta.rowcls)
+                            self._pos = 0
+                            self.description = conn._descriptions.get(meta) or conn._description(meta)
+                            self.rowcount = -1
+                            return self
+                    elif rc != _ROW:
                         raise _dbapi_error(errors.error_from(rc))
+                    elif buf.rows.value:
+                        # More rows than one batch: the unheld path would only
+                        # run the same query again to find that out.
+                        return self._execute(conn, st, operation, parameters, unheld=False)
         return self._execute(conn, st, operation, parameters)
 
-    def _execute(self, conn, st, operation, parameters):
+    def _execute(self, conn, st, operation, parameters, unheld=True):
         self._rows = _NO_ROWS
         self._pos = 0
         self.rowcount = -1
-        if st.fast is not False and conn._conn is None and not st.needs_functions:
+        if unheld and st.fast is not False and conn._conn is None and not st.needs_functions:
             if self._execute_unheld(conn, st, operation, parameters):
                 return self
         conn._begin_if_needed(st)
         if st.pins:
             conn._pinned = True
         result = conn._run(operation, parameters)
-        self.description = conn._descriptions.get(operation) or conn._description(operation, result._meta)
+        self.description = conn._descriptions.get(result._meta) or conn._description(result._meta)
         if result._stmt is None:
             self._rows = result._rows
             self._pos = result._pos
@@ -675,7 +684,8 @@ class Cursor:
             raise _dbapi_error(exc) from exc
         if rc != _DONE:
             return False
-        self.description = conn._descriptions.get(operation) or conn._description(operation, meta)
+        meta = pool._metas.get(operation, meta)  # fresh if _pool_query saw a schema change
+        self.description = conn._descriptions.get(meta) or conn._description(meta)
         self._rows = rows
         return True
 

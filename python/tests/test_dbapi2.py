@@ -267,3 +267,22 @@ def test_row_factory_from_the_connection(conn):
     conn.row_factory = lambda cur, row: {d[0]: v for d, v in zip(cur.description, row)}
     assert conn.execute("SELECT id, name FROM t WHERE id = 1").fetchone() == {"id": 1, "name": "a"}
     assert conn.execute("SELECT id FROM t ORDER BY id").fetchall() == [{"id": 1}, {"id": 2}, {"id": 3}]
+
+
+def test_schema_changed_by_another_connection(path):
+    # Another process (here sqlite3) adds a column: a cached read must come
+    # back with the new columns in both its rows and its description.
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE s(a)")
+    other.execute("INSERT INTO s VALUES (1)")
+    other.commit()
+    c = dbapi2.connect(path)
+    cur = c.cursor()
+    for _ in range(2):  # the second run takes the cached fast path
+        assert [tuple(r) for r in cur.execute("SELECT * FROM s WHERE a = ?", (1,))] == [(1,)]
+    other.execute("ALTER TABLE s ADD COLUMN b DEFAULT 7")
+    other.commit()
+    assert [tuple(r) for r in cur.execute("SELECT * FROM s WHERE a = ?", (1,))] == [(1, 7)]
+    assert [d[0] for d in cur.description] == ["a", "b"]
+    c.close()
+    other.close()
