@@ -306,7 +306,7 @@ impl<T> HandleTable<T> {
         let (index, slot, generation) = self.locate(handle).map_err(|_| self.stale())?;
         match slot.try_take(generation) {
             // SAFETY: just retired by this thread.
-            Some(reusable) => Ok(unsafe { self.empty_retired(index, reusable) }),
+            Some(reusable) => Ok(unsafe { self.empty_retired(index, slot, reusable) }),
             // Pinned, in use, or stale: the general path waits or says which.
             None => Ok(self.lock_exclusive(handle)?.remove()),
         }
@@ -322,16 +322,16 @@ impl<T> HandleTable<T> {
         // Shared users hold the handle for one call, pins for one action.
         let reusable = slot.retire_exclusive(generation, thread::yield_now);
         // SAFETY: just retired by this thread.
-        Ok(unsafe { self.empty_retired(index, reusable) })
+        Ok(unsafe { self.empty_retired(index, slot, reusable) })
     }
 
-    /// Empties a slot this thread has just retired and puts it back for
-    /// reuse if `reusable` (not after its last generation).
+    /// Empties `slot` (number `index`), which this thread has just retired,
+    /// and puts it back for reuse if `reusable` (not after its last
+    /// generation).
     ///
     /// # Safety
     /// This thread moved the slot's state from LIVE to retired.
-    unsafe fn empty_retired(&'static self, index: usize, reusable: bool) -> T {
-        let slot = self.slot(index).expect("a retired slot exists");
+    unsafe fn empty_retired(&'static self, index: usize, slot: &Slot<T>, reusable: bool) -> T {
         // SAFETY: the caller retired it; it is not free yet.
         let value = unsafe { slot.empty() };
         if reusable {
@@ -434,10 +434,10 @@ impl<T> Exclusive<'static, T> {
     pub(crate) fn remove(self) -> T {
         // Retire the handle once no pin is left (pins last a few instructions).
         let reusable = self.slot.retire_exclusive(self.generation, crate::prim::spin_hint);
-        let (table, index) = (self.table, self.index);
+        let (table, index, slot) = (self.table, self.index, self.slot);
         std::mem::forget(self);
         // SAFETY: just retired by this thread.
-        unsafe { table.empty_retired(index, reusable) }
+        unsafe { table.empty_retired(index, slot, reusable) }
     }
 }
 
