@@ -129,7 +129,8 @@ impl<T> HandleTable<T> {
     /// # Safety
     /// As for `insert_with_action`.
     unsafe fn insert_full(&'static self, value: T, action: Option<Action>, tag: u64) -> Result<u64> {
-        super::fork::install_handlers();
+        // The tables register nothing themselves: the crate's handlers cover them.
+        crate::fork::install_handlers();
         let index = match self.cached_free_slot() {
             Some(index) => index,
             None => self.free_slot(&mut self.slots.free.lock())?,
