@@ -97,3 +97,11 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The message a panic was raised with ("" when it is not a string).
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    match payload.downcast_ref::<&str>() {
+        Some(s) => (*s).to_owned(),
+        None => payload.downcast_ref::<String>().cloned().unwrap_or_default(),
+    }
+}

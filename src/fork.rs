@@ -184,22 +184,18 @@ fn release(in_child: bool) {
     unsafe {
         if in_child {
             crate::ffi::fork::reset_tables_in_child();
-        } else {
-            crate::ffi::fork::unlock_tables_in_parent();
-        }
-        for pool in &pools {
-            if in_child {
+            for pool in &pools {
                 pool.reset_after_fork_in_child();
-            } else {
-                pool.unlock_after_fork_in_parent();
             }
-        }
-        if in_child {
             HELD.reset_after_fork_in_child();
             monitor::reset_after_fork_in_child();
             LIVE_POOLS.reset_after_fork_in_child();
             crate::shared::reset_after_fork_in_child();
         } else {
+            crate::ffi::fork::unlock_tables_in_parent();
+            for pool in &pools {
+                pool.unlock_after_fork_in_parent();
+            }
             HELD.unlock_after_fork_in_parent();
             monitor::unlock_after_fork_in_parent();
             LIVE_POOLS.unlock_after_fork_in_parent();

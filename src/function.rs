@@ -5,7 +5,7 @@
 //! in the closure is caught here and becomes the query's error: it never
 //! unwinds into SQLite.
 
-use crate::error::{Error, Result};
+use crate::error::{panic_text, Error, Result};
 use crate::statement::{db_error, Value};
 use rusqlite::ffi;
 use std::ffi::{c_int, c_void, CString};
@@ -189,10 +189,7 @@ unsafe extern "C" fn call_function(ctx: *mut ffi::sqlite3_context, argc: c_int, 
             Ok(Some(Err(message))) => set_error(ctx, &message),
             Ok(None) => ffi::sqlite3_result_error_nomem(ctx),
             Err(payload) => {
-                let text = match payload.downcast_ref::<&str>() {
-                    Some(s) => (*s).to_owned(),
-                    None => payload.downcast_ref::<String>().cloned().unwrap_or_default(),
-                };
+                let text = panic_text(&*payload);
                 let name = definition.name.to_string_lossy();
                 set_error(ctx, &format!("function {name} panicked: {text}"));
             }

@@ -122,10 +122,6 @@ pub struct SharedStats {
     pub budget_timeouts: u64,
 }
 
-fn install_fork_handlers() {
-    crate::fork::install_handlers();
-}
-
 /// Fork prepare handler's part (crate::fork): registry, then budget.
 pub(crate) fn lock_for_fork() {
     REGISTRY.lock_for_fork();
@@ -200,7 +196,7 @@ pub fn canonical_key(path: &str) -> String {
 /// canonical file and equal options, opened on first use. Each call takes
 /// one reference, given back with [`release`].
 pub fn open_shared(path: &str, opts: &Options) -> Result<Pool> {
-    install_fork_handlers();
+    crate::fork::install_handlers();
     let key = canonical_key(path);
     let found = {
         let mut reg = REGISTRY.lock();

@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::{make_db, TempDir};
-use sqlpool::ffi::conn::{sqlpool_checkin, sqlpool_conn, sqlpool_exec, sqlpool_prepare};
+use common::{ffi_checkout, make_db, TempDir};
+use sqlpool::ffi::conn::{sqlpool_checkin, sqlpool_exec, sqlpool_prepare};
 use sqlpool::ffi::error::{
     sqlpool_sqlite_errcode, SQLPOOL_CLOSED, SQLPOOL_DONE, SQLPOOL_MISUSE, SQLPOOL_OK, SQLPOOL_ROW, SQLPOOL_SQLITE,
 };
@@ -15,9 +15,7 @@ use sqlpool::ffi::options::{
     sqlpool_options, sqlpool_options_free, sqlpool_options_new, sqlpool_options_set_busy_timeout_ms,
     sqlpool_options_set_init_sql, sqlpool_options_set_pool_size, sqlpool_options_set_timeout_ms,
 };
-use sqlpool::ffi::pool::{
-    sqlpool_checkout, sqlpool_close, sqlpool_get_stats, sqlpool_open, sqlpool_pool, sqlpool_stats,
-};
+use sqlpool::ffi::pool::{sqlpool_close, sqlpool_get_stats, sqlpool_open, sqlpool_pool, sqlpool_stats};
 use sqlpool::ffi::stmt::{sqlpool_column_int64, sqlpool_finalize, sqlpool_reset, sqlpool_step};
 use std::collections::HashSet;
 use std::ffi::CString;
@@ -49,13 +47,6 @@ fn stats(pool: *const sqlpool_pool) -> sqlpool_stats {
     stats
 }
 
-fn checkout(pool: *mut sqlpool_pool) -> (i32, *mut sqlpool_conn) {
-    let mut conn = std::ptr::null_mut();
-    // SAFETY: an out-pointer to a local.
-    let rc = unsafe { sqlpool_checkout(pool, &mut conn) };
-    (rc, conn)
-}
-
 fn slot_of(pool: *mut sqlpool_pool) -> usize {
     pool as usize & 0xffff_ffff
 }
@@ -81,11 +72,11 @@ fn closed_pools_give_their_slots_back_and_their_old_handles_say_closed() {
     // A live pool now sits in the slots of closed ones: their handles never
     // reach it.
     let live = open(&path, std::ptr::null());
-    let (rc, conn) = checkout(live);
+    let (rc, conn) = ffi_checkout(live);
     assert_eq!(rc, SQLPOOL_OK);
     for &old in &closed {
         assert_eq!(stats_code(old), SQLPOOL_CLOSED);
-        assert_eq!(checkout(old).0, SQLPOOL_CLOSED);
+        assert_eq!(ffi_checkout(old).0, SQLPOOL_CLOSED);
         assert_eq!(sqlpool_close(old), SQLPOOL_MISUSE, "closing twice");
     }
     assert_eq!(stats(live).checked_out, 1, "the live pool was not touched");
@@ -159,7 +150,7 @@ fn close_does_not_wait_for_a_checkout_opening_a_connection() {
     );
     let pool = open(&path, opts);
     sqlpool_options_free(opts);
-    let (rc, first) = checkout(pool);
+    let (rc, first) = ffi_checkout(pool);
     assert_eq!(rc, SQLPOOL_OK);
 
     let blocker = rusqlite::Connection::open(&path).unwrap();
@@ -178,7 +169,7 @@ fn close_does_not_wait_for_a_checkout_opening_a_connection() {
 
     let pool_addr = pool as usize;
     let opener = std::thread::spawn(move || {
-        let (rc, conn) = checkout(pool_addr as *mut sqlpool_pool);
+        let (rc, conn) = ffi_checkout(pool_addr as *mut sqlpool_pool);
         if rc == SQLPOOL_OK {
             assert_eq!(sqlpool_checkin(conn), SQLPOOL_OK);
         }
@@ -230,7 +221,7 @@ fn close_interrupts_a_running_statement_and_the_connection_goes_on() {
     let path = dir.path("a.db");
     make_db(&path, 100);
     let pool = open(&path, std::ptr::null());
-    let (rc, conn) = checkout(pool);
+    let (rc, conn) = ffi_checkout(pool);
     assert_eq!(rc, SQLPOOL_OK);
     let mut stmt = std::ptr::null_mut();
     // SAFETY: a live connection, a NUL-terminated literal, an out-pointer to a local.

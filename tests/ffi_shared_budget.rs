@@ -6,13 +6,13 @@
 
 mod common;
 
-use common::{make_db, TempDir};
-use sqlpool::ffi::conn::{sqlpool_checkin, sqlpool_conn};
+use common::{ffi_checkout, make_db, TempDir};
+use sqlpool::ffi::conn::sqlpool_checkin;
 use sqlpool::ffi::error::{SQLPOOL_CLOSED, SQLPOOL_OK};
 use sqlpool::ffi::options::{
     sqlpool_options, sqlpool_options_free, sqlpool_options_new, sqlpool_options_set_timeout_ms,
 };
-use sqlpool::ffi::pool::{sqlpool_checkout, sqlpool_close, sqlpool_pool};
+use sqlpool::ffi::pool::{sqlpool_close, sqlpool_pool};
 use sqlpool::ffi::shared::{
     sqlpool_open_shared, sqlpool_shared_get_stats, sqlpool_shared_set_limits, sqlpool_shared_stats,
 };
@@ -40,13 +40,6 @@ fn shared_stats() -> sqlpool_shared_stats {
     stats
 }
 
-fn checkout(pool: *mut sqlpool_pool) -> (i32, *mut sqlpool_conn) {
-    let mut conn = std::ptr::null_mut();
-    // SAFETY: an out-pointer to a local.
-    let rc = unsafe { sqlpool_checkout(pool, &mut conn) };
-    (rc, conn)
-}
-
 fn options_with_timeout(ms: u64) -> *mut sqlpool_options {
     let opts = sqlpool_options_new();
     assert_eq!(sqlpool_options_set_timeout_ms(opts, ms), SQLPOOL_OK);
@@ -71,7 +64,7 @@ fn a_checkout_waiting_for_the_budget_wakes_closed_without_holding_close_up() {
     sqlpool_options_free(opts);
     assert_eq!(rc, SQLPOOL_OK);
     // The budget's one connection is checked out: the next needs a unit.
-    let (rc, first) = checkout(pool);
+    let (rc, first) = ffi_checkout(pool);
     assert_eq!(rc, SQLPOOL_OK);
     let waits_before = shared_stats().budget_waits;
 
@@ -80,7 +73,7 @@ fn a_checkout_waiting_for_the_budget_wakes_closed_without_holding_close_up() {
         let steps = steps.clone();
         let pool = pool as usize;
         std::thread::spawn(move || {
-            let (rc, conn) = checkout(pool as *mut sqlpool_pool);
+            let (rc, conn) = ffi_checkout(pool as *mut sqlpool_pool);
             steps.lock().unwrap().push(Step::CheckoutReturned(rc));
             if rc == SQLPOOL_OK {
                 assert_eq!(sqlpool_checkin(conn), SQLPOOL_OK);
@@ -139,7 +132,7 @@ fn a_connection_that_panics_while_opening_gives_its_budget_unit_back() {
     let (rc_b, b) = open_shared(&good_b, opts);
     sqlpool_options_free(opts);
     assert_eq!((rc_a, rc_b), (SQLPOOL_OK, SQLPOOL_OK));
-    let ((rc_a, ca), (rc_b, cb)) = (checkout(a), checkout(b));
+    let ((rc_a, ca), (rc_b, cb)) = (ffi_checkout(a), ffi_checkout(b));
     assert_eq!((rc_a, rc_b), (SQLPOOL_OK, SQLPOOL_OK));
     assert_eq!(shared_stats().open_connections, 2);
     for c in [ca, cb] {

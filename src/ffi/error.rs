@@ -1,7 +1,7 @@
 //! Result codes, the thread-local last error, the panic boundary that every
 //! exported function runs inside, and the error and version functions.
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{panic_text, Error, ErrorKind};
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -131,10 +131,7 @@ fn boundary<T>(f: impl FnOnce() -> Result<T, Error>, on_error: impl FnOnce(c_int
                 .try_with(|m| m.try_borrow_mut().ok().and_then(|mut m| m.take()))
                 .ok()
                 .flatten();
-            let text = hooked.unwrap_or_else(|| match payload.downcast_ref::<&str>() {
-                Some(s) => (*s).to_owned(),
-                None => payload.downcast_ref::<String>().cloned().unwrap_or_default(),
-            });
+            let text = hooked.unwrap_or_else(|| panic_text(&*payload));
             let err = Error::new(
                 ErrorKind::Internal,
                 format!("internal error (a panic inside sqlpool): {text}"),

@@ -6,11 +6,6 @@
 
 use super::{conn::CONNECTIONS, options::OPTIONS, pool::POOLS, stmt::STATEMENTS};
 
-/// The tables register nothing themselves: the crate's handlers cover them.
-pub(crate) fn install_handlers() {
-    crate::fork::install_handlers();
-}
-
 /// Prepare handler's part: every table's free-list lock (leaves: nothing is
 /// taken while one is held).
 pub(crate) fn lock_tables_for_fork() {

@@ -129,7 +129,8 @@ impl<T> HandleTable<T> {
     /// # Safety
     /// As for `insert_with_action`.
     unsafe fn insert_full(&'static self, value: T, action: Option<Action>, tag: u64) -> Result<u64> {
-        super::fork::install_handlers();
+        // The tables register nothing themselves: the crate's handlers cover them.
+        crate::fork::install_handlers();
         let index = match self.cached_free_slot() {
             Some(index) => index,
             None => self.free_slot(&mut self.slots.free.lock())?,
@@ -306,7 +307,7 @@ impl<T> HandleTable<T> {
         let (index, slot, generation) = self.locate(handle).map_err(|_| self.stale())?;
         match slot.try_take(generation) {
             // SAFETY: just retired by this thread.
-            Some(reusable) => Ok(unsafe { self.empty_retired(index, reusable) }),
+            Some(reusable) => Ok(unsafe { self.empty_retired(index, slot, reusable) }),
             // Pinned, in use, or stale: the general path waits or says which.
             None => Ok(self.lock_exclusive(handle)?.remove()),
         }
@@ -322,16 +323,16 @@ impl<T> HandleTable<T> {
         // Shared users hold the handle for one call, pins for one action.
         let reusable = slot.retire_exclusive(generation, thread::yield_now);
         // SAFETY: just retired by this thread.
-        Ok(unsafe { self.empty_retired(index, reusable) })
+        Ok(unsafe { self.empty_retired(index, slot, reusable) })
     }
 
-    /// Empties a slot this thread has just retired and puts it back for
-    /// reuse if `reusable` (not after its last generation).
+    /// Empties `slot` (number `index`), which this thread has just retired,
+    /// and puts it back for reuse if `reusable` (not after its last
+    /// generation).
     ///
     /// # Safety
     /// This thread moved the slot's state from LIVE to retired.
-    unsafe fn empty_retired(&'static self, index: usize, reusable: bool) -> T {
-        let slot = self.slot(index).expect("a retired slot exists");
+    unsafe fn empty_retired(&'static self, index: usize, slot: &Slot<T>, reusable: bool) -> T {
         // SAFETY: the caller retired it; it is not free yet.
         let value = unsafe { slot.empty() };
         if reusable {
@@ -434,10 +435,10 @@ impl<T> Exclusive<'static, T> {
     pub(crate) fn remove(self) -> T {
         // Retire the handle once no pin is left (pins last a few instructions).
         let reusable = self.slot.retire_exclusive(self.generation, crate::prim::spin_hint);
-        let (table, index) = (self.table, self.index);
+        let (table, index, slot) = (self.table, self.index, self.slot);
         std::mem::forget(self);
         // SAFETY: just retired by this thread.
-        unsafe { table.empty_retired(index, reusable) }
+        unsafe { table.empty_retired(index, slot, reusable) }
     }
 }
 

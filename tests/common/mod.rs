@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use sqlpool::ffi::conn::sqlpool_conn;
+use sqlpool::ffi::pool::{sqlpool_checkout, sqlpool_pool};
 use sqlpool::{Connection, Options, Pool, Result};
 use std::path::{Path, PathBuf};
 
@@ -63,4 +65,12 @@ pub fn query_i64(conn: &mut Connection, sql: &str) -> Result<i64> {
 /// A connection's identity for the duration of the test (its address).
 pub fn identity(conn: &Connection) -> usize {
     conn as *const Connection as usize
+}
+
+/// sqlpool_checkout through the C API: its code and the connection it gave.
+pub fn ffi_checkout(pool: *mut sqlpool_pool) -> (i32, *mut sqlpool_conn) {
+    let mut conn = std::ptr::null_mut();
+    // SAFETY: an out-pointer to a local.
+    let rc = unsafe { sqlpool_checkout(pool, &mut conn) };
+    (rc, conn)
 }
