@@ -10,7 +10,7 @@ use crate::statement_cache::StatementCache;
 use rusqlite::{ffi, OpenFlags};
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
-use std::sync::Arc;
+use crate::prim::Arc;
 
 /// With the `test-panic` feature, `exec` of this SQL panics inside the core.
 #[cfg(feature = "test-panic")]

@@ -7,7 +7,7 @@
 //! file itself. The checkout's fast path is one atomic load (`freshness`).
 
 use crate::sync::ForkMutex;
-use std::sync::atomic::{AtomicU8, Ordering};
+use crate::prim::{AtomicU8, Ordering};
 
 /// Not on the monitor's list: the last check may be old, so the next
 /// checkout checks the file itself.

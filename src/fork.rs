@@ -29,7 +29,7 @@ use crate::sync::ForkMutex;
 use crate::{monitor, pool::PoolShared, vfs};
 use rusqlite::ffi;
 use crate::prim::Ordering::{Acquire, Release};
-use crate::prim::{thread, Arc, AtomicBool, AtomicU64};
+use crate::prim::{thread, Arc, AtomicBool, AtomicU64, Weak};
 
 /// SQLite's static mutexes, outermost first: SQLite takes OPEN then MAIN,
 /// VFS1 or LRU then MEM, so taking them in this order cannot deadlock with
@@ -147,7 +147,7 @@ extern "C" fn prepare() {
     // cannot change while it is read.
     let pools: Vec<Arc<PoolShared>> = unsafe { &*LIVE_POOLS.data_ptr() }
         .iter()
-        .filter_map(std::sync::Weak::upgrade)
+        .filter_map(Weak::upgrade)
         .collect();
     for pool in &pools {
         pool.lock_for_fork();
@@ -222,6 +222,7 @@ extern "C" fn child() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prim::Instant;
 
     /// A forked child finishes an initialization that a parent thread was
     /// running at the fork (a std Once would make it wait for ever).
@@ -246,7 +247,7 @@ mod tests {
             // SAFETY: leaves the child without the parent's destructors.
             unsafe { libc::_exit(code) };
         }
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let mut status = 0;
         let exited = loop {
             // SAFETY: our child; status is a local.
@@ -288,7 +289,7 @@ mod tests {
             .collect();
         let mut samples = Vec::new();
         for _ in 0..20 {
-            let started = std::time::Instant::now();
+            let started = Instant::now();
             prepare();
             let prepared = started.elapsed();
             parent();
@@ -305,7 +306,7 @@ mod tests {
             let mut pipe = [0; 2];
             // SAFETY: pipe writes two fds into the array.
             assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
-            let started = std::time::Instant::now();
+            let started = Instant::now();
             // SAFETY: the child only writes to the pipe and calls _exit.
             let pid = unsafe { libc::fork() };
             if pid == 0 {

@@ -11,7 +11,7 @@ use rusqlite::ffi;
 use std::ffi::{c_int, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
-use std::sync::Arc;
+use crate::prim::Arc;
 
 /// The most arguments SQLite lets a function declare (SQLITE_MAX_FUNCTION_ARG).
 pub const MAX_FUNCTION_ARGS: i32 = 127;

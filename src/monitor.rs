@@ -7,9 +7,9 @@
 
 use crate::pool::PoolShared;
 use crate::sync::ForkMutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
-use std::time::{Duration, Instant};
+use crate::prim::{Arc, AtomicBool, AtomicU64, Instant, Ordering, Weak};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 /// How often the clock advances and the files are checked.
 pub const TICK: Duration = Duration::from_millis(50);

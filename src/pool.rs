@@ -16,7 +16,7 @@ use crate::registry;
 use crate::stats::Stats;
 use crate::sync::ForkMutex;
 use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, Weak};
+use crate::prim::{Arc, Weak};
 
 /// A pool of connections to one database file. Cheap to clone; every clone
 /// is the same pool.

@@ -8,12 +8,20 @@
 #![allow(unused_imports)]
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
+/// loom has no `Weak`: the modules holding weak pool references (registry,
+/// monitor, fork handlers, call gate) are not built under the model.
+#[cfg(not(loom))]
+pub(crate) use std::sync::Weak;
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 
@@ -167,6 +175,14 @@ pub(crate) mod thread {
         /// As `park`, for at most `timeout`.
         pub(crate) fn park_timeout(&self, timeout: std::time::Duration) {
             std::thread::park_timeout(timeout);
+        }
+
+        /// Whether this is the calling thread's parker (a waiter list keeps
+        /// one entry per thread). Not under loom: its parkers have no
+        /// thread identity, and the list that asks (the shared registry's
+        /// budget) is not modelled.
+        pub(crate) fn is_current(&self) -> bool {
+            self.0.id() == std::thread::current().id()
         }
     }
 

@@ -2,8 +2,8 @@
 
 use crate::pool::PoolShared;
 use crate::sync::ForkMutex;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Weak};
+use crate::prim::Ordering::Relaxed;
+use crate::prim::{Arc, AtomicUsize, Weak};
 
 /// The pools of the process; may hold dropped ones (upgrade fails) until
 /// the next prune.

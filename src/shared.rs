@@ -24,8 +24,9 @@ use crate::pool::Pool;
 use crate::sync::ForkMutex;
 use hashbrown::HashMap;
 use std::hash::BuildHasher;
-use std::thread::Thread;
-use std::time::{Duration, Instant};
+use crate::prim::thread::Parker;
+use crate::prim::Instant;
+use std::time::Duration;
 
 /// Default idle timeout of shared pools.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -87,7 +88,7 @@ struct Budget {
     /// The connections each shared pool (by `Pool::id`) holds, for the
     /// eviction to look only at pools that hold some, not at every pool.
     holders: HashMap<usize, u32, KeyHasher>,
-    waiters: Vec<Thread>,
+    waiters: Vec<Parker>,
     waits: u64,
     timeouts: u64,
 }
@@ -492,11 +493,11 @@ pub(crate) fn acquire_connection(
             counted_wait = true;
             budget.waits += 1;
         }
-        let me = std::thread::current();
-        budget.waiters.retain(|t| t.id() != me.id());
-        budget.waiters.push(me);
+        let me = Parker::current();
+        budget.waiters.retain(|w| !w.is_current());
+        budget.waiters.push(Parker::current());
         drop(budget);
-        std::thread::park_timeout(BUDGET_POLL.min(timeout - waited));
+        me.park_timeout(BUDGET_POLL.min(timeout - waited));
     }
 }
 

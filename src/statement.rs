@@ -91,7 +91,7 @@ pub struct Statement {
     bound: bool,
     /// Its connection's fork gate, if it has one (crate::fork::call_gate):
     /// `reset` is public and may halt a running statement.
-    call_gate: Option<std::sync::Arc<crate::fork::InSqlite>>,
+    call_gate: Option<crate::prim::Arc<crate::fork::InSqlite>>,
 }
 
 // SAFETY: a Statement is owned by one pooled connection, which has a single
@@ -337,7 +337,7 @@ impl Statement {
 
     /// Resets a statement that ran to its end, as binding again requires;
     /// one mid-step is left as it is (a bind then is MISUSE).
-    pub(crate) fn set_call_gate(&mut self, gate: Option<std::sync::Arc<crate::fork::InSqlite>>) {
+    pub(crate) fn set_call_gate(&mut self, gate: Option<crate::prim::Arc<crate::fork::InSqlite>>) {
         self.call_gate = gate;
     }
 

@@ -8,9 +8,7 @@
 use crate::sync::ForkMutex;
 use crate::prim::thread;
 use crate::prim::Ordering::{Acquire, Release, SeqCst};
-use crate::prim::{AtomicBool, AtomicU32};
-// Weak has no loom twin; this module is not built under loom.
-use std::sync::{Arc, Weak};
+use crate::prim::{Arc, AtomicBool, AtomicU32, Weak};
 
 /// How deep its connection is inside SQLite calls (a gated connection
 /// method may reset a statement, which is gated too).
