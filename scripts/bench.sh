@@ -15,6 +15,10 @@
 #   cargo bench --bench step       the nuPlan-shaped 145-query step
 #   cargo bench --bench contended  1/2/8/64 threads, pool 5 and 5+10, FIFO check
 #   benches/c/bench_c.c            the C API from C, against the same SQLite
+#   benches/c/contended_c.c        contended, from C: sqlpool vs a pthread
+#                                  mutex + condvar pool written by hand
+#   tests/many_pools.rs            10,000 pools in one process (full mode)
+#   python/benchmarks/orm_dbapi.py DB-API module, SessionManager (issue 12)
 #   benches/python/bench_python.py the Python package against sqlite3 and
 #                                  SQLAlchemy (only when python/sqlpool exists)
 #
@@ -31,7 +35,7 @@ mode=full
 for arg in "$@"; do
   case "$arg" in
     --quick) mode=quick ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$arg' (use --quick or nothing)" >&2; exit 2 ;;
   esac
 done
@@ -109,6 +113,25 @@ db="$bench_dir/nuplan.db"
 c_args=("$db" "$root/examples/nuplan/step_queries.sql" "$results/c.json")
 [ "$mode" = quick ] && c_args+=(--quick)
 run "$bench_dir/bench_c" "${c_args[@]}"
+say "building and running benches/c/contended_c.c (sqlpool's C API against a pthread mutex + condvar pool)"
+run cc -O2 -Wall -Wextra -Werror -o "$bench_dir/contended_c" "$root/benches/c/contended_c.c" \
+  -I"$root/include" -I"$sqlite_h_dir" "$target/release/libsqlpool.a" -lpthread -ldl -lm
+cc_args=("$db" "$results/contended_c.json")
+[ "$mode" = quick ] && cc_args+=(--quick)
+run "$bench_dir/contended_c" "${cc_args[@]}"
+
+# --- thousands of pools (issue 11 §4): one test per process, full mode only
+# (each creates 10,000 files and idles 10 s to measure the monitor).
+if [ "$mode" = full ]; then
+  for t in raw_connections open_pools open_shared open_shared_with_a_budget; do
+    say "tests/many_pools.rs $t"
+    if ! cargo test --release --quiet --test many_pools -- --ignored --nocapture --test-threads=1 --exact "$t" 2>&1 \
+        | tee -a "$log" "$results/many_pools.txt"; then
+      echo "bench.sh: tests/many_pools.rs $t failed" >&2
+      exit 1
+    fi
+  done
+fi
 
 # --- Python
 venv="$bench_dir/venv"
@@ -128,6 +151,16 @@ if [ -d "$root/python/sqlpool" ]; then
   if SQLPOOL_LIBRARY="$target/release/libsqlpool.so" PYTHONPATH="$root/python" \
       run "$venv/bin/python" "$root/benches/python/bench_python.py" "${py_args[@]}"; then
     python_status="ok"
+  else
+    python_status="failed (see $log)"
+    [ "$mode" = quick ] && { echo "bench.sh: the Python benchmark failed" >&2; exit 1; }
+  fi
+  say "python/benchmarks/orm_dbapi.py (DB-API module, SessionManager, dialect)"
+  orm_args=(--json "$results/orm_dbapi.json")
+  [ "$mode" = quick ] && orm_args+=(--frames 50 --n 50 --rounds 1 --threads 4 --thread-queries 20)
+  if SQLPOOL_LIBRARY="$target/release/libsqlpool.so" PYTHONPATH="$root/python" \
+      run "$venv/bin/python" "$root/python/benchmarks/orm_dbapi.py" "${orm_args[@]}"; then
+    :
   else
     # The package is developed alongside; a library without the functions it
     # needs must not hide every other figure. Quick mode (CI) fails on it.

@@ -11,6 +11,7 @@ mod common;
 
 use common::TempDir;
 use sqlpool::{shared, Options, Pool};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 const POOLS: usize = 10_000;
@@ -70,8 +71,21 @@ fn open_all<T>(tag: &str, paths: &[String], open: impl Fn(&str) -> T) -> Vec<T> 
     opened
 }
 
+/// The parent's minor page faults in its last fork() (copy-on-write:
+/// memory written in the parent while the child still shares it).
+static FORK_FAULTS: AtomicU64 = AtomicU64::new(0);
+
+fn minor_faults() -> u64 {
+    // SAFETY: usage is a local rusage, written by the call.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    usage.ru_minflt as u64
+}
+
 /// The parent's time in fork() (the prepare and parent handlers included).
 fn fork_time() -> Duration {
+    let faults_before = minor_faults();
     let start = Instant::now();
     // SAFETY: the child only calls _exit, async-signal-safe.
     let pid = unsafe { libc::fork() };
@@ -80,6 +94,7 @@ fn fork_time() -> Duration {
         unsafe { libc::_exit(0) };
     }
     let took = start.elapsed();
+    FORK_FAULTS.store(minor_faults() - faults_before, Relaxed);
     assert!(pid > 0, "fork failed");
     let mut status = 0;
     // SAFETY: pid is our child; status is a local.
@@ -87,21 +102,95 @@ fn fork_time() -> Duration {
     took
 }
 
+/// CLOCK_MONOTONIC in ns, from a fork prepare handler.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a local timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+static PREPARE_STARTED: AtomicU64 = AtomicU64::new(0);
+static PREPARE_ENDED: AtomicU64 = AtomicU64::new(0);
+static PARENT_STARTED: AtomicU64 = AtomicU64::new(0);
+static PARENT_ENDED: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn before_sqlpool_prepare() {
+    PREPARE_STARTED.store(monotonic_ns(), Relaxed);
+}
+
+extern "C" fn after_sqlpool_prepare() {
+    PREPARE_ENDED.store(monotonic_ns(), Relaxed);
+}
+
+extern "C" fn before_sqlpool_parent() {
+    PARENT_STARTED.store(monotonic_ns(), Relaxed);
+}
+
+extern "C" fn after_sqlpool_parent() {
+    PARENT_ENDED.store(monotonic_ns(), Relaxed);
+}
+
+/// Registers fork handlers around sqlpool's: prepare handlers run in the
+/// reverse order of registration and parent handlers in order, so the ones
+/// registered before sqlpool's (`first`: before any pool) and after them
+/// (`first` false: once pools exist) bracket sqlpool's. Needs a process of
+/// its own (one test per process, as the header says).
+fn time_sqlpool_handlers(first: bool) {
+    let (prepare, parent): (extern "C" fn(), extern "C" fn()) = if first {
+        (after_sqlpool_prepare, before_sqlpool_parent)
+    } else {
+        (before_sqlpool_prepare, after_sqlpool_parent)
+    };
+    // SAFETY: registers plain functions that store a number.
+    assert_eq!(unsafe { libc::pthread_atfork(Some(prepare), Some(parent), None) }, 0);
+}
+
+fn span(start: &AtomicU64, end: &AtomicU64) -> Option<Duration> {
+    let (start, end) = (start.load(Relaxed), end.load(Relaxed));
+    (start != 0 && end >= start).then(|| Duration::from_nanos(end - start))
+}
+
+fn print_best_worst(tag: &str, what: &str, times: &[Duration]) {
+    if let (Some(best), Some(worst)) = (times.iter().min(), times.iter().max()) {
+        println!(
+            "{tag}: sqlpool's fork {what} handler with {POOLS} files open: {:.3} ms (best of 5; worst {:.3} ms)",
+            best.as_secs_f64() * 1e3,
+            worst.as_secs_f64() * 1e3
+        );
+    }
+}
+
 fn print_fork_time(tag: &str) {
-    let forks: Vec<Duration> = (0..5).map(|_| fork_time()).collect();
+    let (mut prepares, mut parents) = (Vec::new(), Vec::new());
+    let mut faults = Vec::new();
+    let forks: Vec<Duration> = (0..5)
+        .map(|_| {
+            let took = fork_time();
+            faults.push(FORK_FAULTS.load(Relaxed));
+            prepares.extend(span(&PREPARE_STARTED, &PREPARE_ENDED));
+            parents.extend(span(&PARENT_STARTED, &PARENT_ENDED));
+            took
+        })
+        .collect();
+    print_best_worst(tag, "prepare", &prepares);
+    print_best_worst(tag, "parent", &parents);
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let rss = status.lines().find(|l| l.starts_with("VmRSS")).unwrap_or("VmRSS: ?");
     println!(
-        "{tag}: fork() with {POOLS} files open: {:.3} ms (best of 5; {})",
+        "{tag}: fork() with {POOLS} files open: {:.3} ms (best of 5; {} minor page faults in the parent; {})",
         forks.iter().min().unwrap().as_secs_f64() * 1e3,
+        faults.iter().min().unwrap(),
         rss.split_whitespace().skip(1).collect::<Vec<_>>().join(" ")
     );
 }
 
 fn run(tag: &str, open: impl Fn(&str) -> Pool) -> Vec<Pool> {
+    time_sqlpool_handlers(true);
     let dir = TempDir::new(tag);
     let paths = make_files(&dir);
     let pools = open_all(tag, &paths, open);
+    time_sqlpool_handlers(false);
     print_fork_time(tag);
     // Every pool used once, then all idle.
     for pool in &pools {

@@ -16,6 +16,7 @@ replace, side by side in one run (interleaved rounds, median us per query):
 """
 
 import argparse
+import json
 import os
 import sqlite3
 import sys
@@ -92,6 +93,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--threads", type=int, default=24)
     ap.add_argument("--thread-queries", type=int, default=1000)
+    ap.add_argument("--json", help="also write the medians here (for benches/report.py)")
     args = ap.parse_args()
 
     with bench_db(args.db, args.frames) as path:
@@ -158,6 +160,14 @@ def main():
             print(f"  {name:<40} {v:10.0f} /s")
         a, b = threaded.values()
         print(f"  SessionManager / nuPlan throughput = {a / b:.2f}x")
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump({
+                    "python": sys.version.split()[0], "sqlalchemy": sqlalchemy.__version__,
+                    "lookups": args.n, "rounds": args.rounds, "threads": args.threads,
+                    "thread_queries": args.thread_queries,
+                    "orm_get_us": orm, "dbapi_point_query_us": dbapi, "threads_lookups_per_s": threaded,
+                }, f, indent=1)
 
 
 if __name__ == "__main__":
