@@ -566,7 +566,7 @@ def issue11_section(w, run_of, fifo, c, ccont, a):
             for pool in ((5, 0), (5, 10)):
                 for t in (1, 2, 8, 64):
                     hand = crun("c_mutex_condvar", pool, hold, t)
-                    for imp, label in (("sqlpool_c", "sqlpool bounded (default)"), ("sqlpool_c_strict", "sqlpool strict"),
+                    for imp, label in (("c_sqlpool", "sqlpool bounded (default)"), ("c_sqlpool_strict", "sqlpool strict"),
                                        ("c_mutex_condvar", "mutex + condvar in C")):
                         r = crun(imp, pool, hold, t)
                         if not r:
@@ -677,7 +677,7 @@ def plot_frontier(cont, ccont, path):
         "r2d2_default": ("r2d2", "#d62728", "^"),
         "mutex_condvar": ("mutex + condvar (Rust, by hand)", "#7f7f7f", "x"),
         "c_mutex_condvar": ("mutex + condvar (C, by hand)", "#000000", "*"),
-        "sqlpool_c": ("sqlpool C API, bounded", "#2ca02c", "s"),
+        "c_sqlpool": ("sqlpool C API from C, bounded", "#2ca02c", "s"),
     }
     runs = cont.get("runs", []) + ccont.get("runs", [])
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))

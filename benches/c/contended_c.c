@@ -124,7 +124,7 @@ static void hand_init(struct hand_pool *p, const char *path, int size, int capac
 
 /* --- a run */
 enum impl { SQLPOOL_BOUNDED, SQLPOOL_STRICT, HAND };
-static const char *impl_names[] = {"sqlpool_c", "sqlpool_c_strict", "c_mutex_condvar"};
+static const char *impl_names[] = {"c_sqlpool", "c_sqlpool_strict", "c_mutex_condvar"};
 enum hold { HOLD_NONE, HOLD_POINT };
 static const char *hold_names[] = {"none", "point_query"};
 
