@@ -41,6 +41,7 @@ pub(crate) static POOLS: HandleTable<PoolEntry> = HandleTable::new("pool");
 
 /// Shares a pool handle for one call. A handle that was closed, or is being
 /// closed by another thread right now, is SQLPOOL_CLOSED.
+#[inline]
 fn share(pool: *const sqlpool_pool) -> crate::Result<Shared<'static, PoolEntry>> {
     POOLS.try_shared(address(pool)?).map_err(|refusal| match refusal {
         Refusal::Released | Refusal::Busy => Error::new(
@@ -53,6 +54,7 @@ fn share(pool: *const sqlpool_pool) -> crate::Result<Shared<'static, PoolEntry>>
 
 /// A pool of a live handle, owned: the handle is not held while the caller
 /// waits or opens a connection, so that sqlpool_close() never waits for it.
+#[inline]
 fn pool_of(pool: *const sqlpool_pool) -> crate::Result<Pool> {
     Ok(share(pool)?.pool().clone())
 }
@@ -196,6 +198,7 @@ pub unsafe extern "C" fn sqlpool_checkout_timeout(
 
 /// Checks a connection out of the pool behind a handle, waiting up to
 /// `timeout` (or the pool's).
+#[inline]
 pub(crate) fn checkout_from(
     pool: *mut sqlpool_pool,
     timeout: Option<std::time::Duration>,
@@ -208,6 +211,7 @@ pub(crate) fn checkout_from(
 ///
 /// # Safety
 /// `out` passed check_out.
+#[inline]
 unsafe fn checkout_into(
     pool: *mut sqlpool_pool,
     timeout: Option<std::time::Duration>,
