@@ -313,6 +313,26 @@ impl Pool {
     }
 }
 
+/// A reference to a pool that does not keep it alive (see
+/// `Pool::downgrade`).
+#[derive(Clone)]
+pub(crate) struct WeakPool(Weak<PoolShared>);
+
+impl WeakPool {
+    /// The pool, unless every handle on it is gone.
+    #[inline]
+    pub(crate) fn upgrade(&self) -> Option<Pool> {
+        self.0.upgrade().map(|shared| Pool { shared })
+    }
+}
+
+impl Pool {
+    /// A reference that does not keep the pool alive.
+    pub(crate) fn downgrade(&self) -> WeakPool {
+        WeakPool(Arc::downgrade(&self.shared))
+    }
+}
+
 // A panic while using a pool cannot leave it half-changed for other users:
 // its state only changes under its lock, in steps that do not panic.
 impl std::panic::UnwindSafe for Pool {}

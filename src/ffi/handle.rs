@@ -359,6 +359,15 @@ impl<T> HandleTable<T> {
         Ok(Shared { slot })
     }
 
+    /// Whether the handle is live and a shared user would be let in now (no
+    /// release under way): one load, for callers that already hold the
+    /// object by other means and only need to know the handle is still open.
+    #[inline]
+    pub(crate) fn is_open(&self, handle: u64) -> bool {
+        self.locate(handle)
+            .is_ok_and(|(_, slot, generation)| slot.is_open(generation))
+    }
+
     /// Takes the object exclusively, waiting for shared users to finish (they
     /// hold it only for the length of one call). Used to release it.
     pub(crate) fn lock_exclusive_waiting(&self, handle: u64) -> Result<Exclusive<'_, T>> {
