@@ -167,7 +167,7 @@ impl Pool {
     /// pool's). Consumes this handle on the pool: its reference goes to the
     /// connection, so a caller that cloned the pool to check out (the C API,
     /// which must not hold its handle while waiting) pays no second count.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn checkout_owned(self, timeout: Option<std::time::Duration>) -> Result<PooledConnection> {
         self.note_file_use();
         let conn = match self.shared.try_checkout()? {
@@ -374,7 +374,7 @@ impl PoolShared {
     }
 
     /// A connection if one can be had without waiting; `None` otherwise.
-    #[inline]
+    #[inline(always)]
     fn try_checkout(&self) -> Result<Option<Box<Connection>>> {
         self.check_usable()?;
         match self.core.try_checkout() {
@@ -465,7 +465,7 @@ impl PoolShared {
     /// Turns a grant into a connection fit to hand out: pre_ping and recycle
     /// replace a stale idle connection; a grant to open one opens it. The
     /// usual case (a fresh idle connection) is inlined, the rest is cold.
-    #[inline]
+    #[inline(always)]
     fn finish_checkout(&self, grant: Grant<Box<Connection>>, waited_ns: u64) -> Result<Box<Connection>> {
         match grant {
             Grant::Idle(conn) => match self.staleness(&conn) {
@@ -594,7 +594,7 @@ impl PoolShared {
         monitor::refresh_clock().saturating_add(ms - jitter)
     }
 
-    #[inline]
+    #[inline(always)]
     fn checkin(&self, mut conn: Box<Connection>) {
         if conn.meta.fork_epoch != self.fork_epoch.load(Relaxed) {
             // The parent's connection, checked out before fork(): never touch it.

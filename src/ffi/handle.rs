@@ -121,7 +121,7 @@ impl<T> HandleTable<T> {
     /// # Safety
     /// `action` stays valid while the handle is live (it points into `value`,
     /// say, which the table keeps until `remove`).
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn insert_with_action(&'static self, value: T, action: Option<Action>) -> Result<u64> {
         // SAFETY: the caller keeps the action valid.
         unsafe { self.insert_full(value, action, 0) }
@@ -129,7 +129,7 @@ impl<T> HandleTable<T> {
 
     /// # Safety
     /// As for `insert_with_action`.
-    #[inline]
+    #[inline(always)]
     unsafe fn insert_full(&'static self, value: T, action: Option<Action>, tag: u64) -> Result<u64> {
         // The tables register nothing themselves: the crate's handlers cover them.
         crate::fork::install_handlers();
@@ -308,7 +308,7 @@ impl<T> HandleTable<T> {
     /// Releases the handle, which no thread may be using: its object is
     /// returned and the handle is stale from now on. One atomic step when no
     /// interrupt is pinning it (the usual case).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn take(&'static self, handle: u64) -> Result<T> {
         let (index, slot, generation) = self.locate(handle).map_err(|_| self.stale())?;
         match slot.try_take(generation) {
@@ -338,7 +338,7 @@ impl<T> HandleTable<T> {
     ///
     /// # Safety
     /// This thread moved the slot's state from LIVE to retired.
-    #[inline]
+    #[inline(always)]
     unsafe fn empty_retired(&'static self, index: usize, slot: &Slot<T>, reusable: bool) -> T {
         // SAFETY: the caller retired it; it is not free yet.
         let value = unsafe { slot.empty() };
