@@ -75,6 +75,11 @@ pub struct Connection {
     /// Interrupts the running query from any thread (sqlite3_interrupt);
     /// does nothing once the connection is closed.
     interrupt: Interrupt,
+    /// Handles of the statements the C API handed out on this checkout
+    /// (src/ffi/conn.rs), released at its checkin. Kept in the boxed
+    /// connection so that a C connection handle's object is two words,
+    /// moved in registers, and the list's capacity serves every checkout.
+    pub(crate) ffi_statements: Vec<u64>,
 }
 
 /// Interrupts a connection's running query, from any thread.
@@ -156,6 +161,7 @@ impl Connection {
             holding: None,
             call_gate,
             interrupt,
+            ffi_statements: Vec::new(),
         })
     }
 

@@ -22,8 +22,13 @@ pub enum ErrorKind {
     Internal,
 }
 
+/// Boxed, so that a `Result` of a small value stays small (two registers):
+/// the fast paths return results through every layer, and errors are rare.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<Details>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Details {
     kind: ErrorKind,
     sqlite_code: i32,
     message: String,
@@ -33,19 +38,20 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
-            kind,
-            sqlite_code: 0,
-            message: message.into(),
-        }
+        Self::with_code(kind, 0, message.into())
     }
 
     pub fn sqlite(extended_code: i32, message: impl Into<String>) -> Self {
-        Error {
-            kind: ErrorKind::Sqlite,
-            sqlite_code: extended_code,
-            message: message.into(),
-        }
+        Self::with_code(ErrorKind::Sqlite, extended_code, message.into())
+    }
+
+    #[cold]
+    fn with_code(kind: ErrorKind, sqlite_code: i32, message: String) -> Self {
+        Error(Box::new(Details {
+            kind,
+            sqlite_code,
+            message,
+        }))
     }
 
     pub fn misuse(message: impl Into<String>) -> Self {
@@ -66,33 +72,29 @@ impl Error {
                 } else {
                     ErrorKind::Sqlite
                 };
-                Error {
-                    kind,
-                    sqlite_code: e.extended_code,
-                    message: format!("{context}: {detail}"),
-                }
+                Error::with_code(kind, e.extended_code, format!("{context}: {detail}"))
             }
             other => Error::new(ErrorKind::Sqlite, format!("{context}: {other}")),
         }
     }
 
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The SQLite extended result code, or 0 when SQLite did not report it.
     pub fn sqlite_code(&self) -> i32 {
-        self.sqlite_code
+        self.0.sqlite_code
     }
 
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 

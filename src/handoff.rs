@@ -239,6 +239,7 @@ impl<C: Send, X> Handoff<C, X> {
 
     /// A connection, or the right to open one, if the caller may have one
     /// now; `Ok(None)` when it would have to wait.
+    #[inline(always)]
     pub fn try_checkout(&self) -> Result<Option<Grant<C>>, Refused> {
         let mut st = self.state.lock();
         if st.closed {
@@ -270,6 +271,7 @@ impl<C: Send, X> Handoff<C, X> {
     /// idle list for whoever comes first otherwise. `reusable` false (an
     /// invalidated connection) closes it; `under_lock` updates the owner's
     /// counters while the lock is held.
+    #[inline(always)]
     pub fn checkin(&self, conn: C, reusable: bool, under_lock: impl FnOnce(&mut X)) -> Returned<C> {
         let mut st = self.state.lock();
         under_lock(&mut st.extra);
@@ -330,6 +332,7 @@ impl<C: Send, X> Handoff<C, X> {
 
     /// An idle connection, or the right to open one, for a caller not in the
     /// queue: only ahead of waiters when the mode lets it barge.
+    #[inline(always)]
     fn take_as_newcomer(&self, st: &mut State<C, X>) -> Option<Grant<C>> {
         if st.waiters.is_empty() {
             return self.take_free(st);
@@ -347,6 +350,7 @@ impl<C: Send, X> Handoff<C, X> {
         Some(grant)
     }
 
+    #[inline(always)]
     fn take_free(&self, st: &mut State<C, X>) -> Option<Grant<C>> {
         let conn = if self.rules.lifo {
             st.idle.pop_back()
@@ -391,10 +395,17 @@ impl<C: Send, X> Handoff<C, X> {
     /// After something became free (a checkin, a waiter leaving, a failed
     /// open, a dispose): grants it straight to the head while the mode hands
     /// off, or else wakes the head to compete for it, one waiter at a time.
+    #[inline(always)]
     fn serve_queue(&self, st: &mut State<C, X>) {
-        if st.closed {
+        // Nobody waits (the usual case): nothing to do, no call.
+        if st.closed || st.waiters.is_empty() {
             return;
         }
+        self.serve_waiters(st);
+    }
+
+    /// `serve_queue` with a queue.
+    fn serve_waiters(&self, st: &mut State<C, X>) {
         while !st.waiters.is_empty() {
             if self.hands_off_directly(st) {
                 let Some(grant) = self.take_free(st) else {

@@ -167,6 +167,7 @@ impl Pool {
     /// pool's). Consumes this handle on the pool: its reference goes to the
     /// connection, so a caller that cloned the pool to check out (the C API,
     /// which must not hold its handle while waiting) pays no second count.
+    #[inline(always)]
     pub(crate) fn checkout_owned(self, timeout: Option<std::time::Duration>) -> Result<PooledConnection> {
         self.note_file_use();
         let conn = match self.shared.try_checkout()? {
@@ -312,6 +313,26 @@ impl Pool {
     }
 }
 
+/// A reference to a pool that does not keep it alive (see
+/// `Pool::downgrade`).
+#[derive(Clone)]
+pub(crate) struct WeakPool(Weak<PoolShared>);
+
+impl WeakPool {
+    /// The pool, unless every handle on it is gone.
+    #[inline]
+    pub(crate) fn upgrade(&self) -> Option<Pool> {
+        self.0.upgrade().map(|shared| Pool { shared })
+    }
+}
+
+impl Pool {
+    /// A reference that does not keep the pool alive.
+    pub(crate) fn downgrade(&self) -> WeakPool {
+        WeakPool(Arc::downgrade(&self.shared))
+    }
+}
+
 // A panic while using a pool cannot leave it half-changed for other users:
 // its state only changes under its lock, in steps that do not panic.
 impl std::panic::UnwindSafe for Pool {}
@@ -353,6 +374,7 @@ impl PoolShared {
     }
 
     /// A connection if one can be had without waiting; `None` otherwise.
+    #[inline(always)]
     fn try_checkout(&self) -> Result<Option<Box<Connection>>> {
         self.check_usable()?;
         match self.core.try_checkout() {
@@ -362,6 +384,7 @@ impl PoolShared {
         }
     }
 
+    #[inline]
     fn check_usable(&self) -> Result<()> {
         if self.poisoned.load(Relaxed) {
             return Err(Error::new(
@@ -373,6 +396,7 @@ impl PoolShared {
     }
 
     /// The error for a checkout the core refused.
+    #[cold]
     fn refusal(&self, refused: Refused, timeout: std::time::Duration) -> Error {
         match refused {
             Refused::Closed { while_waiting: false } => Error::new(
@@ -401,6 +425,7 @@ impl PoolShared {
         err
     }
 
+    #[inline]
     fn emit(&self, event: Event, connection_id: u64, wait_ns: u64) {
         if let Some(handler) = &self.opts.on_event {
             handler.emit(event, connection_id, wait_ns);
@@ -438,37 +463,59 @@ impl PoolShared {
     }
 
     /// Turns a grant into a connection fit to hand out: pre_ping and recycle
-    /// replace a stale idle connection; a grant to open one opens it.
+    /// replace a stale idle connection; a grant to open one opens it. The
+    /// usual case (a fresh idle connection) is inlined, the rest is cold.
+    #[inline(always)]
     fn finish_checkout(&self, grant: Grant<Box<Connection>>, waited_ns: u64) -> Result<Box<Connection>> {
-        let fork_epoch = match grant {
-            Grant::Idle(conn) => {
-                let replace = if self.opts.pre_ping && conn.meta.file_generation != self.file_generation.load(Relaxed) {
-                    self.counters.pre_ping_failures.fetch_add(1, Relaxed);
-                    self.emit(Event::PrePingFailure, conn.meta.id, 0);
-                    self.log(
-                        LogLevel::Info,
-                        &format!(
-                            "pre_ping: replacing connection {} of the pool on '{}': its database file was replaced or removed",
-                            conn.meta.id, self.path
-                        ),
-                    );
-                    true
-                } else if self.opts.recycle.is_some() && monitor::coarse_now_ms() >= conn.meta.expires_at_ms {
-                    self.counters.recycled.fetch_add(1, Relaxed);
-                    self.emit(Event::Recycle, conn.meta.id, 0);
-                    true
-                } else {
-                    false
-                };
-                if !replace {
-                    return Ok(self.handed_out(conn, waited_ns));
-                }
-                let fork_epoch = conn.meta.fork_epoch;
-                self.close_connections([conn]);
-                fork_epoch
+        match grant {
+            Grant::Idle(conn) => match self.staleness(&conn) {
+                None => Ok(self.handed_out(conn, waited_ns)),
+                Some(stale) => self.replace_stale(conn, stale, waited_ns),
+            },
+            Grant::Open { fork_epoch } => self.open_granted(fork_epoch, waited_ns),
+        }
+    }
+
+    /// Why an idle connection must not be handed out, if it must not.
+    #[inline]
+    fn staleness(&self, conn: &Connection) -> Option<Stale> {
+        if self.opts.pre_ping && conn.meta.file_generation != self.file_generation.load(Relaxed) {
+            Some(Stale::FileReplaced)
+        } else if self.opts.recycle.is_some() && monitor::coarse_now_ms() >= conn.meta.expires_at_ms {
+            Some(Stale::Expired)
+        } else {
+            None
+        }
+    }
+
+    /// Closes a stale idle connection and opens one in its place.
+    #[cold]
+    fn replace_stale(&self, conn: Box<Connection>, stale: Stale, waited_ns: u64) -> Result<Box<Connection>> {
+        match stale {
+            Stale::FileReplaced => {
+                self.counters.pre_ping_failures.fetch_add(1, Relaxed);
+                self.emit(Event::PrePingFailure, conn.meta.id, 0);
+                self.log(
+                    LogLevel::Info,
+                    &format!(
+                        "pre_ping: replacing connection {} of the pool on '{}': its database file was replaced or removed",
+                        conn.meta.id, self.path
+                    ),
+                );
             }
-            Grant::Open { fork_epoch } => fork_epoch,
-        };
+            Stale::Expired => {
+                self.counters.recycled.fetch_add(1, Relaxed);
+                self.emit(Event::Recycle, conn.meta.id, 0);
+            }
+        }
+        let fork_epoch = conn.meta.fork_epoch;
+        self.close_connections([conn]);
+        self.open_granted(fork_epoch, waited_ns)
+    }
+
+    /// Opens the connection a grant (or a replacement) reserved room for.
+    #[cold]
+    fn open_granted(&self, fork_epoch: u64, waited_ns: u64) -> Result<Box<Connection>> {
         match self.open_connection(fork_epoch) {
             Ok(conn) => Ok(self.handed_out(conn, waited_ns)),
             Err(e) => {
@@ -481,6 +528,7 @@ impl PoolShared {
     }
 
     /// Counts and reports a successful checkout.
+    #[inline]
     fn handed_out(&self, conn: Box<Connection>, waited_ns: u64) -> Box<Connection> {
         if let Some(holding) = &conn.holding {
             holding.start(monitor::coarse_now_ms());
@@ -546,12 +594,16 @@ impl PoolShared {
         monitor::refresh_clock().saturating_add(ms - jitter)
     }
 
+    #[inline(always)]
     fn checkin(&self, mut conn: Box<Connection>) {
         if conn.meta.fork_epoch != self.fork_epoch.load(Relaxed) {
             // The parent's connection, checked out before fork(): never touch it.
             std::mem::forget(conn);
             return;
         }
+        // Normally emptied by sqlpool_checkin; stale handles left by a
+        // panic there must not be released by the next holder's checkin.
+        conn.ffi_statements.clear();
         self.emit(Event::Checkin, conn.meta.id, 0);
         if let Some(holding) = &conn.holding {
             if let Some(held_ms) = holding.end(monitor::coarse_now_ms()) {
@@ -777,6 +829,15 @@ fn jitter_random() -> u64 {
         s.set(x);
         x
     })
+}
+
+/// Why an idle connection is replaced at checkout.
+#[derive(Clone, Copy)]
+enum Stale {
+    /// pre_ping: the database file was replaced or removed since it opened.
+    FileReplaced,
+    /// recycle: it is older than recycle_ms.
+    Expired,
 }
 
 /// A checked-out connection: derefs to [`Connection`], returns to the pool

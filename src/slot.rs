@@ -291,6 +291,14 @@ impl<T> Slot<T> {
         self.state.load(Ordering::Acquire) & IDENTITY == idle(generation)
     }
 
+    /// Whether the slot serves the handle of `generation` now and a shared
+    /// user would be let in (no thread holds it exclusively or is releasing
+    /// it), read without becoming one.
+    #[inline]
+    pub fn is_open(&self, generation: u32) -> bool {
+        self.state.load(Ordering::Acquire) & (IDENTITY | EXCLUSIVE) == idle(generation)
+    }
+
     /// The object, for a thread that holds the handle (exclusively, shared,
     /// or by other means; `is_live` checked).
     ///

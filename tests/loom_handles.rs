@@ -119,6 +119,40 @@ fn release_shared_waits_for_users_inside_and_turns_new_ones_away() {
     });
 }
 
+/// `is_open` (the C API's check of a pool handle it holds the pool of by
+/// other means): open while shared users come and go, never once a release
+/// has begun (seen through the releaser's flag), nor for a stale generation.
+#[test]
+fn is_open_says_closed_from_the_start_of_a_release_and_open_beside_shared_users() {
+    loom::model(|| {
+        let slot = live_slot(3, 0);
+        let began = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let user = {
+            let slot = slot.clone();
+            thread::spawn(move || {
+                let _ = shared_read(&slot, 0);
+            })
+        };
+        let closer = {
+            let (slot, began) = (slot.clone(), began.clone());
+            thread::spawn(move || {
+                slot.try_begin_release(0).unwrap();
+                began.store(true, loom::sync::atomic::Ordering::Release);
+                assert!(slot.retire_exclusive(0, thread::yield_now));
+                // SAFETY: retired by this thread, not reused.
+                assert_eq!(unsafe { slot.empty() }, 3);
+            })
+        };
+        if began.load(loom::sync::atomic::Ordering::Acquire) {
+            assert!(!slot.is_open(0), "a release under way is not open");
+        }
+        closer.join().unwrap();
+        user.join().unwrap();
+        assert!(!slot.is_open(0), "released");
+        assert!(!slot.is_open(1), "the next generation was never handed out");
+    });
+}
+
 #[test]
 fn an_exclusive_user_and_a_shared_user_never_overlap() {
     loom::model(|| {

@@ -16,18 +16,16 @@ pub struct sqlpool_conn {
     _private: [u8; 0],
 }
 
+/// The statement handles handed out on this checkout, released at checkin,
+/// are listed in the connection (`Connection::ffi_statements`).
 pub(crate) struct ConnEntry {
     pub(crate) conn: PooledConnection,
-    /// Statement handles handed out on this checkout, released at checkin.
-    pub(crate) statements: Vec<u64>,
 }
 
 impl ConnEntry {
+    #[inline]
     pub(crate) fn new(conn: PooledConnection) -> Self {
-        ConnEntry {
-            conn,
-            statements: Vec::new(),
-        }
+        ConnEntry { conn }
     }
 
     /// A new handle for statement `id` of this connection (`conn`), released
@@ -36,7 +34,7 @@ impl ConnEntry {
         let conn = conn as usize as u64;
         match new_tagged_handle::<sqlpool_stmt>(StmtEntry { id }, conn) {
             Ok(handle) => {
-                self.statements.push(handle as usize as u64);
+                self.conn.ffi_statements.push(handle as usize as u64);
                 Ok(handle)
             }
             Err(e) => {
@@ -87,15 +85,23 @@ impl Handle for sqlpool_conn {
 #[no_mangle]
 pub extern "C" fn sqlpool_checkin(conn: *mut sqlpool_conn) -> c_int {
     call(|| {
-        let entry = take(conn)?;
-        for statement in entry.statements {
-            if let Ok(stmt) = STATEMENTS.lock_exclusive_waiting(statement) {
-                stmt.remove();
-            }
+        let ConnEntry { mut conn } = take(conn)?;
+        if !conn.ffi_statements.is_empty() {
+            release_statements(&mut conn.ffi_statements);
         }
-        drop(entry.conn);
+        drop(conn);
         Ok(SQLPOOL_OK)
     })
+}
+
+/// Releases the statement handles of a checkout that is being checked in.
+#[cold]
+fn release_statements(handles: &mut Vec<u64>) {
+    for statement in handles.drain(..) {
+        if let Ok(stmt) = STATEMENTS.lock_exclusive_waiting(statement) {
+            stmt.remove();
+        }
+    }
 }
 
 /// Interrupts the connection's running query (sqlite3_interrupt): it fails

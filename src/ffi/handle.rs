@@ -121,6 +121,7 @@ impl<T> HandleTable<T> {
     /// # Safety
     /// `action` stays valid while the handle is live (it points into `value`,
     /// say, which the table keeps until `remove`).
+    #[inline(always)]
     pub(crate) unsafe fn insert_with_action(&'static self, value: T, action: Option<Action>) -> Result<u64> {
         // SAFETY: the caller keeps the action valid.
         unsafe { self.insert_full(value, action, 0) }
@@ -128,6 +129,7 @@ impl<T> HandleTable<T> {
 
     /// # Safety
     /// As for `insert_with_action`.
+    #[inline(always)]
     unsafe fn insert_full(&'static self, value: T, action: Option<Action>, tag: u64) -> Result<u64> {
         // The tables register nothing themselves: the crate's handlers cover them.
         crate::fork::install_handlers();
@@ -144,6 +146,7 @@ impl<T> HandleTable<T> {
 
     /// Runs `f` on this thread's cache of this table's free slots; None when
     /// the table has no cache or the thread's is gone (thread exit).
+    #[inline]
     fn in_thread_cache<R>(&'static self, f: impl FnOnce(&mut Vec<u32>) -> R) -> Option<R> {
         let cache = self.thread_cache?;
         THREAD_CACHE
@@ -161,6 +164,7 @@ impl<T> HandleTable<T> {
     }
 
     /// A free slot from this thread's cache, refilled from the free list.
+    #[inline]
     fn cached_free_slot(&'static self) -> Option<usize> {
         self.in_thread_cache(|mine| {
             if mine.is_empty() {
@@ -192,6 +196,7 @@ impl<T> HandleTable<T> {
     }
 
     /// Puts a retired slot back: in this thread's cache, or the free list.
+    #[inline]
     fn release_slot(&'static self, index: usize) {
         let cached = self.in_thread_cache(|mine| {
             mine.push(index as u32);
@@ -303,6 +308,7 @@ impl<T> HandleTable<T> {
     /// Releases the handle, which no thread may be using: its object is
     /// returned and the handle is stale from now on. One atomic step when no
     /// interrupt is pinning it (the usual case).
+    #[inline(always)]
     pub(crate) fn take(&'static self, handle: u64) -> Result<T> {
         let (index, slot, generation) = self.locate(handle).map_err(|_| self.stale())?;
         match slot.try_take(generation) {
@@ -332,6 +338,7 @@ impl<T> HandleTable<T> {
     ///
     /// # Safety
     /// This thread moved the slot's state from LIVE to retired.
+    #[inline(always)]
     unsafe fn empty_retired(&'static self, index: usize, slot: &Slot<T>, reusable: bool) -> T {
         // SAFETY: the caller retired it; it is not free yet.
         let value = unsafe { slot.empty() };
@@ -350,6 +357,15 @@ impl<T> HandleTable<T> {
         let (_, slot, generation) = self.locate(handle)?;
         slot.try_shared(generation)?;
         Ok(Shared { slot })
+    }
+
+    /// Whether the handle is live and a shared user would be let in now (no
+    /// release under way): one load, for callers that already hold the
+    /// object by other means and only need to know the handle is still open.
+    #[inline]
+    pub(crate) fn is_open(&self, handle: u64) -> bool {
+        self.locate(handle)
+            .is_ok_and(|(_, slot, generation)| slot.is_open(generation))
     }
 
     /// Takes the object exclusively, waiting for shared users to finish (they

@@ -72,6 +72,7 @@ pub(crate) fn new_tagged_handle<H: Handle>(object: H::Object, tag: u64) -> Resul
 ///
 /// # Safety
 /// `action` stays valid as long as `object` lives.
+#[inline(always)]
 pub(crate) unsafe fn new_handle_with_action<H: Handle>(object: H::Object, action: handle::Action) -> Result<*mut H> {
     // SAFETY: the table keeps `object`, which keeps the action, while the
     // handle is live.

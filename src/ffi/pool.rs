@@ -8,7 +8,9 @@ use super::{
     address, c_str, check_out, check_out_size, new_handle, new_handle_with_action, write_out, write_sized, Handle,
 };
 use crate::error::Error;
+use crate::pool::WeakPool;
 use crate::{Pool, Stats};
+use std::cell::RefCell;
 use std::ffi::{c_char, c_int};
 
 /// A pool of connections to one database file, in one process. Thread-safe:
@@ -41,6 +43,7 @@ pub(crate) static POOLS: HandleTable<PoolEntry> = HandleTable::new("pool");
 
 /// Shares a pool handle for one call. A handle that was closed, or is being
 /// closed by another thread right now, is SQLPOOL_CLOSED.
+#[inline]
 fn share(pool: *const sqlpool_pool) -> crate::Result<Shared<'static, PoolEntry>> {
     POOLS.try_shared(address(pool)?).map_err(|refusal| match refusal {
         Refusal::Released | Refusal::Busy => Error::new(
@@ -53,8 +56,54 @@ fn share(pool: *const sqlpool_pool) -> crate::Result<Shared<'static, PoolEntry>>
 
 /// A pool of a live handle, owned: the handle is not held while the caller
 /// waits or opens a connection, so that sqlpool_close() never waits for it.
+#[inline]
 fn pool_of(pool: *const sqlpool_pool) -> crate::Result<Pool> {
     Ok(share(pool)?.pool().clone())
+}
+
+/// Ways of the per-thread cache of recent pools, chosen by handle slot.
+const RECENT_POOLS: usize = 8;
+
+thread_local! {
+    /// Pool handles this thread checked out from lately, with a reference
+    /// to their pool that does not keep it alive.
+    static RECENT_POOLS_BY_HANDLE: RefCell<[Option<(u64, WeakPool)>; RECENT_POOLS]> =
+        const { RefCell::new([const { None }; RECENT_POOLS]) };
+}
+
+/// As `pool_of`, for checkouts: a handle this thread used lately is checked
+/// with one load (still live, no close under way) and its pool taken from
+/// the cache (one atomic step), instead of sharing the handle for the
+/// length of a clone (three). Handles are never reused, so a cached entry
+/// whose handle is live still names the pool in the handle's slot; a close
+/// racing the check may still let the checkout through, as with `pool_of`
+/// (the connection then closes at checkin).
+#[inline(always)]
+fn pool_for_checkout(pool: *const sqlpool_pool) -> crate::Result<Pool> {
+    let handle = address(pool)?;
+    let way = handle as usize % RECENT_POOLS;
+    let recent = RECENT_POOLS_BY_HANDLE
+        .try_with(|recent| match &recent.try_borrow().ok()?[way] {
+            Some((cached, weak)) if *cached == handle && POOLS.is_open(handle) => weak.upgrade(),
+            _ => None,
+        })
+        .ok()
+        .flatten();
+    match recent {
+        Some(pool) => Ok(pool),
+        None => Ok(remember(handle, way, pool_of(pool)?)),
+    }
+}
+
+/// Keeps `pool` as this thread's recent pool of `handle`.
+#[cold]
+fn remember(handle: u64, way: usize, pool: Pool) -> Pool {
+    let _ = RECENT_POOLS_BY_HANDLE.try_with(|recent| {
+        if let Ok(mut recent) = recent.try_borrow_mut() {
+            recent[way] = Some((handle, pool.downgrade()));
+        }
+    });
+    pool
 }
 
 impl Handle for sqlpool_pool {
@@ -196,11 +245,12 @@ pub unsafe extern "C" fn sqlpool_checkout_timeout(
 
 /// Checks a connection out of the pool behind a handle, waiting up to
 /// `timeout` (or the pool's).
+#[inline(always)]
 pub(crate) fn checkout_from(
     pool: *mut sqlpool_pool,
     timeout: Option<std::time::Duration>,
 ) -> crate::Result<crate::PooledConnection> {
-    pool_of(pool)?.checkout_owned(timeout)
+    pool_for_checkout(pool)?.checkout_owned(timeout)
 }
 
 /// Checks a connection out (waiting up to `timeout`, or the pool's) and
@@ -208,6 +258,7 @@ pub(crate) fn checkout_from(
 ///
 /// # Safety
 /// `out` passed check_out.
+#[inline(always)]
 unsafe fn checkout_into(
     pool: *mut sqlpool_pool,
     timeout: Option<std::time::Duration>,
@@ -347,4 +398,110 @@ pub unsafe extern "C" fn sqlpool_metrics_prometheus(
         unsafe { super::write_text(&text, buf, size, needed) }?;
         Ok(SQLPOOL_OK)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::conn::sqlpool_checkin;
+    use crate::ffi::error::{SQLPOOL_CLOSED, SQLPOOL_OK};
+    use crate::ffi::lock;
+    use crate::Options;
+
+    fn open_handle(dir: &std::path::Path, name: &str) -> (*mut sqlpool_pool, Pool) {
+        let mut opts = Options::default();
+        opts.set_create(true);
+        let pool = Pool::open(dir.join(name).to_str().unwrap(), opts).unwrap();
+        (new_handle::<sqlpool_pool>(PoolEntry::Open(pool.clone())).unwrap(), pool)
+    }
+
+    /// Checks out through `handle`: Ok(whether the connection is `pool`'s) or the code.
+    fn checkout_is_of(handle: *mut sqlpool_pool, pool: &Pool) -> Result<bool, c_int> {
+        let mut conn = std::ptr::null_mut();
+        // SAFETY: conn is a writable pointer.
+        let rc = unsafe { sqlpool_checkout(handle, &mut conn) };
+        if rc != SQLPOOL_OK {
+            return Err(rc);
+        }
+        let same = lock(conn).unwrap().conn.pool().same_pool(pool);
+        assert_eq!(sqlpool_checkin(conn), SQLPOOL_OK);
+        Ok(same)
+    }
+
+    /// These tests count on the slot a close frees being the next one handed out.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn scratch_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("sqlpool-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// The per-thread cache of recent pools never outlives its handle: a
+    /// closed handle is CLOSED, and a later pool in the same slot (same
+    /// cache way) is checked out from, not the cached one.
+    #[test]
+    fn a_recently_used_pool_handle_is_closed_after_close_and_its_slot_reuse_serves_the_new_pool() {
+        let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = scratch_dir("recent-pools");
+        let (first, first_pool) = open_handle(&dir, "a.db");
+        assert_eq!(checkout_is_of(first, &first_pool), Ok(true));
+        assert_eq!(checkout_is_of(first, &first_pool), Ok(true), "from the cache");
+        assert_eq!(sqlpool_close(first), SQLPOOL_OK);
+        assert_eq!(checkout_is_of(first, &first_pool), Err(SQLPOOL_CLOSED));
+
+        let (second, second_pool) = open_handle(&dir, "b.db");
+        assert_eq!(
+            (second as usize) & 0xffff_ffff,
+            (first as usize) & 0xffff_ffff,
+            "the slot is reused"
+        );
+        assert_eq!(checkout_is_of(second, &second_pool), Ok(true));
+        assert_eq!(checkout_is_of(first, &first_pool), Err(SQLPOOL_CLOSED), "after the new pool was cached");
+        assert_eq!(checkout_is_of(second, &second_pool), Ok(true));
+        assert_eq!(sqlpool_close(second), SQLPOOL_OK);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A handle being closed (held exclusively by sqlpool_close) is CLOSED
+    /// to a checkout, cached or not, as it was before the cache.
+    #[test]
+    fn a_recently_used_pool_handle_being_closed_is_refused() {
+        let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = scratch_dir("recent-pools-closing");
+        let (handle, pool) = open_handle(&dir, "c.db");
+        assert_eq!(checkout_is_of(handle, &pool), Ok(true));
+        {
+            let _closing = POOLS.lock_exclusive(address(handle).unwrap()).unwrap();
+            assert_eq!(checkout_is_of(handle, &pool), Err(SQLPOOL_CLOSED));
+        }
+        assert_eq!(checkout_is_of(handle, &pool), Ok(true));
+        assert_eq!(sqlpool_close(handle), SQLPOOL_OK);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A closed handle on a shared pool that other handles keep open is
+    /// CLOSED, though the pool its cache entry names is still open.
+    #[test]
+    fn a_recently_used_shared_pool_handle_is_closed_after_close_while_the_pool_stays_open() {
+        let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = scratch_dir("recent-pools-shared");
+        let (creator, _) = open_handle(&dir, "s.db");
+        assert_eq!(sqlpool_close(creator), SQLPOOL_OK);
+        let path = std::ffi::CString::new(dir.join("s.db").to_str().unwrap()).unwrap();
+        let (mut closed, mut kept) = (std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: a NUL-terminated path and writable out-pointers.
+        unsafe {
+            assert_eq!(crate::ffi::shared::sqlpool_open_shared(path.as_ptr(), std::ptr::null(), &mut closed), SQLPOOL_OK);
+            assert_eq!(crate::ffi::shared::sqlpool_open_shared(path.as_ptr(), std::ptr::null(), &mut kept), SQLPOOL_OK);
+        }
+        let pool = share(kept).unwrap().pool().clone();
+        assert_eq!(checkout_is_of(closed, &pool), Ok(true));
+        assert_eq!(checkout_is_of(closed, &pool), Ok(true), "from the cache");
+        assert_eq!(sqlpool_close(closed), SQLPOOL_OK);
+        assert_eq!(checkout_is_of(closed, &pool), Err(SQLPOOL_CLOSED));
+        assert_eq!(checkout_is_of(kept, &pool), Ok(true), "the pool is open");
+        assert_eq!(sqlpool_close(kept), SQLPOOL_OK);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

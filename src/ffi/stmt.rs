@@ -190,7 +190,7 @@ pub extern "C" fn sqlpool_finalize(stmt: *mut sqlpool_stmt) -> c_int {
         let mut held = hold(stmt)?;
         let (handle, id) = (held.handle, held.id);
         held.conn.guarded(|entry| {
-            entry.statements.retain(|h| *h != handle);
+            entry.conn.ffi_statements.retain(|h| *h != handle);
             entry.conn.finalize(id)
         })?;
         // No other thread can be using it: they would hold the connection.
