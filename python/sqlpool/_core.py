@@ -153,6 +153,33 @@ def _plan(types):
     return plan
 
 
+def _decode_known(mv, nrows, meta, rowcls, _plans=_PLANS):
+    """The ``nrows`` rows at the start of ``mv`` as ``rowcls`` instances
+    (``tuple`` or ``meta.rowcls``), each row's size, column count and column
+    types read in one unpack with ``meta``'s header format; None when a row
+    has another number of columns than ``meta`` knows (a re-prepared
+    statement: see _stale)."""
+    unpack_head = meta.unpack_head
+    ncols = meta.ncols
+    start = meta.cells_at
+    out = []
+    pos = 0
+    while nrows:
+        nrows -= 1
+        size, n, key = unpack_head(mv, pos)
+        if n != ncols:
+            return None
+        plan = _plans.get(key) or _plan(key)
+        fmt = plan[0]
+        values = fmt.unpack_from(mv, pos + start)
+        if plan[1]:
+            out.append(values if rowcls is tuple else rowcls(values))
+        else:
+            out.append(rowcls(_fix(mv, values, plan[2], pos + start + fmt.size)))
+        pos += size
+    return out
+
+
 def _decode(mv, nrows, rowcls, _header=_HEADER.unpack_from, _plans=_PLANS):
     """The ``nrows`` rows at the start of ``mv`` (the fetch format of
     sqlpool_fetch()), as ``rowcls`` instances."""
@@ -259,6 +286,9 @@ def _pack(params, meta):
             c = v.__class__
             if c is bytes:
                 return _pack_len(_BLOB, len(v)) + v
+            if c is memoryview:  # sqlite3.Binary, as SQLAlchemy binds a LargeBinary key
+                v = v.tobytes()
+                return _pack_len(_BLOB, len(v)) + v
             if c is int and -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
                 return _pack_int(_INTEGER, v)
     elif isinstance(params, dict):
@@ -321,7 +351,10 @@ class _Meta:
     """What is known about one SQL text on one pool: encoded SQL, column
     names, parameter names, whether it only reads."""
 
-    __slots__ = ("text", "sql", "sql_len", "names", "decltypes", "param_keys", "readonly", "ddl", "rowcls", "description")
+    __slots__ = (
+        "text", "sql", "sql_len", "names", "decltypes", "param_keys", "readonly", "ddl", "rowcls", "description",
+        "unpack_head", "ncols", "cells_at",
+    )
 
     def __init__(self, text, conn_handle):
         if "\x00" in text:
@@ -355,6 +388,12 @@ class _Meta:
 
     def _name(self, names):
         self.names = names
+        # A row's size, column count and column types (sqlpool_fetch()'s
+        # format) in one unpack, and where its cells start (_decode_known).
+        head = struct.Struct("=II%ds" % len(names))
+        self.unpack_head = head.unpack_from
+        self.ncols = len(names)
+        self.cells_at = head.size
         self.rowcls = row_class(names)
         self.description = tuple((name, None, None, None, None, None, None) for name in names) or None
 

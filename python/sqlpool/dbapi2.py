@@ -24,7 +24,7 @@ import time
 import weakref
 
 from . import _core, dropin, errors
-from ._core import _DONE, _ROW, _buffer, _decode, _pack, _sqlpool_pool_query, _stale, _tls
+from ._core import _DONE, _ROW, _buffer, _decode_known, _pack, _sqlpool_pool_query, _tls
 
 apilevel = "2.0"
 # Threads may share the module, not connections (as sqlite3 declares).
@@ -356,6 +356,10 @@ class Connection:
         self._pinned = False  # _conn has state of its own (ATTACH, TEMP, PRAGMA): kept until close
         self._closed = False
         self.row_factory = None
+        # None: rows are sqlpool.Row; tuple: plain tuples (the SQLAlchemy
+        # dialect's choice: it indexes rows by position only, and a tuple's
+        # indexing is C, Row's is Python)
+        self._row_class = None
         # statement metadata -> cursor.description (None: no columns); keyed
         # by the metadata, which a schema change replaces
         self._descriptions = {}
@@ -558,6 +562,11 @@ class Connection:
 _NO_ROWS = ()
 
 
+def _plain(rows):
+    """sqlpool.Row rows as plain tuples (Connection._row_class)."""
+    return [tuple(row) for row in rows]
+
+
 class Cursor:
     """A PEP 249 cursor. Rows are ``sqlpool.Row`` (tuples that also answer
     ``row["name"]``)."""
@@ -615,22 +624,24 @@ class Cursor:
                         buf = _tls.buf
                     except AttributeError:
                         buf = _buffer()
+                    rows_out = buf.rows
                     rc = _sqlpool_pool_query(
                         pool._handle, meta.sql, meta.sql_len, packed, len(packed), buf.arr, buf.size, 0,
-                        buf.rows, buf.used,
+                        rows_out, buf.used,
                     )
                     if rc == _DONE:
-                        # Stale rows (the schema changed elsewhere) go to the
-                        # general path, which reads again with fresh metadata.
-                        if not (buf.rows.value and _stale(buf.mv, meta)):
-                            self._rows = _decode(buf.mv, buf.rows.value, meta.rowcls)
+                        # None: stale rows (the schema changed elsewhere); the
+                        # general path reads again with fresh metadata.
+                        rows = _decode_known(buf.mv, rows_out.value, meta, conn._row_class or meta.rowcls)
+                        if rows is not None:
+                            self._rows = rows
                             self._pos = 0
                             self.description = conn._descriptions.get(meta) or conn._description(meta)
                             self.rowcount = -1
                             return self
                     elif rc != _ROW:
                         raise _dbapi_error(errors.error_from(rc))
-                    elif buf.rows.value:
+                    elif rows_out.value:
                         # More rows than one batch: the unheld path would only
                         # run the same query again to find that out.
                         return self._execute(conn, st, operation, parameters, unheld=False)
@@ -649,7 +660,7 @@ class Cursor:
         result = conn._run(operation, parameters)
         self.description = conn._descriptions.get(result._meta) or conn._description(result._meta)
         if result._stmt is None:
-            self._rows = result._rows
+            self._rows = result._rows if conn._row_class is None else _plain(result._rows)
             self._pos = result._pos
             if st.dml or st.insert:
                 self._count(conn, st)
@@ -686,7 +697,7 @@ class Cursor:
             return False
         meta = pool._metas.get(operation, meta)  # fresh if _pool_query saw a schema change
         self.description = conn._descriptions.get(meta) or conn._description(meta)
-        self._rows = rows
+        self._rows = rows if conn._row_class is None else _plain(rows)
         return True
 
     def _count(self, conn, st):
@@ -763,12 +774,14 @@ class Cursor:
         except errors.SqlpoolError as exc:
             self._finish()
             raise _dbapi_error(exc) from exc
+        conn = self.connection
+        if conn._row_class is not None and row is not None:
+            row = tuple(row)
         if result._stmt is None:
             # Exhausted: keep the buffered rest, give the connection back.
-            self._rows = result._rows
+            self._rows = result._rows if conn._row_class is None else _plain(result._rows)
             self._pos = result._pos
             self._result = None
-            conn = self.connection
             conn._readers -= 1
             conn._release_if_idle()
         return row
