@@ -10,6 +10,7 @@ for ``Pool.execute`` and the drop-ins. Rows are decoded with one
 
 import ctypes
 import logging
+import operator
 import os
 import re
 import struct
@@ -149,8 +150,68 @@ def _plan(types):
         simple = all(t == _INTEGER or t == _FLOAT for t in types)
         if len(_PLANS) > 4096:
             _PLANS.clear()
-        plan = _PLANS[types] = (struct.Struct(fmt), simple, types)
+        # Rows with TEXT or BLOB columns: the cells' positions that hold
+        # lengths, and {lengths: whole-row format} (see _var_row).
+        var = [k for k, t in enumerate(t for t in types if t != _NULL) if t in (_TEXT, _BLOB)]
+        lengths = operator.itemgetter(*var) if var and len(types) > 1 else None
+        plan = _PLANS[types] = (struct.Struct(fmt), simple, types, lengths, {})
     return plan
+
+
+# Whole-row formats kept per plan (distinct TEXT/BLOB length combinations);
+# past that, rows of new lengths are read column by column (_fix).
+_ROW_FORMATS_PER_PLAN = 64
+_NONE = (None,)
+
+
+def _row_format(plan, lengths):
+    """(unpack, pick, texts) reading a row of ``plan``'s types whose TEXT and
+    BLOB values have these lengths: one unpack of the cells and the values,
+    ``pick`` puts them in column order (a NULL column picks the None appended
+    after them), ``texts`` are the positions to decode as UTF-8."""
+    types = plan[2]
+    lens = lengths if isinstance(lengths, tuple) else (lengths,)
+    cells = [t for t in types if t != _NULL]
+    n_cells = len(cells)
+    data_fmt = "".join("%ds" % n for n in lens)
+    unpack = struct.Struct(plan[0].format + data_fmt).unpack_from
+    order = []
+    k = j = 0
+    for t in types:
+        if t == _NULL:
+            order.append(n_cells + len(lens))
+        elif t == _TEXT or t == _BLOB:
+            order.append(n_cells + j)
+            j += 1
+            k += 1
+        else:
+            order.append(k)
+            k += 1
+    pick = operator.itemgetter(*order)
+    texts = tuple(i for i, t in enumerate(types) if t == _TEXT)
+    return unpack, pick, texts, _NULL in types
+
+
+def _var_row(mv, values, plan, cells):
+    """A row with TEXT, BLOB or NULL columns, whose cells (read by
+    ``plan[0]`` at ``cells``) are ``values``."""
+    lengths = plan[3]
+    if lengths is None:
+        return _fix(mv, values, plan[2], cells + plan[0].size)
+    key = lengths(values)
+    fmt = plan[4].get(key)
+    if fmt is None:
+        if len(plan[4]) >= _ROW_FORMATS_PER_PLAN:
+            return _fix(mv, values, plan[2], cells + plan[0].size)
+        fmt = plan[4][key] = _row_format(plan, key)
+    unpack, pick, texts, nulls = fmt
+    row = unpack(mv, cells)
+    row = pick(row + _NONE if nulls else row)
+    if texts:
+        row = list(row)
+        for i in texts:
+            row[i] = row[i].decode("utf-8")
+    return row
 
 
 def _decode_known(mv, nrows, meta, rowcls, _plans=_PLANS):
@@ -175,7 +236,7 @@ def _decode_known(mv, nrows, meta, rowcls, _plans=_PLANS):
         if plan[1]:
             out.append(values if rowcls is tuple else rowcls(values))
         else:
-            out.append(rowcls(_fix(mv, values, plan[2], pos + start + fmt.size)))
+            out.append(rowcls(_var_row(mv, values, plan, pos + start)))
         pos += size
     return out
 
@@ -195,7 +256,7 @@ def _decode(mv, nrows, rowcls, _header=_HEADER.unpack_from, _plans=_PLANS):
         if plan[1]:
             out.append(rowcls(values))
         else:
-            out.append(rowcls(_fix(mv, values, plan[2], cells + fmt.size)))
+            out.append(rowcls(_var_row(mv, values, plan, cells)))
         pos += size
     return out
 

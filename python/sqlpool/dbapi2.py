@@ -441,7 +441,8 @@ class Connection:
     # -- PEP 249
 
     def cursor(self, factory=None):
-        self._check_open()
+        if self._closed:
+            self._check_open()
         return Cursor(self) if factory is None else factory(self)
 
     def commit(self):
@@ -571,17 +572,19 @@ class Cursor:
     """A PEP 249 cursor. Rows are ``sqlpool.Row`` (tuples that also answer
     ``row["name"]``)."""
 
+    # Defaults as class attributes: SQLAlchemy makes a cursor per statement.
+    arraysize = 1
+    description = None
+    rowcount = -1
+    lastrowid = None
+    _rows = _NO_ROWS  # buffered rows
+    _pos = 0
+    _result = None  # a Result with rows left on the connection's physical one
+    _closed = False
+
     def __init__(self, connection):
         self.connection = connection
-        self.arraysize = 1
-        self.description = None
-        self.rowcount = -1
-        self.lastrowid = None
         self.row_factory = connection.row_factory  # as sqlite3: the connection's, when the cursor is made
-        self._rows = _NO_ROWS  # buffered rows
-        self._pos = 0
-        self._result = None  # a Result with rows left on the connection's physical one
-        self._closed = False
 
     def _check_open(self):
         if self._closed:
@@ -812,6 +815,13 @@ class Cursor:
         return out
 
     def fetchall(self):
+        rows = self._rows
+        if self._result is None and rows and self.row_factory is None and rows.__class__ is list:
+            # Everything is buffered (a one-call read): hand the list over.
+            pos = self._pos
+            self._rows = _NO_ROWS
+            self._pos = 0
+            return rows[pos:] if pos else rows
         out = []
         nxt = self._next
         while True:
@@ -840,9 +850,10 @@ class Cursor:
 
     def close(self):
         """Releases the statement (idempotent)."""
-        if not self._closed:
+        if self._result is not None:
             self._finish()
-            self._closed = True
+        self._rows = _NO_ROWS
+        self._closed = True
 
     def setinputsizes(self, sizes):
         pass
@@ -857,7 +868,7 @@ class Cursor:
         self.close()
 
     def __del__(self):
-        if getattr(self, "_result", None) is not None:
+        if self._result is not None:
             try:
                 self._finish()
             except Exception:  # pragma: no cover - interpreter shutdown
