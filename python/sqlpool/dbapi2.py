@@ -24,7 +24,7 @@ import time
 import weakref
 
 from . import _core, dropin, errors
-from ._core import _DONE, _ROW, _buffer, _decode_known, _pack, _sqlpool_pool_query, _tls
+from ._core import _DONE, _PLANS, _ROW, _buffer, _decode_known, _pack, _plan, _sqlpool_pool_query, _tls, _var_row
 
 apilevel = "2.0"
 # Threads may share the module, not connections (as sqlite3 declares).
@@ -633,9 +633,26 @@ class Cursor:
                         rows_out, buf.used,
                     )
                     if rc == _DONE:
+                        n = rows_out.value
+                        rowcls = conn._row_class or meta.rowcls
+                        if n == 1:
+                            # A point query's one row, decoded here (as _decode_known does).
+                            mv = buf.mv
+                            _, ncols, types = meta.unpack_head(mv, 0)
+                            if ncols == meta.ncols:
+                                plan = _PLANS.get(types) or _plan(types)
+                                at = meta.cells_at
+                                values = plan[0].unpack_from(mv, at)
+                                if plan[1]:
+                                    rows = [values if rowcls is tuple else rowcls(values)]
+                                else:
+                                    rows = [rowcls(_var_row(mv, values, plan, at))]
+                            else:
+                                rows = None
+                        else:
+                            rows = _decode_known(buf.mv, n, meta, rowcls)
                         # None: stale rows (the schema changed elsewhere); the
                         # general path reads again with fresh metadata.
-                        rows = _decode_known(buf.mv, rows_out.value, meta, conn._row_class or meta.rowcls)
                         if rows is not None:
                             self._rows = rows
                             self._pos = 0
