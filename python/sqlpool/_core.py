@@ -33,6 +33,7 @@ _NULL = _ffi.SQLPOOL_NULL
 
 _sqlpool_query = lib.sqlpool_query
 _sqlpool_pool_query = lib.sqlpool_pool_query
+_sqlpool_pool_query_call = lib.sqlpool_pool_query_call
 _sqlpool_fetch = lib.sqlpool_fetch
 _sqlpool_checkout = lib.sqlpool_checkout
 _sqlpool_checkin = lib.sqlpool_checkin
@@ -103,7 +104,7 @@ def _rebuild_row(names, values):
 class _Buffer:
     """One thread's fetch buffer and out-parameters, reused by every call."""
 
-    __slots__ = ("size", "arr", "mv", "rows", "used", "handle")
+    __slots__ = ("size", "arr", "mv", "rows", "used", "handle", "calls")
 
     def __init__(self, size):
         self.size = size
@@ -112,6 +113,21 @@ class _Buffer:
         self.rows = c_uint32()
         self.used = c_size_t()
         self.handle = c_void_p()
+        # statement metadata -> its sqlpool_pool_query_call() struct on this
+        # buffer (one ctypes argument per call instead of ten)
+        self.calls = {}
+
+    def call_for(self, pool_handle, meta):
+        """The query-call struct for ``meta``'s statement (of the pool
+        ``pool_handle``) into this buffer; set ``params`` and
+        ``params_len`` before each call."""
+        calls = self.calls
+        if len(calls) > 256:
+            calls.clear()
+        call = calls[meta] = _ffi.QueryCall(
+            pool_handle, meta.sql, meta.sql_len, None, 0, ctypes.addressof(self.arr), self.size, 0
+        )
+        return call
 
 
 _DEFAULT_BUFFER = 64 * 1024

@@ -24,7 +24,7 @@ import time
 import weakref
 
 from . import _core, dropin, errors
-from ._core import _DONE, _PLANS, _ROW, _buffer, _decode_known, _pack, _plan, _sqlpool_pool_query, _tls, _var_row
+from ._core import _DONE, _PLANS, _ROW, _buffer, _decode_known, _pack, _plan, _sqlpool_pool_query_call, _tls, _var_row
 
 apilevel = "2.0"
 # Threads may share the module, not connections (as sqlite3 declares).
@@ -627,13 +627,12 @@ class Cursor:
                         buf = _tls.buf
                     except AttributeError:
                         buf = _buffer()
-                    rows_out = buf.rows
-                    rc = _sqlpool_pool_query(
-                        pool._handle, meta.sql, meta.sql_len, packed, len(packed), buf.arr, buf.size, 0,
-                        rows_out, buf.used,
-                    )
+                    call = buf.calls.get(meta) or buf.call_for(pool._handle, meta)
+                    call.params = packed
+                    call.params_len = len(packed)
+                    rc = _sqlpool_pool_query_call(call)
                     if rc == _DONE:
-                        n = rows_out.value
+                        n = call.out_rows
                         rowcls = conn._row_class or meta.rowcls
                         if n == 1:
                             # A point query's one row, decoded here (as _decode_known does).
@@ -661,7 +660,7 @@ class Cursor:
                             return self
                     elif rc != _ROW:
                         raise _dbapi_error(errors.error_from(rc))
-                    elif rows_out.value:
+                    elif call.out_rows:
                         # More rows than one batch: the unheld path would only
                         # run the same query again to find that out.
                         return self._execute(conn, st, operation, parameters, unheld=False)

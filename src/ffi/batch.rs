@@ -621,3 +621,57 @@ pub unsafe extern "C" fn sqlpool_pool_query(
         Ok(code(f.step))
     })
 }
+
+/// The arguments of one sqlpool_pool_query() call in one struct, for
+/// bindings where each argument of a call costs (Python's ctypes converts
+/// every one on every call): fill it once per statement and buffer, then
+/// change only `params` and `params_len` between calls. `params` is the
+/// packed bytes (sqlpool_bind_packed()), not a string. The layout never
+/// changes: a later need gets a new struct and function.
+#[repr(C)]
+#[derive(Debug)]
+pub struct sqlpool_query_call {
+    pub pool: *mut sqlpool_pool,
+    pub sql: *const c_char,
+    pub sql_len: i64,
+    pub params: *const c_char,
+    pub params_len: usize,
+    pub buf: *mut c_void,
+    pub buf_size: usize,
+    pub max_rows: u32,
+    /// Written by the call: sqlpool_pool_query()'s `*out_rows`.
+    pub out_rows: u32,
+    /// Written by the call: sqlpool_pool_query()'s `*out_used`.
+    pub out_used: usize,
+}
+
+/// sqlpool_pool_query() with the arguments and results in `*args`; the same
+/// return codes. NULL `args` is SQLPOOL_INVALID_ARGUMENT.
+///
+/// # Safety
+/// `args` is NULL or points to a writable struct whose fields keep
+/// sqlpool_pool_query()'s promises, all borrowed for the call.
+#[no_mangle]
+pub unsafe extern "C" fn sqlpool_pool_query_call(args: *mut sqlpool_query_call) -> c_int {
+    if args.is_null() {
+        return call(|| Err(Error::invalid("args (the struct pointer) is NULL")));
+    }
+    // SAFETY: non-NULL, and the caller promises it is a writable struct
+    // borrowed for this call; its out fields are distinct, aligned places.
+    let c = unsafe { &mut *args };
+    // SAFETY: the fields keep sqlpool_pool_query()'s promises (above).
+    unsafe {
+        sqlpool_pool_query(
+            c.pool,
+            c.sql,
+            c.sql_len,
+            c.params.cast(),
+            c.params_len,
+            c.buf,
+            c.buf_size,
+            c.max_rows,
+            &mut c.out_rows,
+            &mut c.out_used,
+        )
+    }
+}
