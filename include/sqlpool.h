@@ -328,6 +328,33 @@ typedef struct sqlpool_value {
 } sqlpool_value;
 
 /**
+ * The arguments of one sqlpool_pool_query() call in one struct, for
+ * bindings where each argument of a call costs (Python's ctypes converts
+ * every one on every call): fill it once per statement and buffer, then
+ * change only `params` and `params_len` between calls. `params` is the
+ * packed bytes (sqlpool_bind_packed()), not a string. The layout never
+ * changes: a later need gets a new struct and function.
+ */
+typedef struct sqlpool_query_call {
+  struct sqlpool_pool *pool;
+  const char *sql;
+  int64_t sql_len;
+  const char *params;
+  size_t params_len;
+  void *buf;
+  size_t buf_size;
+  uint32_t max_rows;
+  /**
+   * Written by the call: sqlpool_pool_query()'s `*out_rows`.
+   */
+  uint32_t out_rows;
+  /**
+   * Written by the call: sqlpool_pool_query()'s `*out_used`.
+   */
+  size_t out_used;
+} sqlpool_query_call;
+
+/**
  * The shared registry's limits and counters (sqlpool_shared_get_stats()).
  * Later versions may add fields at the end only.
  */
@@ -1015,6 +1042,16 @@ int sqlpool_query(struct sqlpool_conn *conn, const char *sql, int64_t sql_len, c
  * As for sqlpool_query().
  */
 int sqlpool_pool_query(struct sqlpool_pool *pool, const char *sql, int64_t sql_len, const void *params, size_t params_len, void *buf, size_t buf_size, uint32_t max_rows, uint32_t *out_rows, size_t *out_used);
+
+/**
+ * sqlpool_pool_query() with the arguments and results in `*args`; the same
+ * return codes. NULL `args` is SQLPOOL_INVALID_ARGUMENT.
+ *
+ * # Safety
+ * `args` is NULL or points to a writable struct whose fields keep
+ * sqlpool_pool_query()'s promises, all borrowed for the call.
+ */
+int sqlpool_pool_query_call(struct sqlpool_query_call *args);
 
 /**
  * Opens, or finds, the process's shared pool for `path` and `opts`: the

@@ -581,6 +581,51 @@ fn pool_query_checks_out_and_in_within_the_call() {
 }
 
 #[test]
+fn pool_query_call_takes_the_arguments_in_one_struct() {
+    let db = Db::new(10);
+    let mut buf = vec![0u8; 4096];
+    let sql = "SELECT i, s FROM t WHERE i = ?";
+    let mut call = sqlpool_query_call {
+        pool: db.pool,
+        sql: sql.as_ptr().cast(),
+        sql_len: sql.len() as i64,
+        params: null(),
+        params_len: 0,
+        buf: buf.as_mut_ptr().cast(),
+        buf_size: buf.len(),
+        max_rows: 0,
+        out_rows: 99,
+        out_used: 99,
+    };
+    // Filled once; only the parameters change between calls.
+    for i in [4, 7] {
+        let packed = pack(&[V::I(i)]);
+        call.params = packed.as_ptr().cast();
+        call.params_len = packed.len();
+        // SAFETY: every pointer in `call` is to a live local of the given length.
+        let rc = unsafe { sqlpool_pool_query_call(&mut call) };
+        assert_eq!((rc, call.out_rows), (SQLPOOL_DONE, 1), "{}", errmsg());
+        let used = call.out_used;
+        assert_eq!(decode(&buf[..used], 1), vec![vec![V::I(i), V::T(format!("row {i}"))]]);
+    }
+    assert_eq!(db.stats().checked_out, 0);
+    // Errors as sqlpool_pool_query()'s, and a NULL struct.
+    call.params_len = 0;
+    // SAFETY: as above; then a NULL struct pointer, which is what is tested.
+    unsafe {
+        assert_eq!(
+            sqlpool_pool_query_call(&mut call),
+            SQLPOOL_INVALID_ARGUMENT,
+            "one parameter unbound"
+        );
+        call.pool = null_mut();
+        assert_eq!(sqlpool_pool_query_call(&mut call), SQLPOOL_MISUSE);
+        assert_eq!(sqlpool_pool_query_call(null_mut()), SQLPOOL_INVALID_ARGUMENT);
+    }
+    assert!(errmsg().contains("args"), "{}", errmsg());
+}
+
+#[test]
 fn query_rules_for_handles_out_pointers_and_errors() {
     let db = Db::new(3);
     let conn = db.checkout();

@@ -573,6 +573,48 @@ static void test_query_cycle(void)
     CHECK_OK(sqlpool_close(pool));
 }
 
+/* sqlpool_pool_query_call(): sqlpool_pool_query() with its arguments in a
+ * struct filled once; only the parameters change between calls. */
+static void test_pool_query_call(void)
+{
+    char path[4096];
+    path_in_dir(path, sizeof path, "query_call.db");
+    sqlpool_pool *pool = open_pool(path, 1, 0, 0);
+    sqlpool_conn *conn = checkout(pool);
+    CHECK_OK(sqlpool_exec(conn, "CREATE TABLE k(id INTEGER PRIMARY KEY, v INTEGER); "
+                                "INSERT INTO k(v) VALUES (10), (20), (30)"));
+    CHECK_OK(sqlpool_checkin(conn));
+
+    unsigned char buf[256];
+    unsigned char packed[9];
+    const char *sql = "SELECT v FROM k WHERE id = ?";
+    sqlpool_query_call call = {0};
+    call.pool = pool;
+    call.sql = sql;
+    call.sql_len = -1;
+    call.params = (const char *)packed;
+    call.params_len = sizeof packed;
+    call.buf = buf;
+    call.buf_size = sizeof buf;
+    for (int64_t id = 1; id <= 3; id++) {
+        packed[0] = SQLPOOL_INTEGER;
+        memcpy(packed + 1, &id, sizeof id);
+        CHECK_RC(sqlpool_pool_query_call(&call), SQLPOOL_DONE);
+        CHECK(call.out_rows == 1);
+        /* One row: size, column count, type, then the INTEGER cell. */
+        uint32_t ncols;
+        int64_t v;
+        memcpy(&ncols, buf + 4, sizeof ncols);
+        memcpy(&v, buf + 9, sizeof v);
+        CHECK(ncols == 1 && buf[8] == SQLPOOL_INTEGER && v == id * 10);
+        CHECK(call.out_used == 17);
+    }
+    CHECK(stats_of(pool).checked_out == 0);
+    CHECK_RC(sqlpool_pool_query_call(NULL), SQLPOOL_INVALID_ARGUMENT);
+    CHECK(strstr(sqlpool_errmsg(), "args") != NULL);
+    CHECK_OK(sqlpool_close(pool));
+}
+
 /* Stats are read after each checkin: API.md does not promise that the
  * cache counters of a checkout in progress are already counted. */
 static void test_statement_cache(void)
@@ -956,6 +998,7 @@ int main(void)
     test_options();
     test_open_errors();
     test_query_cycle();
+    test_pool_query_call();
     test_statement_cache();
     test_checkout_timeout();
     test_checkout_waits();

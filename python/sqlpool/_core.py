@@ -10,6 +10,7 @@ for ``Pool.execute`` and the drop-ins. Rows are decoded with one
 
 import ctypes
 import logging
+import operator
 import os
 import re
 import struct
@@ -32,6 +33,7 @@ _NULL = _ffi.SQLPOOL_NULL
 
 _sqlpool_query = lib.sqlpool_query
 _sqlpool_pool_query = lib.sqlpool_pool_query
+_sqlpool_pool_query_call = lib.sqlpool_pool_query_call
 _sqlpool_fetch = lib.sqlpool_fetch
 _sqlpool_checkout = lib.sqlpool_checkout
 _sqlpool_checkin = lib.sqlpool_checkin
@@ -102,7 +104,7 @@ def _rebuild_row(names, values):
 class _Buffer:
     """One thread's fetch buffer and out-parameters, reused by every call."""
 
-    __slots__ = ("size", "arr", "mv", "rows", "used", "handle")
+    __slots__ = ("size", "arr", "mv", "rows", "used", "handle", "calls")
 
     def __init__(self, size):
         self.size = size
@@ -111,6 +113,21 @@ class _Buffer:
         self.rows = c_uint32()
         self.used = c_size_t()
         self.handle = c_void_p()
+        # statement metadata -> its sqlpool_pool_query_call() struct on this
+        # buffer (one ctypes argument per call instead of ten)
+        self.calls = {}
+
+    def call_for(self, pool_handle, meta):
+        """The query-call struct for ``meta``'s statement (of the pool
+        ``pool_handle``) into this buffer; set ``params`` and
+        ``params_len`` before each call."""
+        calls = self.calls
+        if len(calls) > 256:
+            calls.clear()
+        call = calls[meta] = _ffi.QueryCall(
+            pool_handle, meta.sql, meta.sql_len, None, 0, ctypes.addressof(self.arr), self.size, 0
+        )
+        return call
 
 
 _DEFAULT_BUFFER = 64 * 1024
@@ -149,8 +166,95 @@ def _plan(types):
         simple = all(t == _INTEGER or t == _FLOAT for t in types)
         if len(_PLANS) > 4096:
             _PLANS.clear()
-        plan = _PLANS[types] = (struct.Struct(fmt), simple, types)
+        # Rows with TEXT or BLOB columns: the cells' positions that hold
+        # lengths, and {lengths: whole-row format} (see _var_row).
+        var = [k for k, t in enumerate(t for t in types if t != _NULL) if t in (_TEXT, _BLOB)]
+        lengths = operator.itemgetter(*var) if var and len(types) > 1 else None
+        plan = _PLANS[types] = (struct.Struct(fmt), simple, types, lengths, {})
     return plan
+
+
+# Whole-row formats kept per plan (distinct TEXT/BLOB length combinations);
+# past that, rows of new lengths are read column by column (_fix).
+_ROW_FORMATS_PER_PLAN = 64
+_NONE = (None,)
+
+
+def _row_format(plan, lengths):
+    """(unpack, pick, texts) reading a row of ``plan``'s types whose TEXT and
+    BLOB values have these lengths: one unpack of the cells and the values,
+    ``pick`` puts them in column order (a NULL column picks the None appended
+    after them), ``texts`` are the positions to decode as UTF-8."""
+    types = plan[2]
+    lens = lengths if isinstance(lengths, tuple) else (lengths,)
+    cells = [t for t in types if t != _NULL]
+    n_cells = len(cells)
+    data_fmt = "".join("%ds" % n for n in lens)
+    unpack = struct.Struct(plan[0].format + data_fmt).unpack_from
+    order = []
+    k = j = 0
+    for t in types:
+        if t == _NULL:
+            order.append(n_cells + len(lens))
+        elif t == _TEXT or t == _BLOB:
+            order.append(n_cells + j)
+            j += 1
+            k += 1
+        else:
+            order.append(k)
+            k += 1
+    pick = operator.itemgetter(*order)
+    texts = tuple(i for i, t in enumerate(types) if t == _TEXT)
+    return unpack, pick, texts, _NULL in types
+
+
+def _var_row(mv, values, plan, cells):
+    """A row with TEXT, BLOB or NULL columns, whose cells (read by
+    ``plan[0]`` at ``cells``) are ``values``."""
+    lengths = plan[3]
+    if lengths is None:
+        return _fix(mv, values, plan[2], cells + plan[0].size)
+    key = lengths(values)
+    fmt = plan[4].get(key)
+    if fmt is None:
+        if len(plan[4]) >= _ROW_FORMATS_PER_PLAN:
+            return _fix(mv, values, plan[2], cells + plan[0].size)
+        fmt = plan[4][key] = _row_format(plan, key)
+    unpack, pick, texts, nulls = fmt
+    row = unpack(mv, cells)
+    row = pick(row + _NONE if nulls else row)
+    if texts:
+        row = list(row)
+        for i in texts:
+            row[i] = row[i].decode("utf-8")
+    return row
+
+
+def _decode_known(mv, nrows, meta, rowcls, _plans=_PLANS):
+    """The ``nrows`` rows at the start of ``mv`` as ``rowcls`` instances
+    (``tuple`` or ``meta.rowcls``), each row's size, column count and column
+    types read in one unpack with ``meta``'s header format; None when a row
+    has another number of columns than ``meta`` knows (a re-prepared
+    statement: see _stale)."""
+    unpack_head = meta.unpack_head
+    ncols = meta.ncols
+    start = meta.cells_at
+    out = []
+    pos = 0
+    while nrows:
+        nrows -= 1
+        size, n, key = unpack_head(mv, pos)
+        if n != ncols:
+            return None
+        plan = _plans.get(key) or _plan(key)
+        fmt = plan[0]
+        values = fmt.unpack_from(mv, pos + start)
+        if plan[1]:
+            out.append(values if rowcls is tuple else rowcls(values))
+        else:
+            out.append(rowcls(_var_row(mv, values, plan, pos + start)))
+        pos += size
+    return out
 
 
 def _decode(mv, nrows, rowcls, _header=_HEADER.unpack_from, _plans=_PLANS):
@@ -168,7 +272,7 @@ def _decode(mv, nrows, rowcls, _header=_HEADER.unpack_from, _plans=_PLANS):
         if plan[1]:
             out.append(rowcls(values))
         else:
-            out.append(rowcls(_fix(mv, values, plan[2], cells + fmt.size)))
+            out.append(rowcls(_var_row(mv, values, plan, cells)))
         pos += size
     return out
 
@@ -259,6 +363,9 @@ def _pack(params, meta):
             c = v.__class__
             if c is bytes:
                 return _pack_len(_BLOB, len(v)) + v
+            if c is memoryview:  # sqlite3.Binary, as SQLAlchemy binds a LargeBinary key
+                v = v.tobytes()
+                return _pack_len(_BLOB, len(v)) + v
             if c is int and -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
                 return _pack_int(_INTEGER, v)
     elif isinstance(params, dict):
@@ -321,7 +428,10 @@ class _Meta:
     """What is known about one SQL text on one pool: encoded SQL, column
     names, parameter names, whether it only reads."""
 
-    __slots__ = ("text", "sql", "sql_len", "names", "decltypes", "param_keys", "readonly", "ddl", "rowcls", "description")
+    __slots__ = (
+        "text", "sql", "sql_len", "names", "decltypes", "param_keys", "readonly", "ddl", "rowcls", "description",
+        "unpack_head", "ncols", "cells_at",
+    )
 
     def __init__(self, text, conn_handle):
         if "\x00" in text:
@@ -355,6 +465,12 @@ class _Meta:
 
     def _name(self, names):
         self.names = names
+        # A row's size, column count and column types (sqlpool_fetch()'s
+        # format) in one unpack, and where its cells start (_decode_known).
+        head = struct.Struct("=II%ds" % len(names))
+        self.unpack_head = head.unpack_from
+        self.ncols = len(names)
+        self.cells_at = head.size
         self.rowcls = row_class(names)
         self.description = tuple((name, None, None, None, None, None, None) for name in names) or None
 

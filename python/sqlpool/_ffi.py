@@ -106,6 +106,23 @@ class Value(Structure):
     ]
 
 
+class QueryCall(Structure):
+    """struct sqlpool_query_call (sqlpool_pool_query_call())."""
+
+    _fields_ = [
+        ("pool", c_void_p),
+        ("sql", c_char_p),
+        ("sql_len", c_int64),
+        ("params", c_char_p),
+        ("params_len", c_size_t),
+        ("buf", c_void_p),
+        ("buf_size", c_size_t),
+        ("max_rows", c_uint32),
+        ("out_rows", c_uint32),
+        ("out_used", c_size_t),
+    ]
+
+
 # Callback types (typedefs of the header).
 EventCallback = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_uint64, c_uint64)
 LogCallback = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
@@ -218,6 +235,7 @@ FUNCTIONS = {
     "sqlpool_result_blob": (c_int, [_H, c_void_p, c_int64]),
     "sqlpool_result_null": (c_int, [_H]),
     "sqlpool_result_error": (c_int, [_H, c_char_p]),
+    "sqlpool_pool_query_call": (c_int, [POINTER(QueryCall)]),
     "sqlpool_pool_query": (
         c_int,
         [_H, c_char_p, c_int64, c_void_p, c_size_t, c_void_p, c_size_t, c_uint32,

@@ -24,7 +24,7 @@ import time
 import weakref
 
 from . import _core, dropin, errors
-from ._core import _DONE, _ROW, _buffer, _decode, _pack, _sqlpool_pool_query, _stale, _tls
+from ._core import _DONE, _PLANS, _ROW, _buffer, _decode_known, _pack, _plan, _sqlpool_pool_query_call, _tls, _var_row
 
 apilevel = "2.0"
 # Threads may share the module, not connections (as sqlite3 declares).
@@ -356,6 +356,10 @@ class Connection:
         self._pinned = False  # _conn has state of its own (ATTACH, TEMP, PRAGMA): kept until close
         self._closed = False
         self.row_factory = None
+        # None: rows are sqlpool.Row; tuple: plain tuples (the SQLAlchemy
+        # dialect's choice: it indexes rows by position only, and a tuple's
+        # indexing is C, Row's is Python)
+        self._row_class = None
         # statement metadata -> cursor.description (None: no columns); keyed
         # by the metadata, which a schema change replaces
         self._descriptions = {}
@@ -437,7 +441,8 @@ class Connection:
     # -- PEP 249
 
     def cursor(self, factory=None):
-        self._check_open()
+        if self._closed:
+            self._check_open()
         return Cursor(self) if factory is None else factory(self)
 
     def commit(self):
@@ -558,21 +563,28 @@ class Connection:
 _NO_ROWS = ()
 
 
+def _plain(rows):
+    """sqlpool.Row rows as plain tuples (Connection._row_class)."""
+    return [tuple(row) for row in rows]
+
+
 class Cursor:
     """A PEP 249 cursor. Rows are ``sqlpool.Row`` (tuples that also answer
     ``row["name"]``)."""
 
+    # Defaults as class attributes: SQLAlchemy makes a cursor per statement.
+    arraysize = 1
+    description = None
+    rowcount = -1
+    lastrowid = None
+    _rows = _NO_ROWS  # buffered rows
+    _pos = 0
+    _result = None  # a Result with rows left on the connection's physical one
+    _closed = False
+
     def __init__(self, connection):
         self.connection = connection
-        self.arraysize = 1
-        self.description = None
-        self.rowcount = -1
-        self.lastrowid = None
         self.row_factory = connection.row_factory  # as sqlite3: the connection's, when the cursor is made
-        self._rows = _NO_ROWS  # buffered rows
-        self._pos = 0
-        self._result = None  # a Result with rows left on the connection's physical one
-        self._closed = False
 
     def _check_open(self):
         if self._closed:
@@ -615,22 +627,40 @@ class Cursor:
                         buf = _tls.buf
                     except AttributeError:
                         buf = _buffer()
-                    rc = _sqlpool_pool_query(
-                        pool._handle, meta.sql, meta.sql_len, packed, len(packed), buf.arr, buf.size, 0,
-                        buf.rows, buf.used,
-                    )
+                    call = buf.calls.get(meta) or buf.call_for(pool._handle, meta)
+                    call.params = packed
+                    call.params_len = len(packed)
+                    rc = _sqlpool_pool_query_call(call)
                     if rc == _DONE:
-                        # Stale rows (the schema changed elsewhere) go to the
-                        # general path, which reads again with fresh metadata.
-                        if not (buf.rows.value and _stale(buf.mv, meta)):
-                            self._rows = _decode(buf.mv, buf.rows.value, meta.rowcls)
+                        n = call.out_rows
+                        rowcls = conn._row_class or meta.rowcls
+                        if n == 1:
+                            # A point query's one row, decoded here (as _decode_known does).
+                            mv = buf.mv
+                            _, ncols, types = meta.unpack_head(mv, 0)
+                            if ncols == meta.ncols:
+                                plan = _PLANS.get(types) or _plan(types)
+                                at = meta.cells_at
+                                values = plan[0].unpack_from(mv, at)
+                                if plan[1]:
+                                    rows = [values if rowcls is tuple else rowcls(values)]
+                                else:
+                                    rows = [rowcls(_var_row(mv, values, plan, at))]
+                            else:
+                                rows = None
+                        else:
+                            rows = _decode_known(buf.mv, n, meta, rowcls)
+                        # None: stale rows (the schema changed elsewhere); the
+                        # general path reads again with fresh metadata.
+                        if rows is not None:
+                            self._rows = rows
                             self._pos = 0
                             self.description = conn._descriptions.get(meta) or conn._description(meta)
                             self.rowcount = -1
                             return self
                     elif rc != _ROW:
                         raise _dbapi_error(errors.error_from(rc))
-                    elif buf.rows.value:
+                    elif call.out_rows:
                         # More rows than one batch: the unheld path would only
                         # run the same query again to find that out.
                         return self._execute(conn, st, operation, parameters, unheld=False)
@@ -649,7 +679,7 @@ class Cursor:
         result = conn._run(operation, parameters)
         self.description = conn._descriptions.get(result._meta) or conn._description(result._meta)
         if result._stmt is None:
-            self._rows = result._rows
+            self._rows = result._rows if conn._row_class is None else _plain(result._rows)
             self._pos = result._pos
             if st.dml or st.insert:
                 self._count(conn, st)
@@ -686,7 +716,7 @@ class Cursor:
             return False
         meta = pool._metas.get(operation, meta)  # fresh if _pool_query saw a schema change
         self.description = conn._descriptions.get(meta) or conn._description(meta)
-        self._rows = rows
+        self._rows = rows if conn._row_class is None else _plain(rows)
         return True
 
     def _count(self, conn, st):
@@ -763,12 +793,14 @@ class Cursor:
         except errors.SqlpoolError as exc:
             self._finish()
             raise _dbapi_error(exc) from exc
+        conn = self.connection
+        if conn._row_class is not None and row is not None:
+            row = tuple(row)
         if result._stmt is None:
             # Exhausted: keep the buffered rest, give the connection back.
-            self._rows = result._rows
+            self._rows = result._rows if conn._row_class is None else _plain(result._rows)
             self._pos = result._pos
             self._result = None
-            conn = self.connection
             conn._readers -= 1
             conn._release_if_idle()
         return row
@@ -799,6 +831,13 @@ class Cursor:
         return out
 
     def fetchall(self):
+        rows = self._rows
+        if self._result is None and rows and self.row_factory is None and rows.__class__ is list:
+            # Everything is buffered (a one-call read): hand the list over.
+            pos = self._pos
+            self._rows = _NO_ROWS
+            self._pos = 0
+            return rows[pos:] if pos else rows
         out = []
         nxt = self._next
         while True:
@@ -827,9 +866,10 @@ class Cursor:
 
     def close(self):
         """Releases the statement (idempotent)."""
-        if not self._closed:
+        if self._result is not None:
             self._finish()
-            self._closed = True
+        self._rows = _NO_ROWS
+        self._closed = True
 
     def setinputsizes(self, sizes):
         pass
@@ -844,7 +884,7 @@ class Cursor:
         self.close()
 
     def __del__(self):
-        if getattr(self, "_result", None) is not None:
+        if self._result is not None:
             try:
                 self._finish()
             except Exception:  # pragma: no cover - interpreter shutdown

@@ -156,6 +156,9 @@ def test_parameters_and_types(conn):
     cur.execute("INSERT INTO t (name, data) VALUES (?, ?)", ("ba", bytearray(b"\x02")))
     cur.execute("SELECT data FROM t WHERE name IN ('blob', 'ba') ORDER BY id")
     assert cur.fetchall() == [(b"\x00\x01",), (b"\x02",)]
+    for _ in range(2):  # learns the statement, then the one-call path packs the key
+        cur.execute("SELECT name FROM t WHERE data = ?", (dbapi2.Binary(b"\x00\x01"),))
+        assert cur.fetchall() == [("blob",)]
     when = datetime.datetime(2021, 8, 30, 14, 54, 34)
     cur.execute("SELECT ?, ?", (when, when.date()))
     assert cur.fetchone() == ("2021-08-30 14:54:34", "2021-08-30")  # sqlite3's default adapters

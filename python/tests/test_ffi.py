@@ -27,7 +27,12 @@ SCALARS = {
     "bool": ctypes.c_bool,
     "void": None,
 }
-STRUCTS = {"sqlpool_stats": _ffi.Stats, "sqlpool_shared_stats": _ffi.SharedStats, "sqlpool_value": _ffi.Value}
+STRUCTS = {
+    "sqlpool_stats": _ffi.Stats,
+    "sqlpool_shared_stats": _ffi.SharedStats,
+    "sqlpool_value": _ffi.Value,
+    "sqlpool_query_call": _ffi.QueryCall,
+}
 HANDLES = {"sqlpool_options", "sqlpool_pool", "sqlpool_conn", "sqlpool_stmt", "sqlpool_context"}
 CALLBACKS = {
     "sqlpool_event_callback": _ffi.EventCallback,

@@ -113,6 +113,27 @@ def test_dispose_and_recreate(path):
     assert e.pool.sqlpool.options["pool_size"] == 2
 
 
+def test_dialect_rows_are_plain_tuples(path):
+    # SQLAlchemy indexes DB-API rows by position; a plain tuple (as pysqlite
+    # gives) does that in C, sqlpool.Row in Python.
+    e = create_engine(f"sqlite+sqlpool:///{path}")
+    raw = e.raw_connection()
+    try:
+        cur = raw.cursor()
+        for _ in range(2):  # the first read learns the statement, the second takes the one-call path
+            row = cur.execute("SELECT id, v FROM t WHERE id = ?", (1,)).fetchone()
+            assert type(row) is tuple and row == (1, "a")
+        cur.execute("INSERT INTO t (v) VALUES ('c')")  # a transaction: later reads run on the held connection
+        assert [type(r) for r in cur.execute("SELECT id FROM t").fetchall()] == [tuple] * 3
+        cur.execute("SELECT id FROM t ORDER BY id")
+        assert type(cur.fetchone()) is tuple and [type(r) for r in cur.fetchall()] == [tuple] * 2
+        raw.rollback()
+    finally:
+        raw.close()
+    with e.connect() as c:
+        assert c.execute(text("SELECT v FROM t WHERE id = :id"), {"id": 2}).one().v == "b"
+
+
 def test_orm_transactions(path):
     from sqlalchemy.orm import Session
 

@@ -596,28 +596,106 @@ pub unsafe extern "C" fn sqlpool_pool_query(
     out_used: *mut usize,
 ) -> c_int {
     call(|| {
-        check_out(out_rows, "out_rows")?;
-        check_out(out_used, "out_used")?;
         // SAFETY: the caller's promises, as documented above.
-        let (sql, params, buf) = unsafe { query_inputs(sql, sql_len, params, params_len, buf, buf_size) }?;
-        let mut conn = super::pool::checkout_from(pool, None)?;
-        let f = poison_on_panic(
-            &mut conn,
-            |c| c.pool(),
-            |conn| {
-                let (id, f) = query_on(conn, sql, params, buf, max_rows)?;
-                if let Some(id) = id {
-                    conn.finalize(id)?;
-                }
-                Ok::<_, Error>(f)
-            },
-        )?;
-        drop(conn);
-        // SAFETY: the out-pointers were checked above.
-        unsafe {
-            write_out(out_rows, f.rows);
-            write_out(out_used, f.used);
+        unsafe { pool_query(pool, sql, sql_len, params, params_len, buf, buf_size, max_rows, out_rows, out_used) }
+    })
+}
+
+/// The body of sqlpool_pool_query() (and of sqlpool_pool_query_call()),
+/// inside the caller's panic boundary.
+///
+/// # Safety
+/// sqlpool_pool_query()'s promises.
+#[allow(clippy::too_many_arguments)] // sqlpool_pool_query()'s arguments, one for one
+unsafe fn pool_query(
+    pool: *mut sqlpool_pool,
+    sql: *const c_char,
+    sql_len: i64,
+    params: *const c_void,
+    params_len: usize,
+    buf: *mut c_void,
+    buf_size: usize,
+    max_rows: u32,
+    out_rows: *mut u32,
+    out_used: *mut usize,
+) -> Result<c_int> {
+    check_out(out_rows, "out_rows")?;
+    check_out(out_used, "out_used")?;
+    // SAFETY: the caller's promises, as documented above.
+    let (sql, params, buf) = unsafe { query_inputs(sql, sql_len, params, params_len, buf, buf_size) }?;
+    let mut conn = super::pool::checkout_from(pool, None)?;
+    let f = poison_on_panic(
+        &mut conn,
+        |c| c.pool(),
+        |conn| {
+            let (id, f) = query_on(conn, sql, params, buf, max_rows)?;
+            if let Some(id) = id {
+                conn.finalize(id)?;
+            }
+            Ok::<_, Error>(f)
+        },
+    )?;
+    drop(conn);
+    // SAFETY: the out-pointers were checked above.
+    unsafe {
+        write_out(out_rows, f.rows);
+        write_out(out_used, f.used);
+    }
+    Ok(code(f.step))
+}
+
+/// The arguments of one sqlpool_pool_query() call in one struct, for
+/// bindings where each argument of a call costs (Python's ctypes converts
+/// every one on every call): fill it once per statement and buffer, then
+/// change only `params` and `params_len` between calls. `params` is the
+/// packed bytes (sqlpool_bind_packed()), not a string. The layout never
+/// changes: a later need gets a new struct and function.
+#[repr(C)]
+#[derive(Debug)]
+pub struct sqlpool_query_call {
+    pub pool: *mut sqlpool_pool,
+    pub sql: *const c_char,
+    pub sql_len: i64,
+    pub params: *const c_char,
+    pub params_len: usize,
+    pub buf: *mut c_void,
+    pub buf_size: usize,
+    pub max_rows: u32,
+    /// Written by the call: sqlpool_pool_query()'s `*out_rows`.
+    pub out_rows: u32,
+    /// Written by the call: sqlpool_pool_query()'s `*out_used`.
+    pub out_used: usize,
+}
+
+/// sqlpool_pool_query() with the arguments and results in `*args`; the same
+/// return codes. NULL `args` is SQLPOOL_INVALID_ARGUMENT.
+///
+/// # Safety
+/// `args` is NULL or points to a writable struct whose fields keep
+/// sqlpool_pool_query()'s promises, all borrowed for the call.
+#[no_mangle]
+pub unsafe extern "C" fn sqlpool_pool_query_call(args: *mut sqlpool_query_call) -> c_int {
+    call(|| {
+        if args.is_null() {
+            return Err(Error::invalid("args (the struct pointer) is NULL"));
         }
-        Ok(code(f.step))
+        // SAFETY: non-NULL, and the caller promises it is a writable struct
+        // borrowed for this call; its out fields are distinct, aligned places.
+        let c = unsafe { &mut *args };
+        // SAFETY: the fields keep sqlpool_pool_query()'s promises (above).
+        unsafe {
+            pool_query(
+                c.pool,
+                c.sql,
+                c.sql_len,
+                c.params.cast(),
+                c.params_len,
+                c.buf,
+                c.buf_size,
+                c.max_rows,
+                &mut c.out_rows,
+                &mut c.out_used,
+            )
+        }
     })
 }

@@ -120,7 +120,12 @@ class SQLPoolDialect(SQLiteDialect_pysqlite):
     def connect(self, *cargs, **cparams):
         from sqlpool import dbapi2
 
-        return dbapi2.connect(*cargs, **{**cparams, **self._sqlpool_pool_options})
+        conn = dbapi2.connect(*cargs, **{**cparams, **self._sqlpool_pool_options})
+        # SQLAlchemy reads rows by position only: plain tuples (as pysqlite
+        # gives) index in C, sqlpool.Row's name lookup costs a Python call
+        # per column.
+        conn._row_class = tuple
+        return conn
 
 
 dialect = SQLPoolDialect
