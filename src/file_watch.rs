@@ -169,8 +169,7 @@ mod tests {
     }
 
     fn temp_file(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("sqlpool-file-watch-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_support::scratch_dir(&format!("file-watch-{name}"));
         let path = dir.join("f.db");
         std::fs::write(&path, b"x").unwrap();
         path

@@ -278,8 +278,7 @@ mod tests {
     #[test]
     #[ignore = "measurement: cargo test --release --lib fork_prepare_time -- --ignored --nocapture"]
     fn fork_prepare_time_with_10000_pools() {
-        let dir = std::env::temp_dir().join(format!("sqlpool-fork-prepare-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_support::scratch_dir("fork-prepare");
         let pools: Vec<crate::Pool> = (0..10_000)
             .map(|i| {
                 let path = dir.join(format!("{i}.db"));

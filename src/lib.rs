@@ -43,6 +43,8 @@ not_under_loom! {
     mod sync;
     mod vfs;
 }
+#[cfg(all(test, not(loom)))]
+mod test_support;
 #[cfg(loom)]
 pub mod handoff;
 mod prim;

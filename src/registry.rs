@@ -34,8 +34,7 @@ mod tests {
     /// for ever would grow it for ever.
     #[test]
     fn dropped_pools_leave_the_list_and_it_stays_bounded() {
-        let dir = std::env::temp_dir().join(format!("sqlpool-registry-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_support::scratch_dir("registry");
         let path = dir.join("r.db");
         std::fs::write(&path, b"").unwrap();
         let mut most = 0;

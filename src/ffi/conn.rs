@@ -260,8 +260,7 @@ mod tests {
 
     #[test]
     fn a_panic_on_a_connection_poisons_its_pool() {
-        let dir = std::env::temp_dir().join(format!("sqlpool-poison-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_support::scratch_dir("poison");
         let path = dir.join("p.db");
         let mut opts = Options::default();
         opts.set_create(true);

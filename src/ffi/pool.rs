@@ -406,6 +406,7 @@ mod tests {
     use crate::ffi::conn::sqlpool_checkin;
     use crate::ffi::error::{SQLPOOL_CLOSED, SQLPOOL_OK};
     use crate::ffi::lock;
+    use crate::test_support::scratch_dir;
     use crate::Options;
 
     fn open_handle(dir: &std::path::Path, name: &str) -> (*mut sqlpool_pool, Pool) {
@@ -430,12 +431,6 @@ mod tests {
 
     /// These tests count on the slot a close frees being the next one handed out.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-    fn scratch_dir(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("sqlpool-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
 
     /// The per-thread cache of recent pools never outlives its handle: a
     /// closed handle is CLOSED, and a later pool in the same slot (same
