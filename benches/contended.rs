@@ -17,8 +17,9 @@
 //! order in which they arrived.
 //!
 //! Not a criterion benchmark (it needs its own threads and percentiles). Flags:
-//! --quick (few operations), --threads 1,2,8,64, --ops N (per configuration,
-//! hold none; a quarter of it with a point query), and, for profilers,
+//! --quick (few operations), --threads 1,2,8,64, --ops N (per configuration
+//! and hold; 200,000 by default: fewer runs too short to show the tails
+//! that max wait compares), and, for profilers,
 //! --impl sqlpool_rust,sqlpool_rust_strict,sqlpool_rust_unfair,sqlpool_c,
 //! r2d2_default,r2d2_unchecked,mutex_condvar, --pool 5+0,5+10,
 //! --hold none,point_query, --reps N, --no-fifo.
@@ -379,10 +380,11 @@ fn main() {
     let ops_empty: u64 = arg_value("--ops")
         .map(|s| s.parse().expect("--ops"))
         .unwrap_or(if quick { 2_000 } else { 200_000 });
-    let ops_query = (ops_empty / 4).max(1_000);
+    let ops_query = if quick { 1_000 } else { ops_empty };
+    // Runs vary by ±40 % on a shared 2-core machine: a median of 5.
     let reps: usize = arg_value("--reps")
         .map(|s| s.parse().expect("--reps"))
-        .unwrap_or(if quick { 1 } else { 3 });
+        .unwrap_or(if quick { 1 } else { 5 });
     let list = |flag: &str| arg_value(flag).map(|s| s.split(',').map(str::to_owned).collect::<Vec<_>>());
     let impls: Vec<Impl> = [
         Impl::SqlpoolRust,

@@ -241,8 +241,8 @@ int main(int argc, char **argv) {
     load_tokens(path);
     const int thread_counts[] = {1, 2, 8, 64};
     const int sizes[][2] = {{5, 0}, {5, 10}};
-    const int reps = quick ? 1 : 3;
-    const long ops_none = quick ? 2000 : 200000, ops_point = quick ? 1000 : 50000;
+    const int reps = quick ? 1 : 5;
+    const long ops_none = quick ? 2000 : 200000, ops_point = quick ? 1000 : 200000;
 
     enum { NIMPL = 3, NPOOL = 2, NHOLD = 2, NT = 4, MAXREP = 3 };
     static struct any_pool pools[NIMPL][NPOOL];
