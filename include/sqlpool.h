@@ -29,6 +29,15 @@
  * Another copy of SQLite in the same process (Python's sqlite3, a system
  * libsqlite3) writing the same file can break SQLite's POSIX locks; reading
  * is safe.
+ *
+ * Versions: a program built against an older 0.x header keeps working with
+ * a newer 0.x library (libsqlpool.so.0; functions are only added). Added in
+ * 0.2 (check sqlpool_version_number() >= 2000 before calling them on a
+ * library you did not ship): sqlpool_options_set_fairness,
+ * sqlpool_conn_changes, sqlpool_conn_last_insert_rowid,
+ * sqlpool_conn_in_transaction, sqlpool_column_decltype,
+ * sqlpool_conn_create_function, sqlpool_options_add_function, the
+ * sqlpool_value_* and sqlpool_result_* functions, sqlpool_pool_query_call.
  */
 
 
@@ -42,10 +51,10 @@
 #include <stdint.h>
 
 #define SQLPOOL_VERSION_MAJOR 0
-#define SQLPOOL_VERSION_MINOR 1
+#define SQLPOOL_VERSION_MINOR 2
 #define SQLPOOL_VERSION_PATCH 0
-#define SQLPOOL_VERSION "0.1.0"
-#define SQLPOOL_VERSION_NUMBER 1000
+#define SQLPOOL_VERSION "0.2.0"
+#define SQLPOOL_VERSION_NUMBER 2000
 
 
 /**
@@ -439,7 +448,7 @@ int sqlpool_sqlite_errcode(void);
 const char *sqlpool_errstr(int rc);
 
 /**
- * The library's version, e.g. "0.1.0". Compare with SQLPOOL_VERSION_MAJOR,
+ * The library's version, e.g. "0.2.0". Compare with SQLPOOL_VERSION_MAJOR,
  * _MINOR and _PATCH from the header to check header against library.
  */
 const char *sqlpool_version(void);

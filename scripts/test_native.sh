@@ -152,7 +152,8 @@ grep -qF "sqlpool::sqlpool at $moved/lib/libsqlpool.so.$version" "$build/consume
 cmake --build "$build/consumer-cmake/ok" -j "$jobs"
 "$build/consumer-cmake/ok/consumer_shared"
 "$build/consumer-cmake/ok/consumer_static"
-# SameMinorVersion: another minor or major version is refused.
+# SameMajorVersion: a later version or another major is refused; an earlier
+# minor of this major is accepted (0.x keeps the ABI, only adds functions).
 for wanted in "$major.$((minor + 1))" "$((major + 1)).0" "$major.$minor.$(( ${version##*.} + 1 ))"; do
   if cmake -S "$root/c_tests/consumer" -B "$build/consumer-cmake/want-$wanted" -DCMAKE_PREFIX_PATH="$moved" \
        -DSQLPOOL_REQUIRE_VERSION="$wanted" > "$build/consumer-cmake/want-$wanted.log" 2>&1; then
@@ -163,13 +164,17 @@ for wanted in "$major.$((minor + 1))" "$((major + 1)).0" "$major.$minor.$(( ${ve
   echo "find_package(sqlpool $wanted) refused, as it should be"
 done
 if [ "$minor" -gt 0 ]; then
-  wanted="$major.$((minor - 1))"
-  if cmake -S "$root/c_tests/consumer" -B "$build/consumer-cmake/want-$wanted" -DCMAKE_PREFIX_PATH="$moved" \
-       -DSQLPOOL_REQUIRE_VERSION="$wanted" > "$build/consumer-cmake/want-$wanted.log" 2>&1; then
-    die "find_package(sqlpool $wanted) accepted installed $version (SameMinorVersion)"
+  for wanted in "$major.$((minor - 1))" "$major.$((minor - 1))...$major.$minor"; do
+    cmake -S "$root/c_tests/consumer" -B "$build/consumer-cmake/want-$wanted" -DCMAKE_PREFIX_PATH="$moved" \
+      -DSQLPOOL_REQUIRE_VERSION="$wanted" > "$build/consumer-cmake/want-$wanted.log" 2>&1 \
+      || { cat "$build/consumer-cmake/want-$wanted.log" >&2; die "find_package(sqlpool $wanted) refused installed $version"; }
+    echo "find_package(sqlpool $wanted) accepted, as it should be"
+  done
+  wanted="$major.$((minor - 1))...<$major.$minor"
+  if cmake -S "$root/c_tests/consumer" -B "$build/consumer-cmake/want-range-below" -DCMAKE_PREFIX_PATH="$moved" \
+       -DSQLPOOL_REQUIRE_VERSION="$wanted" > "$build/consumer-cmake/want-range-below.log" 2>&1; then
+    die "find_package(sqlpool $wanted) accepted installed $version"
   fi
-  grep -q 'compatible with requested version' "$build/consumer-cmake/want-$wanted.log" \
-    || { cat "$build/consumer-cmake/want-$wanted.log" >&2; die "find_package(sqlpool $wanted) failed for another reason"; }
   echo "find_package(sqlpool $wanted) refused, as it should be"
 fi
 mv "$moved" "$prefix"

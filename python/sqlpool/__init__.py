@@ -34,7 +34,7 @@ from .errors import (
     SqlpoolError,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Pool",

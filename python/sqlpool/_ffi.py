@@ -29,10 +29,10 @@ from ctypes import (
     c_void_p,
 )
 
-# The C API version this package was written against: the library must have
-# the same major version and, while the major is 0, the same minor, and a
-# patch at least this one.
-REQUIRED_VERSION = (0, 1, 0)
+# The C API version this package was written against (it calls functions
+# added in 0.2): the library must have the same major version and be at
+# least this one (0.x libraries only add functions: API.md, "ABI").
+REQUIRED_VERSION = (0, 2, 0)
 
 # Result codes and column types (fixed by the C contract, never renumbered).
 SQLPOOL_OK = 0
@@ -299,12 +299,11 @@ def _check_version(lib, path):
     number = lib.sqlpool_version_number()
     have = (number // 1_000_000, number // 1_000 % 1_000, number % 1_000)
     want = REQUIRED_VERSION
-    compatible = have[0] == want[0] and (want[0] != 0 or have[1] == want[1]) and have >= want
+    compatible = have[0] == want[0] and have >= want
     if not compatible:
         raise ImportError(
             f"sqlpool: {path} is version {'.'.join(map(str, have))}, this package needs "
-            f"{'.'.join(map(str, want))} (same major{', same minor' if want[0] == 0 else ''}, "
-            "at least this patch)"
+            f"{'.'.join(map(str, want))} or a later {want[0]}.x"
         )
     return have
 

@@ -206,7 +206,7 @@ const VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_V
     Err(_) => panic!("the package version contains a NUL"),
 };
 
-/// The library's version, e.g. "0.1.0". Compare with SQLPOOL_VERSION_MAJOR,
+/// The library's version, e.g. "0.2.0". Compare with SQLPOOL_VERSION_MAJOR,
 /// _MINOR and _PATCH from the header to check header against library.
 #[no_mangle]
 pub extern "C" fn sqlpool_version() -> *const c_char {
