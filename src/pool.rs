@@ -25,6 +25,9 @@ pub struct Pool {
     shared: Arc<PoolShared>,
 }
 
+/// A checked-out connection's reference to its pool (`Connection::checked_out_from`).
+pub(crate) type PoolRef = Arc<PoolShared>;
+
 pub(crate) struct PoolShared {
     path: String,
     opts: Options,
@@ -147,20 +150,17 @@ impl Pool {
     /// waiting; `Ok(None)` when the caller would have to wait.
     pub fn try_checkout(&self) -> Result<Option<PooledConnection>> {
         self.note_file_use();
-        Ok(self.shared.try_checkout()?.map(|conn| PooledConnection {
-            conn: Some(conn),
-            pool: self.shared.clone(),
-        }))
+        Ok(self
+            .shared
+            .try_checkout()?
+            .map(|conn| PooledConnection::new(conn, self.shared.clone())))
     }
 
     /// Takes a connection, waiting up to `timeout` (instead of the pool's).
     pub fn checkout_timeout(&self, timeout: std::time::Duration) -> Result<PooledConnection> {
         self.note_file_use();
         let conn = self.shared.checkout(timeout)?;
-        Ok(PooledConnection {
-            conn: Some(conn),
-            pool: self.shared.clone(),
-        })
+        Ok(PooledConnection::new(conn, self.shared.clone()))
     }
 
     /// A connection now if one is free, else waiting up to `timeout` (or the
@@ -174,10 +174,7 @@ impl Pool {
             Some(conn) => conn,
             None => self.shared.checkout(timeout.unwrap_or(self.shared.opts.timeout))?,
         };
-        Ok(PooledConnection {
-            conn: Some(conn),
-            pool: self.shared,
-        })
+        Ok(PooledConnection::new(conn, self.shared))
     }
 
     /// pre_ping: makes sure the file was checked within the monitor's last
@@ -620,6 +617,15 @@ impl PoolShared {
         let hits = std::mem::take(&mut conn.meta.cache_hits);
         let misses = std::mem::take(&mut conn.meta.cache_misses);
         let reusable = !conn.is_invalidated();
+        // Nothing to count under the lock: park it without taking the lock.
+        let conn = if reusable && hits == 0 && misses == 0 && !reset {
+            match self.core.try_park(conn) {
+                Ok(()) => return,
+                Err(conn) => conn,
+            }
+        } else {
+            conn
+        };
         let returned = self.core.checkin(conn, reusable, |hot| {
             hot.cache_hits += hits;
             hot.cache_misses += misses;
@@ -841,21 +847,32 @@ enum Stale {
 }
 
 /// A checked-out connection: derefs to [`Connection`], returns to the pool
-/// when dropped.
+/// when dropped. One word: the pool it returns to is kept in the connection
+/// (`Connection::checked_out_from`), so the C API's handle object moves in
+/// a register.
 pub struct PooledConnection {
     conn: Option<Box<Connection>>,
-    pool: Arc<PoolShared>,
 }
 
 impl PooledConnection {
+    #[inline(always)]
+    fn new(mut conn: Box<Connection>, pool: Arc<PoolShared>) -> Self {
+        conn.checked_out_from = Some(pool);
+        PooledConnection { conn: Some(conn) }
+    }
+
     /// Returns the connection to the pool now (the same as dropping it).
     pub fn checkin(self) {}
 
     /// The pool this connection came from.
     pub fn pool(&self) -> Pool {
         Pool {
-            shared: self.pool.clone(),
+            shared: self.shared().clone(),
         }
+    }
+
+    fn shared(&self) -> &Arc<PoolShared> {
+        self.checked_out_from.as_ref().expect("set while checked out")
     }
 }
 
@@ -874,8 +891,9 @@ impl DerefMut for PooledConnection {
 
 impl Drop for PooledConnection {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.pool.checkin(conn);
+        if let Some(mut conn) = self.conn.take() {
+            let pool = conn.checked_out_from.take().expect("set while checked out");
+            pool.checkin(conn);
         }
     }
 }
@@ -883,7 +901,7 @@ impl Drop for PooledConnection {
 impl std::fmt::Debug for PooledConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PooledConnection")
-            .field("pool", &self.pool.path)
+            .field("pool", &self.shared().path)
             .finish()
     }
 }
