@@ -186,8 +186,8 @@ impl<T> HandleTable<T> {
             .flatten()
     }
 
-    /// A free slot from this thread's cache, refilled from the free list.
-    #[inline]
+    /// A free slot from this thread's cell or cache, refilled from the free list.
+    #[inline(always)]
     fn cached_free_slot(&'static self) -> Option<usize> {
         let cache = self.thread_cache?;
         let last = LAST_FREED
@@ -205,6 +205,12 @@ impl<T> HandleTable<T> {
         if last.is_some() {
             return last;
         }
+        self.slot_from_thread_cache()
+    }
+
+    /// `cached_free_slot` when the cell is empty.
+    #[inline(never)]
+    fn slot_from_thread_cache(&'static self) -> Option<usize> {
         self.in_thread_cache(|mine| {
             if mine.is_empty() {
                 let mut free = self.slots.free.lock();
@@ -234,8 +240,8 @@ impl<T> HandleTable<T> {
         })
     }
 
-    /// Puts a retired slot back: in this thread's cache, or the free list.
-    #[inline]
+    /// Puts a retired slot back: in this thread's cell or cache, or the free list.
+    #[inline(always)]
     fn release_slot(&'static self, index: usize) {
         if let Some(cache) = self.thread_cache {
             // In the cell when the cache is alive (KEPT) and the cell empty.
@@ -250,6 +256,12 @@ impl<T> HandleTable<T> {
                 return;
             }
         }
+        self.release_slot_to_thread_cache(index);
+    }
+
+    /// `release_slot` when the cell is taken or not kept.
+    #[inline(never)]
+    fn release_slot_to_thread_cache(&'static self, index: usize) {
         let cached = self.in_thread_cache(|mine| {
             mine.push(index as u32);
             if mine.len() >= 2 * CACHE_BATCH {
