@@ -451,6 +451,9 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
     /// A connection or the right to open one, waiting up to `timeout`; also
     /// how long the caller waited (`None`: it did not queue).
     pub fn checkout(&self, timeout: Duration) -> Result<(Grant<C>, Option<Duration>), Refused> {
+        if let Some(conn) = self.take_parked() {
+            return Ok((Grant::Idle(conn), None));
+        }
         let mut st = self.locked();
         if st.closed {
             return Err(Refused::Closed { while_waiting: false });

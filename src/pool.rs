@@ -905,3 +905,71 @@ impl std::fmt::Debug for PooledConnection {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::scratch_dir;
+
+    fn open(dir: &std::path::Path, lifo: bool) -> Pool {
+        let mut opts = Options::default();
+        opts.set_create(true).set_lifo(lifo);
+        Pool::open(dir.join("p.db").to_str().unwrap(), opts).unwrap()
+    }
+
+    /// Checkouts through the parked slot are counted (past the slot's own
+    /// counter, which is flushed under the lock when full), and the parked
+    /// connection is idle, not checked out, in the stats.
+    #[test]
+    fn checkouts_through_the_parked_slot_are_counted_and_it_is_idle() {
+        let dir = scratch_dir("parked-stats");
+        let pool = open(&dir, false);
+        let rounds = 70_000u64;
+        for _ in 0..rounds {
+            drop(pool.checkout().unwrap());
+        }
+        let stats = pool.stats();
+        assert_eq!(stats.checkouts, rounds);
+        assert_eq!((stats.checked_out, stats.idle, stats.connections_created), (0, 1, 1));
+        let held = pool.checkout().unwrap();
+        let stats = pool.stats();
+        assert_eq!((stats.checkouts, stats.checked_out, stats.idle), (rounds + 1, 1, 0));
+        drop(held);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The slot keeps the idle order: FIFO hands out the connection returned
+    /// first, LIFO the one returned last, whichever way each came back.
+    #[test]
+    fn the_parked_slot_keeps_fifo_and_lifo_order() {
+        for lifo in [false, true] {
+            let dir = scratch_dir(if lifo { "parked-lifo" } else { "parked-fifo" });
+            let pool = open(&dir, lifo);
+            let (a, b) = (pool.checkout().unwrap(), pool.checkout().unwrap());
+            let (a_id, b_id) = (a.id(), b.id());
+            drop(a); // parked
+            drop(b); // under the lock, after the parked one
+            let first = pool.checkout().unwrap();
+            assert_eq!(first.id(), if lifo { b_id } else { a_id }, "lifo={lifo}");
+            let second = pool.checkout().unwrap();
+            assert_eq!(second.id(), if lifo { a_id } else { b_id }, "lifo={lifo}");
+            drop((first, second));
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    /// pool_size is kept with the slot: of connections returned at once, at
+    /// most pool_size stay idle (the parked one counts).
+    #[test]
+    fn the_parked_slot_counts_toward_pool_size() {
+        let dir = scratch_dir("parked-size");
+        let mut opts = Options::default();
+        opts.set_create(true).set_pool_size(1).unwrap().set_max_overflow(2).unwrap();
+        let pool = Pool::open(dir.join("p.db").to_str().unwrap(), opts).unwrap();
+        let held: Vec<_> = (0..3).map(|_| pool.checkout().unwrap()).collect();
+        drop(held);
+        let stats = pool.stats();
+        assert_eq!((stats.idle, stats.checked_out, stats.connections_closed), (1, 0, 2));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
