@@ -31,7 +31,7 @@ pub(crate) type PoolRef = Arc<PoolShared>;
 pub(crate) struct PoolShared {
     path: String,
     opts: Options,
-    core: Handoff<Box<Connection>, HotCounters>,
+    core: Handoff<Box<Connection>, ()>,
     /// Bumped when the database file is replaced or removed (pre_ping).
     file_generation: AtomicU64,
     watched_file: Option<WatchedFile>,
@@ -68,13 +68,12 @@ struct Counters {
     closed_disposed: AtomicU64,
     /// Checkouts that waited, by wait time (WAIT_BUCKETS_SECONDS, then +Inf).
     wait_histogram: [AtomicU64; WAIT_BUCKETS_SECONDS.len() + 1],
-}
 
-#[derive(Default)]
-struct HotCounters {
-    cache_hits: u64,
-    cache_misses: u64,
-    resets: u64,
+    /// Added at checkin, only when not zero: a checkin through the parked
+    /// slot takes no lock to count them under.
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
+    resets_on_checkin: AtomicU64,
 }
 
 impl Pool {
@@ -103,7 +102,7 @@ impl Pool {
                     min_threshold: opts.fairness_threshold,
                 },
                 [],
-                HotCounters::default(),
+                (),
             ),
             file_generation: AtomicU64::new(0),
             watched_file: None,
@@ -616,9 +615,15 @@ impl PoolShared {
         let reset = conn.clean_for_checkin();
         let hits = std::mem::take(&mut conn.meta.cache_hits);
         let misses = std::mem::take(&mut conn.meta.cache_misses);
+        let c = &self.counters;
+        for (counter, n) in [(&c.cache_hits, hits), (&c.cache_misses, misses), (&c.resets_on_checkin, u64::from(reset))] {
+            if n != 0 {
+                counter.fetch_add(n, Relaxed);
+            }
+        }
         let reusable = !conn.is_invalidated();
-        // Nothing to count under the lock: park it without taking the lock.
-        let conn = if reusable && hits == 0 && misses == 0 && !reset {
+        // Parked (no lock) if the slot takes it.
+        let conn = if reusable {
             match self.core.try_park(conn) {
                 Ok(()) => return,
                 Err(conn) => conn,
@@ -626,11 +631,7 @@ impl PoolShared {
         } else {
             conn
         };
-        let returned = self.core.checkin(conn, reusable, |hot| {
-            hot.cache_hits += hits;
-            hot.cache_misses += misses;
-            hot.resets += u64::from(reset);
-        });
+        let returned = self.core.checkin(conn, reusable, |()| ());
         let Returned::Close(conn, reason) = returned else {
             return;
         };
@@ -685,9 +686,9 @@ impl PoolShared {
             pre_ping_failures: c.pre_ping_failures.load(Relaxed),
             recycled: c.recycled.load(Relaxed),
             invalidated: c.invalidated.load(Relaxed),
-            statement_cache_hits: st.extra.cache_hits,
-            statement_cache_misses: st.extra.cache_misses,
-            resets_on_checkin: st.extra.resets,
+            statement_cache_hits: c.cache_hits.load(Relaxed),
+            statement_cache_misses: c.cache_misses.load(Relaxed),
+            resets_on_checkin: c.resets_on_checkin.load(Relaxed),
         }
     }
 
@@ -782,7 +783,7 @@ impl PoolShared {
     /// Only in a forked child, after `lock_for_fork` in the parent.
     pub(crate) unsafe fn reset_after_fork_in_child(&self) {
         // SAFETY: the caller's contract (prepare took the core's lock).
-        let epoch = unsafe { self.core.reset_after_fork_in_child(|hot| *hot = HotCounters::default()) };
+        let epoch = unsafe { self.core.reset_after_fork_in_child(|()| ()) };
         self.fork_epoch.store(epoch, Relaxed);
         let c = &self.counters;
         for counter in [
@@ -793,6 +794,9 @@ impl PoolShared {
             &c.pre_ping_failures,
             &c.recycled,
             &c.invalidated,
+            &c.cache_hits,
+            &c.cache_misses,
+            &c.resets_on_checkin,
         ] {
             counter.store(0, Relaxed);
         }
@@ -956,6 +960,23 @@ mod tests {
             drop((first, second));
             let _ = std::fs::remove_dir_all(&dir);
         }
+    }
+
+    /// Statement cache hits and misses are counted at a checkin through the
+    /// parked slot (no lock) as under the lock.
+    #[test]
+    fn statement_cache_counts_are_kept_through_the_parked_slot() {
+        let dir = scratch_dir("parked-cache-counts");
+        let pool = open(&dir, false);
+        for _ in 0..3 {
+            let mut conn = pool.checkout().unwrap();
+            let id = conn.prepare("SELECT 1").unwrap();
+            conn.finalize(id).unwrap();
+        }
+        let stats = pool.stats();
+        assert_eq!((stats.statement_cache_misses, stats.statement_cache_hits), (1, 2));
+        assert_eq!((stats.checked_out, stats.idle), (0, 1), "parked, and idle in the stats");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// pool_size is kept with the slot: of connections returned at once, at
