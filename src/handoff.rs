@@ -157,7 +157,8 @@ pub enum CloseReason {
     Overflow,
 }
 
-/// Counted under the lock that every checkout takes anyway.
+/// Counted under the lock (checkouts through the parked slot are added
+/// when the next lock takes the slot back).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     pub checkouts: u64,
