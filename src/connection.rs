@@ -80,6 +80,10 @@ pub struct Connection {
     /// connection so that a C connection handle's object is two words,
     /// moved in registers, and the list's capacity serves every checkout.
     pub(crate) ffi_statements: Vec<u64>,
+    /// The pool that handed this connection out, while it is checked out
+    /// (None while idle, or the pool would keep itself alive). Kept here so
+    /// that a checked-out connection is one word, moved in a register.
+    pub(crate) checked_out_from: Option<crate::pool::PoolRef>,
 }
 
 /// Interrupts a connection's running query, from any thread.
@@ -162,6 +166,7 @@ impl Connection {
             call_gate,
             interrupt,
             ffi_statements: Vec::new(),
+            checked_out_from: None,
         })
     }
 

@@ -3,10 +3,21 @@
 //! tests/loom_handoff.rs check it: the waiter queue, grants (a connection, or
 //! the right to open one), the three fairness modes, timeouts, close, and
 //! passing capacity on when an open fails.
+//!
+//! The parked slot: when nobody waits and at most one connection is idle,
+//! that connection is parked in one atomic word instead of the idle list, so
+//! that an uncontended checkout or checkin is one compare-and-swap instead of
+//! a lock and an unlock. Every locked operation first takes the parked
+//! connection back into the idle list and disables the slot (so the state
+//! under the lock is as if the slot did not exist), and re-enables it when
+//! it unlocks if the pool is open, nobody waits and at most one connection
+//! is idle: the slot never holds a connection a waiter should have, and the
+//! modes, the cap, close and fork see the same state as before.
 
-use crate::prim::{thread, Arc, Instant, UnsafeCell};
+use crate::prim::{thread, Arc, AtomicU64, Instant, Ordering, UnsafeCell};
 use crate::sync::{ForkMutex, ForkMutexGuard};
 use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 /// Who gets a returned connection when threads are waiting.
@@ -30,6 +41,60 @@ pub const DEFAULT_MIN_THRESHOLD: Duration = Duration::from_millis(2);
 /// 500 µs measured 0.97× r2d2 at 64 threads with a point query held, where
 /// 250 µs measured 0.82× (max waits alike, ~24 ms): docs/BENCHMARKS.md.
 pub const THRESHOLD_PER_WAITER: Duration = Duration::from_micros(500);
+
+/// A connection the parked slot can hold: one word, with bits 0..3 and
+/// 48..64 clear (aligned, below 2^48). A value that does not fit is simply
+/// never parked.
+pub trait Parkable: Sized {
+    /// The value as a nonzero word with `PARKED_VALUE`'s bits only, or itself.
+    fn into_word(self) -> Result<u64, Self>;
+    /// # Safety
+    /// `word` came from `into_word` and is turned back once.
+    unsafe fn from_word(word: u64) -> Self;
+}
+
+impl<T> Parkable for Box<T> {
+    #[inline(always)]
+    fn into_word(self) -> Result<u64, Self> {
+        let raw = Box::into_raw(self);
+        let word = raw as usize as u64;
+        if word != 0 && word & !PARKED_VALUE == 0 {
+            Ok(word)
+        } else {
+            // SAFETY: from into_raw just above, not used since.
+            Err(unsafe { Box::from_raw(raw) })
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn from_word(word: u64) -> Self {
+        // SAFETY: the caller's word came from into_word (Box::into_raw), once.
+        unsafe { Box::from_raw(word as usize as *mut T) }
+    }
+}
+
+/// Connection ids of the loom models (tests/loom_handoff.rs); 0 is never parked.
+impl Parkable for u32 {
+    fn into_word(self) -> Result<u64, Self> {
+        match self {
+            0 => Err(self),
+            id => Ok(u64::from(id) << 3),
+        }
+    }
+
+    unsafe fn from_word(word: u64) -> Self {
+        (word >> 3) as u32
+    }
+}
+
+/// The parked slot's word: the parked connection (or 0) in these bits...
+const PARKED_VALUE: u64 = ((1 << 48) - 1) & !7;
+/// ...the slot is disabled (a lock holder owns it, or the pool does not
+/// allow parking now): no checkout or checkin touches it...
+const PARKED_DISABLED: u64 = 1;
+/// ...and checkouts from the slot not yet counted under the lock, here.
+const PARKED_CHECKOUT: u64 = 1 << 48;
+const PARKED_CHECKOUTS_MAX: u64 = (1 << 16) - 1;
 
 /// How the core hands out connections.
 #[derive(Clone, Copy, Debug)]
@@ -92,7 +157,8 @@ pub enum CloseReason {
     Overflow,
 }
 
-/// Counted under the lock that every checkout takes anyway.
+/// Counted under the lock (checkouts through the parked slot are added
+/// when the next lock takes the slot back).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     pub checkouts: u64,
@@ -198,13 +264,45 @@ impl<C> Waiter<C> {
     }
 }
 
-/// The core: a lock over the idle connections, the counts and the queue.
+/// The core: a lock over the idle connections, the counts and the queue,
+/// and the parked slot in front of it.
 pub struct Handoff<C, X> {
     rules: Rules,
     state: ForkMutex<State<C, X>>,
+    /// See the module's note and PARKED_*. While it holds a connection, that
+    /// connection is counted as checked out in `State`, and its checkouts
+    /// from the slot are counted here until the next lock.
+    parked: AtomicU64,
 }
 
-impl<C: Send, X> Handoff<C, X> {
+/// The core's state, locked: the parked connection was taken back into the
+/// idle list; the slot is re-enabled (if the state allows) on unlock.
+pub struct Locked<'a, C: Send + Parkable, X> {
+    guard: ForkMutexGuard<'a, State<C, X>>,
+    core: &'a Handoff<C, X>,
+}
+
+impl<C: Send + Parkable, X> Deref for Locked<'_, C, X> {
+    type Target = State<C, X>;
+    fn deref(&self) -> &State<C, X> {
+        &self.guard
+    }
+}
+
+impl<C: Send + Parkable, X> DerefMut for Locked<'_, C, X> {
+    fn deref_mut(&mut self) -> &mut State<C, X> {
+        &mut self.guard
+    }
+}
+
+impl<C: Send + Parkable, X> Drop for Locked<'_, C, X> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.core.repark(&mut self.guard);
+    }
+}
+
+impl<C: Send + Parkable, X> Handoff<C, X> {
     /// A core with `idle` connections already open.
     pub fn new(rules: Rules, idle: impl IntoIterator<Item = C>, extra: X) -> Self {
         let idle: VecDeque<C> = idle.into_iter().collect();
@@ -221,27 +319,130 @@ impl<C: Send, X> Handoff<C, X> {
                 counts: Counts::default(),
                 extra,
             }),
+            parked: AtomicU64::new(PARKED_DISABLED),
+        }
+    }
+
+    /// Locks the state, taking the parked connection back first.
+    #[inline(always)]
+    fn locked(&self) -> Locked<'_, C, X> {
+        let mut guard = self.state.lock();
+        self.unpark(&mut guard);
+        Locked { guard, core: self }
+    }
+
+    /// Disables the parked slot; its connection (if any) becomes idle again
+    /// and its checkouts are counted. The lock is held.
+    #[inline(always)]
+    fn unpark(&self, st: &mut State<C, X>) {
+        // Nobody changes a disabled slot but the lock holder: nothing to do.
+        if self.parked.load(Ordering::Relaxed) == PARKED_DISABLED {
+            return;
+        }
+        self.unpark_now(st);
+    }
+
+    #[cold]
+    fn unpark_now(&self, st: &mut State<C, X>) {
+        // Acquire: the parking checkin's Release, so its connection is whole.
+        let word = self.parked.swap(PARKED_DISABLED, Ordering::Acquire);
+        st.counts.checkouts += word / PARKED_CHECKOUT;
+        let value = word & PARKED_VALUE;
+        if value != 0 {
+            // Parked only while the idle list was empty: the order is kept.
+            st.checked_out -= 1;
+            // SAFETY: parked by into_word, taken out of the word just now.
+            st.idle.push_back(unsafe { C::from_word(value) });
+        }
+    }
+
+    /// Before unlocking: re-enables the parked slot when the pool is open,
+    /// nobody waits, pool_size allows one idle connection and at most one
+    /// is idle (then parked, counted as checked out).
+    #[inline(always)]
+    fn repark(&self, st: &mut State<C, X>) {
+        if st.closed || !st.waiters.is_empty() || self.rules.pool_size == 0 || st.idle.len() > 1 {
+            return;
+        }
+        let value = match st.idle.pop_back() {
+            None => 0,
+            Some(conn) => match conn.into_word() {
+                Ok(value) => {
+                    st.checked_out += 1;
+                    value
+                }
+                Err(conn) => {
+                    st.idle.push_back(conn);
+                    return;
+                }
+            },
+        };
+        // Disabled until now, so no other thread changed the word: a store.
+        // Release: the connection is whole for whoever takes it.
+        self.parked.store(value, Ordering::Release);
+    }
+
+    /// The parked connection, if one is parked and the slot is enabled: one
+    /// compare-and-swap, no lock.
+    #[inline(always)]
+    fn take_parked(&self) -> Option<C> {
+        let word = self.parked.load(Ordering::Relaxed);
+        let value = word & PARKED_VALUE;
+        if word & PARKED_DISABLED != 0 || value == 0 || word / PARKED_CHECKOUT >= PARKED_CHECKOUTS_MAX {
+            return None;
+        }
+        let taken = (word & !PARKED_VALUE) + PARKED_CHECKOUT;
+        // Acquire: the parking checkin's Release.
+        self.parked
+            .compare_exchange(word, taken, Ordering::Acquire, Ordering::Relaxed)
+            .ok()?;
+        // SAFETY: parked by into_word; this thread took it out of the word.
+        Some(unsafe { C::from_word(value) })
+    }
+
+    /// Returns a connection the caller may keep idle (reusable, nothing to
+    /// count under the lock) by parking it, if the slot is enabled and
+    /// empty: one compare-and-swap, no lock. Gives it back otherwise (then
+    /// `checkin` it).
+    #[inline(always)]
+    pub fn try_park(&self, conn: C) -> Result<(), C> {
+        let word = self.parked.load(Ordering::Relaxed);
+        if word & (PARKED_DISABLED | PARKED_VALUE) != 0 {
+            return Err(conn);
+        }
+        let value = conn.into_word()?;
+        // Release: the connection is whole for whoever takes it.
+        match self
+            .parked
+            .compare_exchange(word, word | value, Ordering::Release, Ordering::Relaxed)
+        {
+            Ok(_) => Ok(()),
+            // SAFETY: from into_word just above; never stored.
+            Err(_) => Err(unsafe { C::from_word(value) }),
         }
     }
 
     /// Adds a connection opened outside a grant (the pool's first) as idle.
     pub fn add_idle(&self, conn: C) {
-        let mut st = self.state.lock();
+        let mut st = self.locked();
         st.open += 1;
         st.idle.push_back(conn);
         self.serve_queue(&mut st);
     }
 
     /// The state, for reading counts or updating the owner's `extra`.
-    pub fn lock(&self) -> ForkMutexGuard<'_, State<C, X>> {
-        self.state.lock()
+    pub fn lock(&self) -> Locked<'_, C, X> {
+        self.locked()
     }
 
     /// A connection, or the right to open one, if the caller may have one
     /// now; `Ok(None)` when it would have to wait.
     #[inline(always)]
     pub fn try_checkout(&self) -> Result<Option<Grant<C>>, Refused> {
-        let mut st = self.state.lock();
+        if let Some(conn) = self.take_parked() {
+            return Ok(Some(Grant::Idle(conn)));
+        }
+        let mut st = self.locked();
         if st.closed {
             return Err(Refused::Closed { while_waiting: false });
         }
@@ -251,7 +452,10 @@ impl<C: Send, X> Handoff<C, X> {
     /// A connection or the right to open one, waiting up to `timeout`; also
     /// how long the caller waited (`None`: it did not queue).
     pub fn checkout(&self, timeout: Duration) -> Result<(Grant<C>, Option<Duration>), Refused> {
-        let mut st = self.state.lock();
+        if let Some(conn) = self.take_parked() {
+            return Ok((Grant::Idle(conn), None));
+        }
+        let mut st = self.locked();
         if st.closed {
             return Err(Refused::Closed { while_waiting: false });
         }
@@ -273,7 +477,7 @@ impl<C: Send, X> Handoff<C, X> {
     /// counters while the lock is held.
     #[inline(always)]
     pub fn checkin(&self, conn: C, reusable: bool, under_lock: impl FnOnce(&mut X)) -> Returned<C> {
-        let mut st = self.state.lock();
+        let mut st = self.locked();
         under_lock(&mut st.extra);
         st.checked_out -= 1;
         let reason = if !reusable {
@@ -296,7 +500,7 @@ impl<C: Send, X> Handoff<C, X> {
 
     /// A granted `Open` failed: gives its place back, to a waiter if any.
     pub fn open_failed(&self) {
-        let mut st = self.state.lock();
+        let mut st = self.locked();
         st.unreserve();
         st.open -= 1;
         self.serve_queue(&mut st);
@@ -305,7 +509,7 @@ impl<C: Send, X> Handoff<C, X> {
     /// Takes the idle connections out (the caller closes them); new ones are
     /// opened on demand.
     pub fn dispose(&self) -> Vec<C> {
-        let mut st = self.state.lock();
+        let mut st = self.locked();
         st.open -= st.idle.len() as u32;
         let idle = st.idle.drain(..).collect();
         self.serve_queue(&mut st);
@@ -315,7 +519,7 @@ impl<C: Send, X> Handoff<C, X> {
     /// Closes: the idle connections are returned (the caller closes them),
     /// waiters wake with `Closed`. `None` when already closed.
     pub fn close(&self) -> Option<Vec<C>> {
-        let mut st = self.state.lock();
+        let mut st = self.locked();
         if st.closed {
             return None;
         }
@@ -441,7 +645,7 @@ impl<C: Send, X> Handoff<C, X> {
     /// pool closes, or `timeout` passes.
     fn wait<'a>(
         &'a self,
-        mut st: ForkMutexGuard<'a, State<C, X>>,
+        mut st: Locked<'a, C, X>,
         timeout: Duration,
     ) -> Result<(Grant<C>, Option<Duration>), Refused> {
         let start = Instant::now();
@@ -492,7 +696,7 @@ impl<C: Send, X> Handoff<C, X> {
                 Some(deadline) => waiter.parker.park_timeout(deadline.saturating_duration_since(now)),
                 None => waiter.parker.park(),
             }
-            st = self.state.lock();
+            st = self.locked();
         }
     }
 }
@@ -531,6 +735,8 @@ impl<C, X> Handoff<C, X> {
         st.checked_out = 0;
         st.head_woken = false;
         st.counts = Counts::default();
+        // A parked connection is the parent's: abandoned with the idle ones.
+        self.parked.store(PARKED_DISABLED, Ordering::Relaxed);
         reset_extra(&mut st.extra);
         st.fork_epoch += 1;
         let epoch = st.fork_epoch;

@@ -25,10 +25,13 @@ pub struct Pool {
     shared: Arc<PoolShared>,
 }
 
+/// A checked-out connection's reference to its pool (`Connection::checked_out_from`).
+pub(crate) type PoolRef = Arc<PoolShared>;
+
 pub(crate) struct PoolShared {
     path: String,
     opts: Options,
-    core: Handoff<Box<Connection>, HotCounters>,
+    core: Handoff<Box<Connection>, ()>,
     /// Bumped when the database file is replaced or removed (pre_ping).
     file_generation: AtomicU64,
     watched_file: Option<WatchedFile>,
@@ -65,13 +68,12 @@ struct Counters {
     closed_disposed: AtomicU64,
     /// Checkouts that waited, by wait time (WAIT_BUCKETS_SECONDS, then +Inf).
     wait_histogram: [AtomicU64; WAIT_BUCKETS_SECONDS.len() + 1],
-}
 
-#[derive(Default)]
-struct HotCounters {
-    cache_hits: u64,
-    cache_misses: u64,
-    resets: u64,
+    /// Added at checkin, only when not zero: a checkin through the parked
+    /// slot takes no lock to count them under.
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
+    resets_on_checkin: AtomicU64,
 }
 
 impl Pool {
@@ -100,7 +102,7 @@ impl Pool {
                     min_threshold: opts.fairness_threshold,
                 },
                 [],
-                HotCounters::default(),
+                (),
             ),
             file_generation: AtomicU64::new(0),
             watched_file: None,
@@ -147,20 +149,17 @@ impl Pool {
     /// waiting; `Ok(None)` when the caller would have to wait.
     pub fn try_checkout(&self) -> Result<Option<PooledConnection>> {
         self.note_file_use();
-        Ok(self.shared.try_checkout()?.map(|conn| PooledConnection {
-            conn: Some(conn),
-            pool: self.shared.clone(),
-        }))
+        Ok(self
+            .shared
+            .try_checkout()?
+            .map(|conn| PooledConnection::new(conn, self.shared.clone())))
     }
 
     /// Takes a connection, waiting up to `timeout` (instead of the pool's).
     pub fn checkout_timeout(&self, timeout: std::time::Duration) -> Result<PooledConnection> {
         self.note_file_use();
         let conn = self.shared.checkout(timeout)?;
-        Ok(PooledConnection {
-            conn: Some(conn),
-            pool: self.shared.clone(),
-        })
+        Ok(PooledConnection::new(conn, self.shared.clone()))
     }
 
     /// A connection now if one is free, else waiting up to `timeout` (or the
@@ -174,10 +173,7 @@ impl Pool {
             Some(conn) => conn,
             None => self.shared.checkout(timeout.unwrap_or(self.shared.opts.timeout))?,
         };
-        Ok(PooledConnection {
-            conn: Some(conn),
-            pool: self.shared,
-        })
+        Ok(PooledConnection::new(conn, self.shared))
     }
 
     /// pre_ping: makes sure the file was checked within the monitor's last
@@ -619,12 +615,23 @@ impl PoolShared {
         let reset = conn.clean_for_checkin();
         let hits = std::mem::take(&mut conn.meta.cache_hits);
         let misses = std::mem::take(&mut conn.meta.cache_misses);
+        let c = &self.counters;
+        for (counter, n) in [(&c.cache_hits, hits), (&c.cache_misses, misses), (&c.resets_on_checkin, u64::from(reset))] {
+            if n != 0 {
+                counter.fetch_add(n, Relaxed);
+            }
+        }
         let reusable = !conn.is_invalidated();
-        let returned = self.core.checkin(conn, reusable, |hot| {
-            hot.cache_hits += hits;
-            hot.cache_misses += misses;
-            hot.resets += u64::from(reset);
-        });
+        // Parked (no lock) if the slot takes it.
+        let conn = if reusable {
+            match self.core.try_park(conn) {
+                Ok(()) => return,
+                Err(conn) => conn,
+            }
+        } else {
+            conn
+        };
+        let returned = self.core.checkin(conn, reusable, |()| ());
         let Returned::Close(conn, reason) = returned else {
             return;
         };
@@ -679,9 +686,9 @@ impl PoolShared {
             pre_ping_failures: c.pre_ping_failures.load(Relaxed),
             recycled: c.recycled.load(Relaxed),
             invalidated: c.invalidated.load(Relaxed),
-            statement_cache_hits: st.extra.cache_hits,
-            statement_cache_misses: st.extra.cache_misses,
-            resets_on_checkin: st.extra.resets,
+            statement_cache_hits: c.cache_hits.load(Relaxed),
+            statement_cache_misses: c.cache_misses.load(Relaxed),
+            resets_on_checkin: c.resets_on_checkin.load(Relaxed),
         }
     }
 
@@ -776,7 +783,7 @@ impl PoolShared {
     /// Only in a forked child, after `lock_for_fork` in the parent.
     pub(crate) unsafe fn reset_after_fork_in_child(&self) {
         // SAFETY: the caller's contract (prepare took the core's lock).
-        let epoch = unsafe { self.core.reset_after_fork_in_child(|hot| *hot = HotCounters::default()) };
+        let epoch = unsafe { self.core.reset_after_fork_in_child(|()| ()) };
         self.fork_epoch.store(epoch, Relaxed);
         let c = &self.counters;
         for counter in [
@@ -787,6 +794,9 @@ impl PoolShared {
             &c.pre_ping_failures,
             &c.recycled,
             &c.invalidated,
+            &c.cache_hits,
+            &c.cache_misses,
+            &c.resets_on_checkin,
         ] {
             counter.store(0, Relaxed);
         }
@@ -841,21 +851,32 @@ enum Stale {
 }
 
 /// A checked-out connection: derefs to [`Connection`], returns to the pool
-/// when dropped.
+/// when dropped. One word: the pool it returns to is kept in the connection
+/// (`Connection::checked_out_from`), so the C API's handle object moves in
+/// a register.
 pub struct PooledConnection {
     conn: Option<Box<Connection>>,
-    pool: Arc<PoolShared>,
 }
 
 impl PooledConnection {
+    #[inline(always)]
+    fn new(mut conn: Box<Connection>, pool: Arc<PoolShared>) -> Self {
+        conn.checked_out_from = Some(pool);
+        PooledConnection { conn: Some(conn) }
+    }
+
     /// Returns the connection to the pool now (the same as dropping it).
     pub fn checkin(self) {}
 
     /// The pool this connection came from.
     pub fn pool(&self) -> Pool {
         Pool {
-            shared: self.pool.clone(),
+            shared: self.shared().clone(),
         }
+    }
+
+    fn shared(&self) -> &Arc<PoolShared> {
+        self.checked_out_from.as_ref().expect("set while checked out")
     }
 }
 
@@ -874,8 +895,9 @@ impl DerefMut for PooledConnection {
 
 impl Drop for PooledConnection {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.pool.checkin(conn);
+        if let Some(mut conn) = self.conn.take() {
+            let pool = conn.checked_out_from.take().expect("set while checked out");
+            pool.checkin(conn);
         }
     }
 }
@@ -883,7 +905,92 @@ impl Drop for PooledConnection {
 impl std::fmt::Debug for PooledConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PooledConnection")
-            .field("pool", &self.pool.path)
+            .field("pool", &self.shared().path)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::scratch_dir;
+
+    fn open(dir: &std::path::Path, lifo: bool) -> Pool {
+        let mut opts = Options::default();
+        opts.set_create(true).set_lifo(lifo);
+        Pool::open(dir.join("p.db").to_str().unwrap(), opts).unwrap()
+    }
+
+    /// Checkouts through the parked slot are counted (past the slot's own
+    /// counter, which is flushed under the lock when full), and the parked
+    /// connection is idle, not checked out, in the stats.
+    #[test]
+    fn checkouts_through_the_parked_slot_are_counted_and_it_is_idle() {
+        let dir = scratch_dir("parked-stats");
+        let pool = open(&dir, false);
+        let rounds = 70_000u64;
+        for _ in 0..rounds {
+            drop(pool.checkout().unwrap());
+        }
+        let stats = pool.stats();
+        assert_eq!(stats.checkouts, rounds);
+        assert_eq!((stats.checked_out, stats.idle, stats.connections_created), (0, 1, 1));
+        let held = pool.checkout().unwrap();
+        let stats = pool.stats();
+        assert_eq!((stats.checkouts, stats.checked_out, stats.idle), (rounds + 1, 1, 0));
+        drop(held);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The slot keeps the idle order: FIFO hands out the connection returned
+    /// first, LIFO the one returned last, whichever way each came back.
+    #[test]
+    fn the_parked_slot_keeps_fifo_and_lifo_order() {
+        for lifo in [false, true] {
+            let dir = scratch_dir(if lifo { "parked-lifo" } else { "parked-fifo" });
+            let pool = open(&dir, lifo);
+            let (a, b) = (pool.checkout().unwrap(), pool.checkout().unwrap());
+            let (a_id, b_id) = (a.id(), b.id());
+            drop(a); // parked
+            drop(b); // under the lock, after the parked one
+            let first = pool.checkout().unwrap();
+            assert_eq!(first.id(), if lifo { b_id } else { a_id }, "lifo={lifo}");
+            let second = pool.checkout().unwrap();
+            assert_eq!(second.id(), if lifo { a_id } else { b_id }, "lifo={lifo}");
+            drop((first, second));
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    /// Statement cache hits and misses are counted at a checkin through the
+    /// parked slot (no lock) as under the lock.
+    #[test]
+    fn statement_cache_counts_are_kept_through_the_parked_slot() {
+        let dir = scratch_dir("parked-cache-counts");
+        let pool = open(&dir, false);
+        for _ in 0..3 {
+            let mut conn = pool.checkout().unwrap();
+            let id = conn.prepare("SELECT 1").unwrap();
+            conn.finalize(id).unwrap();
+        }
+        let stats = pool.stats();
+        assert_eq!((stats.statement_cache_misses, stats.statement_cache_hits), (1, 2));
+        assert_eq!((stats.checked_out, stats.idle), (0, 1), "parked, and idle in the stats");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// pool_size is kept with the slot: of connections returned at once, at
+    /// most pool_size stay idle (the parked one counts).
+    #[test]
+    fn the_parked_slot_counts_toward_pool_size() {
+        let dir = scratch_dir("parked-size");
+        let mut opts = Options::default();
+        opts.set_create(true).set_pool_size(1).unwrap().set_max_overflow(2).unwrap();
+        let pool = Pool::open(dir.join("p.db").to_str().unwrap(), opts).unwrap();
+        let held: Vec<_> = (0..3).map(|_| pool.checkout().unwrap()).collect();
+        drop(held);
+        let stats = pool.stats();
+        assert_eq!((stats.idle, stats.checked_out, stats.connections_closed), (1, 0, 2));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

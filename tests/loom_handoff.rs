@@ -249,3 +249,87 @@ fn bounded_mixes_wake_ups_and_handoffs_and_serves_every_waiter() {
         assert_eq!(pool.lock().counts().checkouts, 4);
     });
 }
+
+/// Returns `conn` as the pool does: parked if the slot takes it, else
+/// checked in under the lock. Whether the return closed it (pool closed).
+fn return_conn(pool: &Handoff<u32, ()>, conn: u32) -> bool {
+    let Err(conn) = pool.try_park(conn) else {
+        return false;
+    };
+    match pool.checkin(conn, true, |_| ()) {
+        Returned::Kept => false,
+        Returned::Close(_, reason) => {
+            assert_eq!(reason, CloseReason::PoolClosed);
+            true
+        }
+    }
+}
+
+/// The parked slot (one compare-and-swap per checkout or checkin, no lock)
+/// races close: a checkout from the slot and the checkin that parks the
+/// connection again, while another thread closes the pool. The connection
+/// is closed exactly once (by close, or by its checkin after the close),
+/// never handed out after the close, and the counts add up.
+#[test]
+fn the_parked_slot_racing_close_closes_its_connection_once() {
+    loom::model(|| {
+        let pool = Arc::new(Handoff::new(rules(Fairness::Strict, 1), [1u32], ()));
+        drop(pool.lock()); // unlocking parks the one idle connection
+        let user = {
+            let pool = pool.clone();
+            thread::spawn(move || match pool.try_checkout() {
+                Ok(Some(grant)) => {
+                    let conn = conn_of(grant, 2);
+                    assert_eq!(conn, 1, "capacity 1: never a second connection");
+                    u32::from(return_conn(&pool, conn))
+                }
+                Ok(None) => panic!("nobody else holds the connection"),
+                Err(refused) => {
+                    assert_eq!(refused, Refused::Closed { while_waiting: false });
+                    0
+                }
+            })
+        };
+        let closed_by_close = pool.close().expect("closed once").len() as u32;
+        let closed_by_checkin = user.join().unwrap();
+        assert_eq!(closed_by_close + closed_by_checkin, 1);
+        let st = pool.lock().snapshot_counts();
+        assert_eq!((st.open, st.checked_out, st.idle, st.waiting), (0, 0, 0, 0));
+        assert!(pool.try_checkout().is_err(), "closed");
+    });
+}
+
+/// A waiter arrives while the holder returns the connection through the
+/// parked slot: the waiter either finds it parked (and takes it under the
+/// lock) or disables the slot first, so the checkin goes under the lock and
+/// serves the queue. Never a waiter asleep next to a parked connection (a
+/// deadlock to loom). A second thread checks out through the slot meanwhile.
+#[test]
+fn a_waiter_arriving_while_a_checkin_parks_is_served() {
+    for mode in MODES {
+        loom::model(move || {
+            let pool = Arc::new(Handoff::new(rules(mode, 1), [1u32], ()));
+            let held = conn_of(pool.try_checkout().unwrap().expect("idle"), 0);
+            let waiter = {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    let (grant, _) = pool.checkout(FOREVER).expect("served");
+                    assert!(!return_conn(&pool, conn_of(grant, 9)));
+                })
+            };
+            let newcomer = {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    if let Ok(Some(grant)) = pool.try_checkout() {
+                        assert!(!return_conn(&pool, conn_of(grant, 9)));
+                    }
+                })
+            };
+            assert!(!return_conn(&pool, held));
+            waiter.join().unwrap();
+            newcomer.join().unwrap();
+            let st = pool.lock().snapshot_counts();
+            assert_eq!((st.open, st.checked_out, st.idle, st.waiting), (1, 0, 1, 0));
+        });
+    }
+}

@@ -21,7 +21,7 @@ pub(crate) use crate::slot::{Action, Refusal};
 use crate::slot::{Slot, PINS};
 use crate::slot_table::{FreeList, Slots, MAX_SLOTS};
 use crate::sync::ForkMutex;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::{Deref, DerefMut};
 
 /// How many free slots move between a thread's cache and the global free
@@ -37,19 +37,37 @@ const THREAD_CACHES: usize = 4;
 struct ThreadCache {
     owner: Option<&'static ForkMutex<FreeList>>,
     free: Vec<u32>,
+    /// Its cache index, whose LAST_FREED cell it empties at thread exit.
+    index: usize,
 }
 
 impl Drop for ThreadCache {
     fn drop(&mut self) {
         if let Some(owner) = self.owner {
-            owner.lock().free.append(&mut self.free);
+            let mut free = owner.lock();
+            free.free.append(&mut self.free);
+            // No destructor: always there. Closed from now on (not KEPT).
+            let last = LAST_FREED.try_with(|cells| cells[self.index].replace(0)).unwrap_or(0);
+            let slot = last & (LAST_FREED_KEPT - 1);
+            if slot != 0 {
+                free.free.push((slot - 1) as u32);
+            }
         }
     }
 }
 
 thread_local! {
     static THREAD_CACHE: RefCell<[ThreadCache; THREAD_CACHES]> = RefCell::default();
+    /// Per cache index: the slot this thread freed last, in front of its
+    /// cache (0: none; else slot + 1), and whether the cache is alive to
+    /// give it back at thread exit (LAST_FREED_KEPT). A plain cell, with no
+    /// destructor to check for: the cheapest thread-local there is.
+    static LAST_FREED: [Cell<u64>; THREAD_CACHES] = const { [const { Cell::new(0) }; THREAD_CACHES] };
 }
+
+/// In a LAST_FREED cell: the thread's cache (which empties the cell at
+/// thread exit) is alive.
+const LAST_FREED_KEPT: u64 = 1 << 32;
 
 pub(crate) struct HandleTable<T> {
     /// What the handles are, for messages ("connection", "statement", ...).
@@ -154,7 +172,12 @@ impl<T> HandleTable<T> {
                 let mut caches = caches.try_borrow_mut().ok()?;
                 let mine = &mut caches[cache];
                 match mine.owner {
-                    None => mine.owner = Some(&self.slots.free),
+                    None => {
+                        mine.owner = Some(&self.slots.free);
+                        mine.index = cache;
+                        // The cache now gives the cell's slot back at thread exit.
+                        let _ = LAST_FREED.try_with(|cells| cells[cache].set(cells[cache].get() | LAST_FREED_KEPT));
+                    }
                     Some(owner) => debug_assert!(std::ptr::eq(owner, &self.slots.free), "one table per cache index"),
                 }
                 Some(f(&mut mine.free))
@@ -163,9 +186,31 @@ impl<T> HandleTable<T> {
             .flatten()
     }
 
-    /// A free slot from this thread's cache, refilled from the free list.
-    #[inline]
+    /// A free slot from this thread's cell or cache, refilled from the free list.
+    #[inline(always)]
     fn cached_free_slot(&'static self) -> Option<usize> {
+        let cache = self.thread_cache?;
+        let last = LAST_FREED
+            .try_with(|cells| {
+                let cell = cells[cache].get();
+                let slot = cell & (LAST_FREED_KEPT - 1);
+                if slot == 0 {
+                    return None;
+                }
+                cells[cache].set(cell & LAST_FREED_KEPT);
+                Some(slot as usize - 1)
+            })
+            .ok()
+            .flatten();
+        if last.is_some() {
+            return last;
+        }
+        self.slot_from_thread_cache()
+    }
+
+    /// `cached_free_slot` when the cell is empty.
+    #[inline(never)]
+    fn slot_from_thread_cache(&'static self) -> Option<usize> {
         self.in_thread_cache(|mine| {
             if mine.is_empty() {
                 let mut free = self.slots.free.lock();
@@ -195,9 +240,28 @@ impl<T> HandleTable<T> {
         })
     }
 
-    /// Puts a retired slot back: in this thread's cache, or the free list.
-    #[inline]
+    /// Puts a retired slot back: in this thread's cell or cache, or the free list.
+    #[inline(always)]
     fn release_slot(&'static self, index: usize) {
+        if let Some(cache) = self.thread_cache {
+            // In the cell when the cache is alive (KEPT) and the cell empty.
+            let kept = LAST_FREED.try_with(|cells| {
+                let empty_and_kept = cells[cache].get() == LAST_FREED_KEPT;
+                if empty_and_kept {
+                    cells[cache].set(LAST_FREED_KEPT | (index as u64 + 1));
+                }
+                empty_and_kept
+            });
+            if kept == Ok(true) {
+                return;
+            }
+        }
+        self.release_slot_to_thread_cache(index);
+    }
+
+    /// `release_slot` when the cell is taken or not kept.
+    #[inline(never)]
+    fn release_slot_to_thread_cache(&'static self, index: usize) {
         let cached = self.in_thread_cache(|mine| {
             mine.push(index as u32);
             if mine.len() >= 2 * CACHE_BATCH {
@@ -600,6 +664,21 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), free.free.len(), "no slot is free twice");
+    }
+
+    /// A slot released by a thread that never inserted (no cache of its own,
+    /// so its last-freed cell is not kept) goes to the free list, not lost.
+    #[test]
+    fn a_slot_released_by_a_thread_without_a_cache_goes_back_to_the_table() {
+        static CROSSING: HandleTable<u32> = HandleTable::with_thread_cache("crossing", 3);
+        let handle = std::thread::spawn(|| CROSSING.insert(7).unwrap()).join().unwrap();
+        let free_before = CROSSING.slots.free.lock().free.len();
+        std::thread::spawn(move || assert_eq!(CROSSING.take(handle).unwrap(), 7))
+            .join()
+            .unwrap();
+        let free = CROSSING.slots.free.lock();
+        assert_eq!(free.free.len(), free_before + 1, "the released slot is free again");
+        assert_eq!(free.free.len(), free.next_unused as usize, "every slot is free");
     }
 
     #[test]
