@@ -241,10 +241,11 @@ int main(int argc, char **argv) {
     load_tokens(path);
     const int thread_counts[] = {1, 2, 8, 64};
     const int sizes[][2] = {{5, 0}, {5, 10}};
-    const int reps = quick ? 1 : 5;
+    enum { MAXREP = 5 };
+    const int reps = quick ? 1 : MAXREP;
     const long ops_none = quick ? 2000 : 200000, ops_point = quick ? 1000 : 200000;
 
-    enum { NIMPL = 3, NPOOL = 2, NHOLD = 2, NT = 4, MAXREP = 3 };
+    enum { NIMPL = 3, NPOOL = 2, NHOLD = 2, NT = 4 };
     static struct any_pool pools[NIMPL][NPOOL];
     for (int i = 0; i < NIMPL; ++i)
         for (int s = 0; s < NPOOL; ++s) {
