@@ -10,7 +10,10 @@ import os
 
 import sqlalchemy
 from sqlalchemy import exc
+from sqlalchemy.dialects.sqlite.base import SQLiteExecutionContext
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+
+from sqlpool.dbapi2 import Cursor as _Cursor
 
 from .pool import SQLPoolPool
 
@@ -61,9 +64,19 @@ _URL_OPTIONS = {
 }
 
 
+class SQLPoolExecutionContext(SQLiteExecutionContext):
+    def create_default_cursor(self):
+        # The cursor made directly: SQLAlchemy makes one per statement, and
+        # the pool proxy's cursor() and Connection.cursor() are two Python
+        # calls that only pass the connection on (a closed connection still
+        # raises, at execute).
+        return _Cursor(self._dbapi_connection.dbapi_connection)
+
+
 class SQLPoolDialect(SQLiteDialect_pysqlite):
     driver = "sqlpool"
     supports_statement_cache = True
+    execution_ctx_cls = SQLPoolExecutionContext
 
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
