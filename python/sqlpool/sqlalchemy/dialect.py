@@ -10,6 +10,7 @@ import os
 
 import sqlalchemy
 from sqlalchemy import exc
+from sqlalchemy import types as sqltypes
 from sqlalchemy.dialects.sqlite.base import SQLiteExecutionContext
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
@@ -73,10 +74,18 @@ class SQLPoolExecutionContext(SQLiteExecutionContext):
         return _Cursor(self._dbapi_connection.dbapi_connection)
 
 
+class _LargeBinary(sqltypes.LargeBinary):
+    def result_processor(self, dialect, coltype):
+        # sqlpool.dbapi2 returns BLOBs as bytes: SQLAlchemy 1.4 would call
+        # bytes(value) on each one (2.x knows, returns_native_bytes).
+        return None
+
+
 class SQLPoolDialect(SQLiteDialect_pysqlite):
     driver = "sqlpool"
     supports_statement_cache = True
     execution_ctx_cls = SQLPoolExecutionContext
+    colspecs = {**SQLiteDialect_pysqlite.colspecs, sqltypes.LargeBinary: _LargeBinary}
 
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
