@@ -197,7 +197,7 @@ def _row_reader(plan, lengths):
             values.append("None")
             continue
         if t == _TEXT:
-            values.append("str(d%d, 'utf-8')" % j)
+            values.append("d%d.decode()" % j)  # UTF-8, strict: as sqlite3 decodes TEXT
             j += 1
         elif t == _BLOB:
             values.append("d%d" % j)
