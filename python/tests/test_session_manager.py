@@ -44,6 +44,21 @@ def test_session_reused_within_a_thread(db_path):
     assert first.autoflush is False
 
 
+def test_a_new_session_configures_the_mappers(db_path):
+    # Configured by the first query instead, they leave the engine's statement
+    # cache a key that later lookups compare slowly.
+    from sqlalchemy import Column, Integer, inspect
+    from sqlalchemy.orm import declarative_base
+
+    class Fresh(declarative_base()):
+        __tablename__ = "fresh"
+        id = Column(Integer, primary_key=True)
+
+    assert not inspect(Fresh).configured
+    assert SessionManager(db_path, read_only=True).session is not None
+    assert inspect(Fresh).configured
+
+
 def test_separate_sessions_across_threads(db_path):
     m = SessionManager(db_path, read_only=True)
     sessions = []
