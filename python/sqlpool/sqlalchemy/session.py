@@ -5,7 +5,7 @@ import os
 import threading
 import weakref
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, exc
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, configure_mappers
 
@@ -82,7 +82,10 @@ class SessionManager:
             # that configures them leaves SQLAlchemy's compiled-statement
             # cache an equal but not identical key, which every later run of
             # that statement then compares slowly (about 2% of a session.get).
-            configure_mappers()
+            try:
+                configure_mappers()
+            except exc.SQLAlchemyError:
+                pass  # raised again by the first query that uses the mapping, as it would be anyway
             holder = self._local.holder = _SessionHolder(Session(bind=engine, autoflush=False))
         return holder.session
 
