@@ -153,6 +153,28 @@ def test_blobs_need_no_result_processor(path):
     assert type(rows[0].b) is bytes and type(rows[0].c) is bytes
 
 
+def test_a_do_connect_connection_makes_its_own_cursors(path):
+    from sqlalchemy import event
+
+    made = []
+
+    class Counting(dbapi2.Connection):
+        def cursor(self, factory=None):
+            made.append(1)
+            return super().cursor(factory)
+
+    e = create_engine(f"sqlite+sqlpool:///{path}")
+
+    @event.listens_for(e, "do_connect")
+    def connect(dialect, record, cargs, cparams):
+        conn = dbapi2.connect(*cargs, **cparams)
+        return Counting(conn.pool, conn.isolation_level)
+
+    with e.connect() as c:
+        assert c.execute(text("SELECT v FROM t WHERE id = 1")).scalar() == "a"
+    assert made
+
+
 def test_orm_transactions(path):
     from sqlalchemy.orm import Session
 

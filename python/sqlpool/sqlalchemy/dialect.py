@@ -14,6 +14,7 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.dialects.sqlite.base import SQLiteExecutionContext
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
+from sqlpool.dbapi2 import Connection as _Connection
 from sqlpool.dbapi2 import Cursor as _Cursor
 
 from .pool import SQLPoolPool
@@ -70,8 +71,12 @@ class SQLPoolExecutionContext(SQLiteExecutionContext):
         # The cursor made directly: SQLAlchemy makes one per statement, and
         # the pool proxy's cursor() and Connection.cursor() are two Python
         # calls that only pass the connection on (a closed connection still
-        # raises, at execute).
-        return _Cursor(self._dbapi_connection.dbapi_connection)
+        # raises, at execute). Another connection class (a do_connect
+        # event's) makes its own.
+        conn = self._dbapi_connection.dbapi_connection
+        if conn.__class__ is _Connection:
+            return _Cursor(conn)
+        return conn.cursor()
 
 
 class _LargeBinary(sqltypes.LargeBinary):
