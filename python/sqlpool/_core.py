@@ -167,67 +167,65 @@ def _plan(types):
         if len(_PLANS) > 4096:
             _PLANS.clear()
         # Rows with TEXT or BLOB columns: the cells' positions that hold
-        # lengths, and {lengths: whole-row format} (see _var_row).
+        # lengths, and {lengths: whole-row reader} (see _var_row).
         var = [k for k, t in enumerate(t for t in types if t != _NULL) if t in (_TEXT, _BLOB)]
         lengths = operator.itemgetter(*var) if var and len(types) > 1 else None
         plan = _PLANS[types] = (struct.Struct(fmt), simple, types, lengths, {})
     return plan
 
 
-# Whole-row formats kept per plan (distinct TEXT/BLOB length combinations);
+# Whole-row readers kept per plan (distinct TEXT/BLOB length combinations);
 # past that, rows of new lengths are read column by column (_fix).
 _ROW_FORMATS_PER_PLAN = 64
-_NONE = (None,)
 
 
-def _row_format(plan, lengths):
-    """(unpack, pick, texts) reading a row of ``plan``'s types whose TEXT and
-    BLOB values have these lengths: one unpack of the cells and the values,
-    ``pick`` puts them in column order (a NULL column picks the None appended
-    after them), ``texts`` are the positions to decode as UTF-8."""
+def _row_reader(plan, lengths):
+    """``read(mv, at)``: the row of ``plan``'s types whose TEXT and BLOB
+    values have these lengths, as a tuple in column order. Generated code:
+    one unpack of the cells and the values, the tuple built from them
+    directly (no per-column loop, no intermediate lists), since a point
+    query pays this per row."""
     types = plan[2]
     lens = lengths if isinstance(lengths, tuple) else (lengths,)
-    cells = [t for t in types if t != _NULL]
-    n_cells = len(cells)
-    data_fmt = "".join("%ds" % n for n in lens)
-    unpack = struct.Struct(plan[0].format + data_fmt).unpack_from
-    order = []
+    unpack = struct.Struct(plan[0].format + "".join("%ds" % n for n in lens)).unpack_from
+    n_cells = sum(1 for t in types if t != _NULL)
+    targets = ["c%d" % k for k in range(n_cells)] + ["d%d" % j for j in range(len(lens))]
+    values = []
     k = j = 0
     for t in types:
         if t == _NULL:
-            order.append(n_cells + len(lens))
-        elif t == _TEXT or t == _BLOB:
-            order.append(n_cells + j)
+            values.append("None")
+            continue
+        if t == _TEXT:
+            values.append("d%d.decode()" % j)  # UTF-8, strict: as sqlite3 decodes TEXT
             j += 1
-            k += 1
+        elif t == _BLOB:
+            values.append("d%d" % j)
+            j += 1
         else:
-            order.append(k)
-            k += 1
-    pick = operator.itemgetter(*order)
-    texts = tuple(i for i, t in enumerate(types) if t == _TEXT)
-    return unpack, pick, texts, _NULL in types
+            values.append("c%d" % k)
+        k += 1
+    source = "def read(mv, at):\n    %s, = unpack(mv, at)\n    return (%s,)\n" % (
+        ", ".join(targets), ", ".join(values))
+    namespace = {"unpack": unpack}
+    exec(source, namespace)  # noqa: S102 - the source is built above from type codes and lengths only
+    return namespace["read"]
 
 
 def _var_row(mv, values, plan, cells):
     """A row with TEXT, BLOB or NULL columns, whose cells (read by
-    ``plan[0]`` at ``cells``) are ``values``."""
+    ``plan[0]`` at ``cells``) are ``values``: a tuple (a list when read
+    column by column)."""
     lengths = plan[3]
     if lengths is None:
         return _fix(mv, values, plan[2], cells + plan[0].size)
     key = lengths(values)
-    fmt = plan[4].get(key)
-    if fmt is None:
+    read = plan[4].get(key)
+    if read is None:
         if len(plan[4]) >= _ROW_FORMATS_PER_PLAN:
             return _fix(mv, values, plan[2], cells + plan[0].size)
-        fmt = plan[4][key] = _row_format(plan, key)
-    unpack, pick, texts, nulls = fmt
-    row = unpack(mv, cells)
-    row = pick(row + _NONE if nulls else row)
-    if texts:
-        row = list(row)
-        for i in texts:
-            row[i] = row[i].decode("utf-8")
-    return row
+        read = plan[4][key] = _row_reader(plan, key)
+    return read(mv, cells)
 
 
 def _decode_known(mv, nrows, meta, rowcls, _plans=_PLANS):

@@ -563,6 +563,43 @@ class Connection:
 _NO_ROWS = ()
 
 
+class _Reading:
+    """A cursor's statement with rows left on its connection's physical
+    connection (counted in ``_readers``). Collected unread with its cursor,
+    it closes the statement and lets the connection give the physical one
+    back. Cursor itself has no ``__del__``: that would cost a call at the end
+    of every cursor, and SQLAlchemy makes a cursor per statement."""
+
+    __slots__ = ("conn", "result")
+
+    def __init__(self, conn, result):
+        self.conn = conn
+        self.result = result
+        conn._readers += 1
+
+    def end(self, close=True):
+        """Stops counting as a reader (closing the statement unless it is
+        exhausted) and gives the physical connection back if idle."""
+        result = self.result
+        if result is None:
+            return
+        self.result = None
+        conn = self.conn
+        conn._readers -= 1
+        if close:
+            try:
+                result.close()
+            except errors.SqlpoolError:
+                pass
+        conn._release_if_idle()
+
+    def __del__(self):
+        try:
+            self.end()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+
 def _plain(rows):
     """sqlpool.Row rows as plain tuples (Connection._row_class)."""
     return [tuple(row) for row in rows]
@@ -580,6 +617,7 @@ class Cursor:
     _rows = _NO_ROWS  # buffered rows
     _pos = 0
     _result = None  # a Result with rows left on the connection's physical one
+    _reading = None  # its _Reading while _result is set
     _closed = False
 
     def __init__(self, connection):
@@ -593,18 +631,12 @@ class Cursor:
 
     def _finish(self):
         """Drops the current statement and gives back what it held."""
-        result = self._result
         self._rows = _NO_ROWS
         self._pos = 0
-        if result is not None:
+        if self._result is not None:
             self._result = None
-            conn = self.connection
-            conn._readers -= 1
-            try:
-                result.close()
-            except errors.SqlpoolError:
-                pass
-            conn._release_if_idle()
+            reading, self._reading = self._reading, None
+            reading.end()
 
     def execute(self, operation, parameters=()):
         conn = self.connection
@@ -641,11 +673,13 @@ class Cursor:
                             if ncols == meta.ncols:
                                 plan = _PLANS.get(types) or _plan(types)
                                 at = meta.cells_at
-                                values = plan[0].unpack_from(mv, at)
-                                if plan[1]:
-                                    rows = [values if rowcls is tuple else rowcls(values)]
-                                else:
-                                    rows = [rowcls(_var_row(mv, values, plan, at))]
+                                row = plan[0].unpack_from(mv, at)
+                                if not plan[1]:
+                                    # _var_row's common case inline: a reader for these lengths.
+                                    lengths = plan[3]
+                                    read = plan[4].get(lengths(row)) if lengths is not None else None
+                                    row = read(mv, at) if read is not None else _var_row(mv, row, plan, at)
+                                rows = [row if row.__class__ is rowcls else rowcls(row)]
                             else:
                                 rows = None
                         else:
@@ -686,7 +720,7 @@ class Cursor:
             conn._release_if_idle()
         else:
             self._result = result
-            conn._readers += 1
+            self._reading = _Reading(conn, result)
         return self
 
     def _execute_unheld(self, conn, st, operation, parameters):
@@ -801,8 +835,8 @@ class Cursor:
             self._rows = result._rows if conn._row_class is None else _plain(result._rows)
             self._pos = result._pos
             self._result = None
-            conn._readers -= 1
-            conn._release_if_idle()
+            reading, self._reading = self._reading, None
+            reading.end(close=False)
         return row
 
     def fetchone(self):
@@ -832,11 +866,11 @@ class Cursor:
 
     def fetchall(self):
         rows = self._rows
-        if self._result is None and rows and self.row_factory is None and rows.__class__ is list:
-            # Everything is buffered (a one-call read): hand the list over.
+        if rows.__class__ is list and rows and self._result is None and self.row_factory is None:
+            # Everything is buffered (a one-call read): hand the list over
+            # (_pos needs no reset: no rows are left to index).
             pos = self._pos
             self._rows = _NO_ROWS
-            self._pos = 0
             return rows[pos:] if pos else rows
         out = []
         nxt = self._next
@@ -882,13 +916,6 @@ class Cursor:
 
     def __exit__(self, *exc):
         self.close()
-
-    def __del__(self):
-        if self._result is not None:
-            try:
-                self._finish()
-            except Exception:  # pragma: no cover - interpreter shutdown
-                pass
 
 
 __all__ = [

@@ -266,6 +266,20 @@ def test_a_pinned_connection_left_to_gc_is_not_reused(path, conn):
     assert conn.pool.stats()["checked_out"] == 0
 
 
+def test_a_cursor_dropped_with_rows_left_gives_its_connection_back(path):
+    c = dbapi2.connect(path, pool_size=1, max_overflow=0, timeout=5)
+    cur = c.cursor()
+    cur.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) "
+        "SELECT i, 'row ' || i FROM n"
+    )
+    assert cur.fetchone() == (1, "row 1")
+    assert c.pool.stats()["checked_out"] == 1  # more rows than one batch: still reading
+    del cur  # unread, unclosed
+    assert c.pool.stats()["checked_out"] == 0
+    assert c.execute("SELECT 2").fetchone() == (2,)
+
+
 def test_row_factory_from_the_connection(conn):
     conn.row_factory = lambda cur, row: {d[0]: v for d, v in zip(cur.description, row)}
     assert conn.execute("SELECT id, name FROM t WHERE id = 1").fetchone() == {"id": 1, "name": "a"}

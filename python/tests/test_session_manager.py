@@ -44,6 +44,41 @@ def test_session_reused_within_a_thread(db_path):
     assert first.autoflush is False
 
 
+def test_a_new_session_configures_the_mappers(db_path):
+    # Configured by the first query instead, they leave the engine's statement
+    # cache a key that later lookups compare slowly.
+    from sqlalchemy import Column, Integer, inspect
+    from sqlalchemy.orm import declarative_base
+
+    class Fresh(declarative_base()):
+        __tablename__ = "fresh"
+        id = Column(Integer, primary_key=True)
+
+    assert not inspect(Fresh).configured
+    assert SessionManager(db_path, read_only=True).session is not None
+    assert inspect(Fresh).configured
+
+
+def test_a_broken_mapping_fails_its_queries_not_the_session(db_path):
+    from sqlalchemy import Column, Integer, exc
+    from sqlalchemy.orm import declarative_base, relationship
+
+    base = declarative_base()
+
+    class Broken(base):
+        __tablename__ = "broken"
+        id = Column(Integer, primary_key=True)
+        missing = relationship("NoSuchClass")
+
+    try:
+        session = SessionManager(db_path, read_only=True).session
+        assert session.execute(text("SELECT 1")).scalar() == 1
+        with pytest.raises(exc.InvalidRequestError, match="NoSuchClass"):
+            session.get(Broken, 1)
+    finally:
+        base.registry.dispose()  # the process's other mappers configure again
+
+
 def test_separate_sessions_across_threads(db_path):
     m = SessionManager(db_path, read_only=True)
     sessions = []

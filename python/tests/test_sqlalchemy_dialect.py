@@ -134,6 +134,48 @@ def test_dialect_rows_are_plain_tuples(path):
         assert c.execute(text("SELECT v FROM t WHERE id = :id"), {"id": 2}).one().v == "b"
 
 
+def test_blobs_need_no_result_processor(path):
+    # BLOBs arrive as bytes: SQLAlchemy 1.4 would otherwise call bytes() on
+    # each one (2.x skips it for pysqlite too).
+    from sqlalchemy import BLOB, Column, Integer, LargeBinary, MetaData, PickleType, Table, insert, select
+
+    e = create_engine(f"sqlite+sqlpool:///{path}")
+    assert e.dialect.type_descriptor(LargeBinary()).result_processor(e.dialect, None) is None
+    t = Table("blobs", MetaData(), Column("id", Integer, primary_key=True), Column("b", LargeBinary),
+              Column("c", BLOB), Column("p", PickleType))
+    t.create(e)
+    with e.begin() as c:
+        c.execute(insert(t), [{"id": 1, "b": b"\x00\x01", "c": bytearray(b"xy"), "p": {"a": [1, 2]}},
+                              {"id": 2, "b": None, "c": None, "p": None}])
+    with e.connect() as c:
+        rows = c.execute(select(t).order_by(t.c.id)).all()
+    assert [tuple(r) for r in rows] == [(1, b"\x00\x01", b"xy", {"a": [1, 2]}), (2, None, None, None)]
+    assert type(rows[0].b) is bytes and type(rows[0].c) is bytes
+
+
+def test_a_do_connect_connection_makes_its_own_cursors(path):
+    from sqlalchemy import event
+
+    made = []
+
+    class Counting(dbapi2.Connection):
+        def cursor(self, factory=None):
+            made.append(1)
+            return super().cursor(factory)
+
+    e = create_engine(f"sqlite+sqlpool:///{path}")
+
+    @event.listens_for(e, "do_connect")
+    def connect(dialect, record, cargs, cparams):
+        conn = dbapi2.connect(*cargs, **cparams)
+        return Counting(conn.pool, conn.isolation_level)
+
+    with e.connect() as c:
+        made.clear()  # connecting makes cursors of its own (the dialect's first queries)
+        assert c.execute(text("SELECT v FROM t WHERE id = 1")).scalar() == "a"
+        assert made == [1]
+
+
 def test_orm_transactions(path):
     from sqlalchemy.orm import Session
 

@@ -10,7 +10,12 @@ import os
 
 import sqlalchemy
 from sqlalchemy import exc
+from sqlalchemy import types as sqltypes
+from sqlalchemy.dialects.sqlite.base import SQLiteExecutionContext
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+
+from sqlpool.dbapi2 import Connection as _Connection
+from sqlpool.dbapi2 import Cursor as _Cursor
 
 from .pool import SQLPoolPool
 
@@ -61,9 +66,31 @@ _URL_OPTIONS = {
 }
 
 
+class SQLPoolExecutionContext(SQLiteExecutionContext):
+    def create_default_cursor(self):
+        # The cursor made directly: SQLAlchemy makes one per statement, and
+        # the pool proxy's cursor() and Connection.cursor() are two Python
+        # calls that only pass the connection on (a closed connection still
+        # raises, at execute). Another connection class (a do_connect
+        # event's) makes its own.
+        conn = self._dbapi_connection.dbapi_connection
+        if conn.__class__ is _Connection:
+            return _Cursor(conn)
+        return conn.cursor()
+
+
+class _LargeBinary(sqltypes.LargeBinary):
+    def result_processor(self, dialect, coltype):
+        # sqlpool.dbapi2 returns BLOBs as bytes: SQLAlchemy 1.4 would call
+        # bytes(value) on each one (2.x knows, returns_native_bytes).
+        return None
+
+
 class SQLPoolDialect(SQLiteDialect_pysqlite):
     driver = "sqlpool"
     supports_statement_cache = True
+    execution_ctx_cls = SQLPoolExecutionContext
+    colspecs = {**SQLiteDialect_pysqlite.colspecs, sqltypes.LargeBinary: _LargeBinary}
 
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)

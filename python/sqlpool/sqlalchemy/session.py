@@ -5,9 +5,9 @@ import os
 import threading
 import weakref
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, exc
 from sqlalchemy.engine import URL
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, configure_mappers
 
 
 class _SessionHolder:
@@ -24,7 +24,8 @@ class _SessionHolder:
 class SessionManager:
     """``engine``: one per process (a forked child makes its own);
     ``session``: one Session per thread per process, autoflush off, the same
-    object on every call from that thread, closed when the thread ends;
+    object on every call from that thread, closed when the thread ends
+    (making it configures SQLAlchemy's mappers, as a first query would);
     ``pool``: the sqlpool.Pool behind the engine.
 
     ``db`` is a path or an SQLite URI (``file:...``); ``options`` are
@@ -77,6 +78,14 @@ class SessionManager:
         engine = self.engine
         holder = getattr(self._local, "holder", None)
         if holder is None:
+            # Mappers configured before the first query, not by it: a query
+            # that configures them leaves SQLAlchemy's compiled-statement
+            # cache an equal but not identical key, which every later run of
+            # that statement then compares slowly (about 2% of a session.get).
+            try:
+                configure_mappers()
+            except exc.SQLAlchemyError:
+                pass  # raised again by the first query that uses the mapping, as it would be anyway
             holder = self._local.holder = _SessionHolder(Session(bind=engine, autoflush=False))
         return holder.session
 
