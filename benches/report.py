@@ -425,6 +425,14 @@ def main():
     many_pools_section(w, os.path.join(a.results, "many_pools.txt"))
     issue12_section(w, load_json(os.path.join(a.results, "orm_dbapi.json")))
 
+    # The analyses made by hand (how choices were made, where time goes):
+    # kept in benches/analyses.md so that a regeneration keeps them.
+    analyses = os.path.join(a.root, "benches", "analyses.md")
+    if os.path.exists(analyses):
+        with open(analyses, encoding="utf-8") as f:
+            w("")
+            w(f.read().rstrip("\n"))
+
     with open(a.out, "w", encoding="utf-8") as f:
         f.write("\n".join(L) + "\n")
     print(f"report: wrote {a.out}")
