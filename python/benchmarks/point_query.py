@@ -24,7 +24,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.dirname(HERE))
+# This tree's package only when no other is found: PYTHONPATH or an
+# installed sqlpool wins (so that an A/B run measures the tree it names).
+sys.path.append(os.path.dirname(HERE))
 
 import sqlpool  # noqa: E402
 
