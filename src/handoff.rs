@@ -170,9 +170,8 @@ pub struct Counts {
     pub barges: u64,
 }
 
-/// The state under the core's lock; `extra` is the owner's (counters it
-/// updates under the same lock).
-pub struct State<C, X> {
+/// The state under the core's lock.
+pub struct State<C> {
     idle: VecDeque<C>,
     /// Connections open or being opened.
     open: u32,
@@ -186,10 +185,9 @@ pub struct State<C, X> {
     /// Bumped in a forked child: connections of an older epoch are the parent's.
     fork_epoch: u64,
     counts: Counts,
-    pub extra: X,
 }
 
-impl<C, X> State<C, X> {
+impl<C> State<C> {
     fn reserve(&mut self) {
         self.checked_out += 1;
         self.counts.checkouts += 1;
@@ -252,13 +250,13 @@ unsafe impl<C: Send> Sync for Waiter<C> {}
 unsafe impl<C: Send> Send for Waiter<C> {}
 
 impl<C> Waiter<C> {
-    fn give<X>(&self, _locked: &mut State<C, X>, given: Given<C>) {
+    fn give(&self, _locked: &mut State<C>, given: Given<C>) {
         // SAFETY: the caller holds the lock (witnessed by &mut State).
         self.given.with_mut(|g| unsafe { *g = Some(given) });
         self.parker.unpark();
     }
 
-    fn take<X>(&self, _locked: &mut State<C, X>) -> Option<Given<C>> {
+    fn take(&self, _locked: &mut State<C>) -> Option<Given<C>> {
         // SAFETY: the caller holds the lock (witnessed by &mut State).
         self.given.with_mut(|g| unsafe { (*g).take() })
     }
@@ -266,9 +264,9 @@ impl<C> Waiter<C> {
 
 /// The core: a lock over the idle connections, the counts and the queue,
 /// and the parked slot in front of it.
-pub struct Handoff<C, X> {
+pub struct Handoff<C> {
     rules: Rules,
-    state: ForkMutex<State<C, X>>,
+    state: ForkMutex<State<C>>,
     /// See the module's note and PARKED_*. While it holds a connection, that
     /// connection is counted as checked out in `State`, and its checkouts
     /// from the slot are counted here until the next lock.
@@ -277,34 +275,34 @@ pub struct Handoff<C, X> {
 
 /// The core's state, locked: the parked connection was taken back into the
 /// idle list; the slot is re-enabled (if the state allows) on unlock.
-pub struct Locked<'a, C: Send + Parkable, X> {
-    guard: ForkMutexGuard<'a, State<C, X>>,
-    core: &'a Handoff<C, X>,
+pub struct Locked<'a, C: Send + Parkable> {
+    guard: ForkMutexGuard<'a, State<C>>,
+    core: &'a Handoff<C>,
 }
 
-impl<C: Send + Parkable, X> Deref for Locked<'_, C, X> {
-    type Target = State<C, X>;
-    fn deref(&self) -> &State<C, X> {
+impl<C: Send + Parkable> Deref for Locked<'_, C> {
+    type Target = State<C>;
+    fn deref(&self) -> &State<C> {
         &self.guard
     }
 }
 
-impl<C: Send + Parkable, X> DerefMut for Locked<'_, C, X> {
-    fn deref_mut(&mut self) -> &mut State<C, X> {
+impl<C: Send + Parkable> DerefMut for Locked<'_, C> {
+    fn deref_mut(&mut self) -> &mut State<C> {
         &mut self.guard
     }
 }
 
-impl<C: Send + Parkable, X> Drop for Locked<'_, C, X> {
+impl<C: Send + Parkable> Drop for Locked<'_, C> {
     #[inline(always)]
     fn drop(&mut self) {
         self.core.repark(&mut self.guard);
     }
 }
 
-impl<C: Send + Parkable, X> Handoff<C, X> {
+impl<C: Send + Parkable> Handoff<C> {
     /// A core with `idle` connections already open.
-    pub fn new(rules: Rules, idle: impl IntoIterator<Item = C>, extra: X) -> Self {
+    pub fn new(rules: Rules, idle: impl IntoIterator<Item = C>) -> Self {
         let idle: VecDeque<C> = idle.into_iter().collect();
         Handoff {
             rules,
@@ -317,7 +315,6 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
                 closed: false,
                 fork_epoch: 0,
                 counts: Counts::default(),
-                extra,
             }),
             parked: AtomicU64::new(PARKED_DISABLED),
         }
@@ -325,7 +322,7 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
 
     /// Locks the state, taking the parked connection back first.
     #[inline(always)]
-    fn locked(&self) -> Locked<'_, C, X> {
+    fn locked(&self) -> Locked<'_, C> {
         let mut guard = self.state.lock();
         self.unpark(&mut guard);
         Locked { guard, core: self }
@@ -334,7 +331,7 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
     /// Disables the parked slot; its connection (if any) becomes idle again
     /// and its checkouts are counted. The lock is held.
     #[inline(always)]
-    fn unpark(&self, st: &mut State<C, X>) {
+    fn unpark(&self, st: &mut State<C>) {
         // Nobody changes a disabled slot but the lock holder: nothing to do.
         if self.parked.load(Ordering::Relaxed) == PARKED_DISABLED {
             return;
@@ -343,7 +340,7 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
     }
 
     #[cold]
-    fn unpark_now(&self, st: &mut State<C, X>) {
+    fn unpark_now(&self, st: &mut State<C>) {
         // Acquire: the parking checkin's Release, so its connection is whole.
         let word = self.parked.swap(PARKED_DISABLED, Ordering::Acquire);
         st.counts.checkouts += word / PARKED_CHECKOUT;
@@ -360,7 +357,7 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
     /// nobody waits, pool_size allows one idle connection and at most one
     /// is idle (then parked, counted as checked out).
     #[inline(always)]
-    fn repark(&self, st: &mut State<C, X>) {
+    fn repark(&self, st: &mut State<C>) {
         if st.closed || !st.waiters.is_empty() || self.rules.pool_size == 0 || st.idle.len() > 1 {
             return;
         }
@@ -430,8 +427,8 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
         self.serve_queue(&mut st);
     }
 
-    /// The state, for reading counts or updating the owner's `extra`.
-    pub fn lock(&self) -> Locked<'_, C, X> {
+    /// The state, for reading its counts.
+    pub fn lock(&self) -> Locked<'_, C> {
         self.locked()
     }
 
@@ -473,12 +470,10 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
 
     /// Returns a connection: to the queue's head in strict order, to the
     /// idle list for whoever comes first otherwise. `reusable` false (an
-    /// invalidated connection) closes it; `under_lock` updates the owner's
-    /// counters while the lock is held.
+    /// invalidated connection) closes it.
     #[inline(always)]
-    pub fn checkin(&self, conn: C, reusable: bool, under_lock: impl FnOnce(&mut X)) -> Returned<C> {
+    pub fn checkin(&self, conn: C, reusable: bool) -> Returned<C> {
         let mut st = self.locked();
-        under_lock(&mut st.extra);
         st.checked_out -= 1;
         let reason = if !reusable {
             Some(CloseReason::Invalidated)
@@ -537,7 +532,7 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
     /// An idle connection, or the right to open one, for a caller not in the
     /// queue: only ahead of waiters when the mode lets it barge.
     #[inline(always)]
-    fn take_as_newcomer(&self, st: &mut State<C, X>) -> Option<Grant<C>> {
+    fn take_as_newcomer(&self, st: &mut State<C>) -> Option<Grant<C>> {
         if st.waiters.is_empty() {
             return self.take_free(st);
         }
@@ -555,7 +550,7 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
     }
 
     #[inline(always)]
-    fn take_free(&self, st: &mut State<C, X>) -> Option<Grant<C>> {
+    fn take_free(&self, st: &mut State<C>) -> Option<Grant<C>> {
         let conn = if self.rules.lifo {
             st.idle.pop_back()
         } else {
@@ -581,14 +576,14 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
         self.rules.min_threshold.max(scaled)
     }
 
-    fn head_is_old(&self, st: &State<C, X>, now: Instant) -> bool {
+    fn head_is_old(&self, st: &State<C>, now: Instant) -> bool {
         st.waiters
             .front()
             .is_some_and(|head| now.saturating_duration_since(head.since) >= self.threshold(st.waiters.len()))
     }
 
     /// Hand what is free straight to the queue's head?
-    fn hands_off_directly(&self, st: &State<C, X>) -> bool {
+    fn hands_off_directly(&self, st: &State<C>) -> bool {
         match self.rules.fairness {
             Fairness::Strict => true,
             Fairness::Barging => false,
@@ -600,7 +595,7 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
     /// open, a dispose): grants it straight to the head while the mode hands
     /// off, or else wakes the head to compete for it, one waiter at a time.
     #[inline(always)]
-    fn serve_queue(&self, st: &mut State<C, X>) {
+    fn serve_queue(&self, st: &mut State<C>) {
         // Nobody waits (the usual case): nothing to do, no call.
         if st.closed || st.waiters.is_empty() {
             return;
@@ -609,7 +604,7 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
     }
 
     /// `serve_queue` with a queue.
-    fn serve_waiters(&self, st: &mut State<C, X>) {
+    fn serve_waiters(&self, st: &mut State<C>) {
         while !st.waiters.is_empty() {
             if self.hands_off_directly(st) {
                 let Some(grant) = self.take_free(st) else {
@@ -631,7 +626,7 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
     }
 
     /// May a queued waiter take what is free itself (after a wake-up)?
-    fn waiter_may_take(&self, st: &State<C, X>, waiter: &Arc<Waiter<C>>) -> bool {
+    fn waiter_may_take(&self, st: &State<C>, waiter: &Arc<Waiter<C>>) -> bool {
         let is_head = st.waiters.front().is_some_and(|w| Arc::ptr_eq(w, waiter));
         match self.rules.fairness {
             // Strict waiters are only ever granted directly.
@@ -643,11 +638,7 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
 
     /// Queues the caller and parks it until it is granted something, the
     /// pool closes, or `timeout` passes.
-    fn wait<'a>(
-        &'a self,
-        mut st: Locked<'a, C, X>,
-        timeout: Duration,
-    ) -> Result<(Grant<C>, Option<Duration>), Refused> {
+    fn wait<'a>(&'a self, mut st: Locked<'a, C>, timeout: Duration) -> Result<(Grant<C>, Option<Duration>), Refused> {
         let start = Instant::now();
         let waiter = Arc::new(Waiter {
             parker: thread::Parker::current(),
@@ -703,7 +694,7 @@ impl<C: Send + Parkable, X> Handoff<C, X> {
 
 /// The fork handlers' side (never under the model: no fork there).
 #[cfg(not(loom))]
-impl<C, X> Handoff<C, X> {
+impl<C> Handoff<C> {
     pub fn lock_for_fork(&self) {
         self.state.lock_for_fork();
     }
@@ -721,7 +712,7 @@ impl<C, X> Handoff<C, X> {
     ///
     /// # Safety
     /// Only in a forked child, after `lock_for_fork` in the parent.
-    pub unsafe fn reset_after_fork_in_child(&self, reset_extra: impl FnOnce(&mut X)) -> u64 {
+    pub unsafe fn reset_after_fork_in_child(&self) -> u64 {
         // SAFETY: prepare took the lock on the thread that is now the child's
         // only thread, so nothing else reaches the state.
         let st = unsafe { &mut *self.state.data_ptr() };
@@ -737,7 +728,6 @@ impl<C, X> Handoff<C, X> {
         st.counts = Counts::default();
         // A parked connection is the parent's: abandoned with the idle ones.
         self.parked.store(PARKED_DISABLED, Ordering::Relaxed);
-        reset_extra(&mut st.extra);
         st.fork_epoch += 1;
         let epoch = st.fork_epoch;
         // SAFETY: as above.

@@ -31,7 +31,7 @@ pub(crate) type PoolRef = Arc<PoolShared>;
 pub(crate) struct PoolShared {
     path: String,
     opts: Options,
-    core: Handoff<Box<Connection>, ()>,
+    core: Handoff<Box<Connection>>,
     /// Bumped when the database file is replaced or removed (pre_ping).
     file_generation: AtomicU64,
     watched_file: Option<WatchedFile>,
@@ -102,7 +102,6 @@ impl Pool {
                     min_threshold: opts.fairness_threshold,
                 },
                 [],
-                (),
             ),
             file_generation: AtomicU64::new(0),
             watched_file: None,
@@ -631,7 +630,7 @@ impl PoolShared {
         } else {
             conn
         };
-        let returned = self.core.checkin(conn, reusable, |()| ());
+        let returned = self.core.checkin(conn, reusable);
         let Returned::Close(conn, reason) = returned else {
             return;
         };
@@ -783,7 +782,7 @@ impl PoolShared {
     /// Only in a forked child, after `lock_for_fork` in the parent.
     pub(crate) unsafe fn reset_after_fork_in_child(&self) {
         // SAFETY: the caller's contract (prepare took the core's lock).
-        let epoch = unsafe { self.core.reset_after_fork_in_child(|()| ()) };
+        let epoch = unsafe { self.core.reset_after_fork_in_child() };
         self.fork_epoch.store(epoch, Relaxed);
         let c = &self.counters;
         for counter in [

@@ -36,8 +36,8 @@ fn conn_of(grant: Grant<u32>, fresh: u32) -> u32 {
     }
 }
 
-fn checkin(pool: &Handoff<u32, ()>, conn: u32) {
-    assert!(matches!(pool.checkin(conn, true, |_| ()), Returned::Kept));
+fn checkin(pool: &Handoff<u32>, conn: u32) {
+    assert!(matches!(pool.checkin(conn, true), Returned::Kept));
 }
 
 #[test]
@@ -68,7 +68,7 @@ fn the_mutex_excludes_and_loses_no_wake_up() {
 fn a_timeout_racing_a_checkin_loses_no_wake_up() {
     for mode in MODES {
         loom::model(move || {
-            let pool = Arc::new(Handoff::new(rules(mode, 1), [1u32], ()));
+            let pool = Arc::new(Handoff::new(rules(mode, 1), [1u32]));
             let (held, _) = pool.checkout(FOREVER).unwrap();
             let hurried = {
                 let pool = pool.clone();
@@ -99,7 +99,7 @@ fn a_timeout_racing_a_checkin_loses_no_wake_up() {
 fn close_wakes_a_waiter_with_closed() {
     for mode in MODES {
         loom::model(move || {
-            let pool = Arc::new(Handoff::new(rules(mode, 1), [1u32], ()));
+            let pool = Arc::new(Handoff::new(rules(mode, 1), [1u32]));
             let (held, _) = pool.checkout(FOREVER).unwrap();
             let waiter = {
                 let pool = pool.clone();
@@ -107,7 +107,7 @@ fn close_wakes_a_waiter_with_closed() {
                     Ok((grant, _)) => {
                         // Served before the close: its checkin after the close closes it.
                         let conn = conn_of(grant, 2);
-                        pool.checkin(conn, true, |_| ());
+                        pool.checkin(conn, true);
                     }
                     Err(refused) => assert!(matches!(refused, Refused::Closed { .. })),
                 })
@@ -118,7 +118,7 @@ fn close_wakes_a_waiter_with_closed() {
                     pool.close().expect("closed once");
                 })
             };
-            let returned = pool.checkin(conn_of(held, 0), true, |_| ());
+            let returned = pool.checkin(conn_of(held, 0), true);
             closer.join().unwrap();
             waiter.join().unwrap();
             if let Returned::Close(_, reason) = returned {
@@ -140,7 +140,7 @@ fn close_wakes_a_waiter_with_closed() {
 fn a_failed_open_passes_the_right_on() {
     for mode in MODES {
         loom::model(move || {
-            let pool = Arc::new(Handoff::new(rules(mode, 2), [1u32], ()));
+            let pool = Arc::new(Handoff::new(rules(mode, 2), [1u32]));
             let (held, _) = pool.checkout(FOREVER).unwrap();
             let (open_right, _) = pool.checkout(FOREVER).unwrap();
             assert!(matches!(open_right, Grant::Open { .. }));
@@ -171,7 +171,7 @@ fn a_failed_open_passes_the_right_on() {
 fn one_connection_never_has_two_holders() {
     for mode in MODES {
         loom::model(move || {
-            let pool = Arc::new(Handoff::new(rules(mode, 1), [1u32], ()));
+            let pool = Arc::new(Handoff::new(rules(mode, 1), [1u32]));
             let holders = Arc::new(loom::sync::atomic::AtomicU32::new(0));
             let threads: Vec<_> = (0..2)
                 .map(|_| {
@@ -201,7 +201,7 @@ fn one_connection_never_has_two_holders() {
 fn two_waiters_are_both_served_one_wake_up_at_a_time() {
     for mode in MODES {
         loom::model(move || {
-            let pool = Arc::new(Handoff::new(rules(mode, 1), [1u32], ()));
+            let pool = Arc::new(Handoff::new(rules(mode, 1), [1u32]));
             let (held, _) = pool.checkout(FOREVER).unwrap();
             let waiters: Vec<_> = (0..2)
                 .map(|_| {
@@ -229,7 +229,7 @@ fn bounded_mixes_wake_ups_and_handoffs_and_serves_every_waiter() {
     loom::model(|| {
         let mut bounded = rules(Fairness::Bounded, 2);
         bounded.min_threshold = Duration::from_millis(1);
-        let pool = Arc::new(Handoff::new(bounded, [1u32, 2], ()));
+        let pool = Arc::new(Handoff::new(bounded, [1u32, 2]));
         let (first, _) = pool.checkout(FOREVER).unwrap();
         let (second, _) = pool.checkout(FOREVER).unwrap();
         let waiters: Vec<_> = (0..2)
@@ -252,11 +252,11 @@ fn bounded_mixes_wake_ups_and_handoffs_and_serves_every_waiter() {
 
 /// Returns `conn` as the pool does: parked if the slot takes it, else
 /// checked in under the lock. Whether the return closed it (pool closed).
-fn return_conn(pool: &Handoff<u32, ()>, conn: u32) -> bool {
+fn return_conn(pool: &Handoff<u32>, conn: u32) -> bool {
     let Err(conn) = pool.try_park(conn) else {
         return false;
     };
-    match pool.checkin(conn, true, |_| ()) {
+    match pool.checkin(conn, true) {
         Returned::Kept => false,
         Returned::Close(_, reason) => {
             assert_eq!(reason, CloseReason::PoolClosed);
@@ -273,7 +273,7 @@ fn return_conn(pool: &Handoff<u32, ()>, conn: u32) -> bool {
 #[test]
 fn the_parked_slot_racing_close_closes_its_connection_once() {
     loom::model(|| {
-        let pool = Arc::new(Handoff::new(rules(Fairness::Strict, 1), [1u32], ()));
+        let pool = Arc::new(Handoff::new(rules(Fairness::Strict, 1), [1u32]));
         drop(pool.lock()); // unlocking parks the one idle connection
         let user = {
             let pool = pool.clone();
@@ -308,7 +308,7 @@ fn the_parked_slot_racing_close_closes_its_connection_once() {
 fn a_waiter_arriving_while_a_checkin_parks_is_served() {
     for mode in MODES {
         loom::model(move || {
-            let pool = Arc::new(Handoff::new(rules(mode, 1), [1u32], ()));
+            let pool = Arc::new(Handoff::new(rules(mode, 1), [1u32]));
             let held = conn_of(pool.try_checkout().unwrap().expect("idle"), 0);
             let waiter = {
                 let pool = pool.clone();
