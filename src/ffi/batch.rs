@@ -596,34 +596,44 @@ pub unsafe extern "C" fn sqlpool_pool_query(
     out_used: *mut usize,
 ) -> c_int {
     call(|| {
+        check_out(out_rows, "out_rows")?;
+        check_out(out_used, "out_used")?;
+        let mut args = sqlpool_query_call {
+            pool,
+            sql,
+            sql_len,
+            params: params.cast(),
+            params_len,
+            buf,
+            buf_size,
+            max_rows,
+            out_rows: 0,
+            out_used: 0,
+        };
         // SAFETY: the caller's promises, as documented above.
-        unsafe { pool_query(pool, sql, sql_len, params, params_len, buf, buf_size, max_rows, out_rows, out_used) }
+        let rc = unsafe { pool_query(&mut args) }?;
+        // SAFETY: both out-pointers were checked above.
+        unsafe {
+            write_out(out_rows, args.out_rows);
+            write_out(out_used, args.out_used);
+        }
+        Ok(rc)
     })
 }
 
-/// The body of sqlpool_pool_query() (and of sqlpool_pool_query_call()),
-/// inside the caller's panic boundary.
+/// The body of sqlpool_pool_query() and sqlpool_pool_query_call(), inside
+/// the caller's panic boundary: the results go to `args`' out fields, only
+/// on success.
 ///
 /// # Safety
-/// sqlpool_pool_query()'s promises.
-#[allow(clippy::too_many_arguments)] // sqlpool_pool_query()'s arguments, one for one
-unsafe fn pool_query(
-    pool: *mut sqlpool_pool,
-    sql: *const c_char,
-    sql_len: i64,
-    params: *const c_void,
-    params_len: usize,
-    buf: *mut c_void,
-    buf_size: usize,
-    max_rows: u32,
-    out_rows: *mut u32,
-    out_used: *mut usize,
-) -> Result<c_int> {
-    check_out(out_rows, "out_rows")?;
-    check_out(out_used, "out_used")?;
+/// `args`' fields keep sqlpool_pool_query()'s promises.
+unsafe fn pool_query(args: &mut sqlpool_query_call) -> Result<c_int> {
     // SAFETY: the caller's promises, as documented above.
-    let (sql, params, buf) = unsafe { query_inputs(sql, sql_len, params, params_len, buf, buf_size) }?;
-    let mut conn = super::pool::checkout_from(pool, None)?;
+    let (sql, params, buf) = unsafe {
+        query_inputs(args.sql, args.sql_len, args.params.cast(), args.params_len, args.buf, args.buf_size)
+    }?;
+    let mut conn = super::pool::checkout_from(args.pool, None)?;
+    let max_rows = args.max_rows;
     let f = poison_on_panic(
         &mut conn,
         |c| c.pool(),
@@ -636,11 +646,8 @@ unsafe fn pool_query(
         },
     )?;
     drop(conn);
-    // SAFETY: the out-pointers were checked above.
-    unsafe {
-        write_out(out_rows, f.rows);
-        write_out(out_used, f.used);
-    }
+    args.out_rows = f.rows;
+    args.out_used = f.used;
     Ok(code(f.step))
 }
 
@@ -683,19 +690,6 @@ pub unsafe extern "C" fn sqlpool_pool_query_call(args: *mut sqlpool_query_call) 
         // borrowed for this call; its out fields are distinct, aligned places.
         let c = unsafe { &mut *args };
         // SAFETY: the fields keep sqlpool_pool_query()'s promises (above).
-        unsafe {
-            pool_query(
-                c.pool,
-                c.sql,
-                c.sql_len,
-                c.params.cast(),
-                c.params_len,
-                c.buf,
-                c.buf_size,
-                c.max_rows,
-                &mut c.out_rows,
-                &mut c.out_used,
-            )
-        }
+        unsafe { pool_query(c) }
     })
 }
