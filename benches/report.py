@@ -62,6 +62,14 @@ def fmt_ratio(r, digits=2):
     return "n/a" if r is None else f"{r:.{digits}f}×"
 
 
+
+def save_figure(fig, axes, title, path, legend_size):
+    """A plot's legend (on its first panel), title and file."""
+    axes[0][0].legend(loc="best", fontsize=legend_size)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
 def verdict(ok):
     if ok is None:
         return "n/a"
@@ -487,10 +495,7 @@ def plot(cont, path):
                 ax.set_ylabel("thousand checkouts / s")
             if row == 1:
                 ax.set_xlabel("threads (2 cores)")
-    axes[0][0].legend(loc="best", fontsize=9)
-    fig.suptitle("Contended checkout throughput: sqlpool vs r2d2 (median of interleaved runs)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, axes, "Contended checkout throughput: sqlpool vs r2d2 (median of interleaved runs)", path, 9)
 
 
 def issue11_section(w, run_of, fifo, c, ccont, a):
@@ -707,10 +712,7 @@ def plot_frontier(cont, ccont, path):
             ax.set_xlabel("max wait in checkout (ms, log)")
             if col == 0:
                 ax.set_ylabel("thousand checkouts / s")
-    axes[0][0].legend(loc="best", fontsize=8)
-    fig.suptitle("Throughput against the worst wait: up and to the left is better")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, axes, "Throughput against the worst wait: up and to the left is better", path, 8)
 
 
 if __name__ == "__main__":

@@ -42,16 +42,8 @@
 
 static int quick = 0;
 
-static void die(const char *what, int rc) {
-    fprintf(stderr, "bench_c: %s failed: rc %d (%s): %s\n", what, rc, sqlpool_errstr(rc),
-            sqlpool_errmsg());
-    exit(1);
-}
-#define CHECK(call)                          \
-    do {                                     \
-        int rc_ = (call);                    \
-        if (rc_ != SQLPOOL_OK) die(#call, rc_); \
-    } while (0)
+#define BENCH_PROGRAM "bench_c"
+#include "check.h"
 #define SQLCHECK(db, call)                                                            \
     do {                                                                              \
         int rc_ = (call);                                                             \

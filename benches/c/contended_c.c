@@ -27,16 +27,8 @@
 
 static const char *POINT_SQL = "SELECT timestamp FROM lidar_pc WHERE token = ?";
 
-static void die(const char *what, int rc) {
-    fprintf(stderr, "contended_c: %s failed (%d): %s\n", what, rc, sqlpool_errmsg());
-    exit(1);
-}
-
-#define CHECK(call)                          \
-    do {                                     \
-        int rc_ = (call);                    \
-        if (rc_ != SQLPOOL_OK) die(#call, rc_); \
-    } while (0)
+#define BENCH_PROGRAM "contended_c"
+#include "check.h"
 
 static uint64_t now_ns(void) {
     struct timespec ts;
