@@ -8,6 +8,7 @@ use crate::options::Options;
 use crate::statement::{abbreviate, Statement, Step, StmtClass, TerminatedSql};
 use crate::statement_cache::StatementCache;
 use rusqlite::{ffi, OpenFlags};
+use std::ffi::c_int;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use crate::prim::Arc;
@@ -33,12 +34,33 @@ struct ActiveSlot {
 }
 
 /// The read snapshot of a checkout: one read transaction, begun before the
-/// first reading statement and ended at checkin or before a write.
+/// first reading statement and ended at checkin or before a write; with
+/// snapshot_linger_ms, kept across checkouts for up to that long.
 struct Snapshot {
     enabled: bool,
     open: bool,
     begin: Option<Statement>,
     commit: Option<Statement>,
+    /// 0: the snapshot ends at checkin.
+    linger_ms: u64,
+    /// False for in-memory and shared-cache databases, where a held read
+    /// transaction holds table locks that writers do not wait for.
+    may_linger: bool,
+    /// When the open snapshot began (monitor::now_ms).
+    began_ms: u64,
+    /// Kept open at the last checkin: the next checkout's first statement
+    /// checks that it may still be used.
+    carried: bool,
+    /// Whether the journal mode lets the open snapshot linger (a rollback
+    /// journal); asked once per snapshot.
+    journal_allows: Option<bool>,
+    /// The database's change counter when the snapshot began (None: could
+    /// not be read): a write through another copy of SQLite in this process
+    /// ignores our shared lock, and changes it.
+    change_counter: Option<u32>,
+    /// A carried snapshot was ended for a waiting writer in this checkout:
+    /// the next one is not carried, so the writer can commit.
+    writer_seen: bool,
 }
 
 /// Pool bookkeeping carried by each connection.
@@ -158,6 +180,13 @@ impl Connection {
                 open: false,
                 begin: None,
                 commit: None,
+                linger_ms: u64::from(opts.snapshot_linger_ms()),
+                may_linger: !filename_is_memory_or_shared_cache(path),
+                began_ms: 0,
+                carried: false,
+                journal_allows: None,
+                change_counter: None,
+                writer_seen: false,
             },
             raw,
             db: ManuallyDrop::new(db),
@@ -363,7 +392,20 @@ impl Connection {
         }
         match class {
             StmtClass::Read => {
+                if self.snapshot.carried {
+                    self.snapshot.carried = false;
+                    if !self.carried_snapshot_fresh(false) {
+                        self.end_snapshot()?;
+                    }
+                }
                 if self.is_autocommit() {
+                    if self.snapshot.linger_ms != 0 {
+                        // Read before SQLite's own check: a commit between the
+                        // two only ends the snapshot early.
+                        self.snapshot.change_counter = self.change_counter();
+                        self.snapshot.began_ms = crate::monitor::now_ms();
+                        self.snapshot.journal_allows = None;
+                    }
                     run_cached(self.raw, &mut self.snapshot.begin, "BEGIN")?;
                     self.snapshot.open = true;
                 }
@@ -376,6 +418,7 @@ impl Connection {
     /// Ends the read snapshot, if one is open. It only ever holds reads, so
     /// committing it changes nothing and leaves running readers alone.
     fn end_snapshot(&mut self) -> Result<()> {
+        self.snapshot.carried = false;
         if self.snapshot.open {
             self.snapshot.open = false;
             if !self.is_autocommit() {
@@ -383,6 +426,103 @@ impl Connection {
             }
         }
         Ok(())
+    }
+
+    /// At checkin: whether the open snapshot may stay open for the next
+    /// checkout (young enough, a rollback journal, no fork under way).
+    fn snapshot_may_stay(&mut self) -> bool {
+        if std::mem::take(&mut self.snapshot.writer_seen) {
+            return false;
+        }
+        if !self.snapshot.may_linger || crate::fork::linger_suspended() || !self.snapshot_young() {
+            return false;
+        }
+        match self.snapshot.journal_allows {
+            Some(allows) => allows,
+            None => {
+                let allows = self.journal_is_rollback();
+                self.snapshot.journal_allows = Some(allows);
+                allows
+            }
+        }
+    }
+
+    fn snapshot_young(&self) -> bool {
+        crate::monitor::now_ms().saturating_sub(self.snapshot.began_ms) < self.snapshot.linger_ms
+    }
+
+    /// A carried snapshot may serve on while young and while the database's
+    /// change counter is the one it began with (no write came through
+    /// another copy of SQLite in this process, which ignores our shared
+    /// lock; other writers cannot commit while we hold it). With
+    /// `check_writer` (the monitor's sweep: one more system call), also only
+    /// while no writer holds the RESERVED lock, about to need ours gone.
+    fn carried_snapshot_fresh(&mut self, check_writer: bool) -> bool {
+        if !self.snapshot_young() {
+            return false;
+        }
+        let Some(file) = self.main_file() else { return false };
+        if check_writer {
+            let mut reserved: c_int = 0;
+            // SAFETY: `file` is this connection's open main database file,
+            // used by this thread alone; its methods live as long as it.
+            let asked = unsafe { (*(*file).pMethods).xCheckReservedLock.map(|check| check(file, &mut reserved)) };
+            if asked != Some(ffi::SQLITE_OK) || reserved != 0 {
+                self.snapshot.writer_seen = true;
+                return false;
+            }
+        }
+        // SAFETY: as above.
+        let counter = unsafe { read_change_counter(file) };
+        counter.is_some() && counter == self.snapshot.change_counter
+    }
+
+    /// The main database's sqlite3_file, when open.
+    fn main_file(&self) -> Option<*mut ffi::sqlite3_file> {
+        let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+        // SAFETY: raw is live; FILE_POINTER writes the main database's
+        // sqlite3_file pointer (owned by the connection) into `file`.
+        let rc = unsafe {
+            ffi::sqlite3_file_control(self.raw.as_ptr(), c"main".as_ptr(), ffi::SQLITE_FCNTL_FILE_POINTER, (&raw mut file).cast())
+        };
+        // SAFETY: a non-null `file` from FILE_POINTER is a valid sqlite3_file.
+        (rc == ffi::SQLITE_OK && !file.is_null() && unsafe { !(*file).pMethods.is_null() }).then_some(file)
+    }
+
+    fn change_counter(&self) -> Option<u32> {
+        // SAFETY: as in carried_snapshot_fresh.
+        self.main_file().and_then(|file| unsafe { read_change_counter(file) })
+    }
+
+    /// Whether the main database uses a rollback journal (not WAL, not in
+    /// memory): then a writer needs every shared lock gone to commit.
+    fn journal_is_rollback(&self) -> bool {
+        let mode = self
+            .db
+            .prepare_cached("PRAGMA main.journal_mode")
+            .and_then(|mut stmt| stmt.query_row([], |row| row.get::<_, String>(0)));
+        matches!(mode.as_deref().map(str::to_ascii_lowercase).as_deref(), Ok("delete" | "truncate" | "persist"))
+    }
+
+    /// Ends a carried snapshot of an idle connection when it is too old, a
+    /// writer waits, or `force`; true while it stays carried.
+    pub(crate) fn end_idle_snapshot(&mut self, force: bool) -> bool {
+        if !self.snapshot.carried {
+            return false;
+        }
+        let _call = self.enter_sqlite();
+        if !force && self.carried_snapshot_fresh(true) {
+            return true;
+        }
+        if self.end_snapshot().is_err() {
+            self.meta.broken = true;
+        }
+        false
+    }
+
+    /// True while a snapshot kept at checkin is open.
+    pub(crate) fn carries_snapshot(&self) -> bool {
+        self.snapshot.carried
     }
 
     /// Errors after which a connection cannot be trusted mark it broken: the
@@ -419,7 +559,12 @@ impl Connection {
         }
         self.active.clear();
         self.free_slots.clear();
+        if self.snapshot.open && self.snapshot.linger_ms != 0 && self.snapshot_may_stay() {
+            self.snapshot.carried = true;
+            return reset_needed;
+        }
         if self.snapshot.open {
+            self.snapshot.carried = false;
             self.snapshot.open = false;
             if !self.is_autocommit() && run_cached(self.raw, &mut self.snapshot.commit, "COMMIT").is_err() {
                 self.meta.broken = true;
@@ -493,6 +638,33 @@ fn run_cached(db: NonNull<ffi::sqlite3>, slot: &mut Option<Statement>, sql: &str
     let result = stmt.step_raw();
     stmt.reset()?;
     result.map(|_| ())
+}
+
+/// The 4-byte change counter at offset 24 of the database header, which
+/// every commit increments.
+///
+/// # Safety
+/// `file` is an open sqlite3_file (non-null methods) used by this thread alone.
+unsafe fn read_change_counter(file: *mut ffi::sqlite3_file) -> Option<u32> {
+    let mut bytes = [0u8; 4];
+    // SAFETY: the caller's promise; xRead writes at most 4 bytes into `bytes`.
+    let rc = unsafe { ((*(*file).pMethods).xRead?)(file, bytes.as_mut_ptr().cast(), 4, 24) };
+    (rc == ffi::SQLITE_OK).then(|| u32::from_be_bytes(bytes))
+}
+
+/// SQLite URIs for databases in memory or in a shared cache, whose read
+/// transactions hold table locks (SQLITE_LOCKED, no busy wait) instead of
+/// file locks.
+fn filename_is_memory_or_shared_cache(path: &str) -> bool {
+    if path.is_empty() || path == ":memory:" {
+        return true;
+    }
+    let Some(uri) = path.strip_prefix("file:") else {
+        return false;
+    };
+    let query = uri.split_once('?').map_or("", |(_, q)| q);
+    uri.starts_with(":memory:")
+        || query.split('&').any(|kv| matches!(kv, "mode=memory" | "cache=shared"))
 }
 
 /// A prepared statement together with its connection, for

@@ -104,6 +104,29 @@ static INSTALL: OnceInProcess = OnceInProcess::new();
 /// takes over an install must not register them twice).
 static HANDLERS_REGISTERED: AtomicBool = AtomicBool::new(false);
 
+/// Set while a fork() is being prepared: checkins end their read snapshots
+/// instead of letting them linger. A child would otherwise inherit SQLite's
+/// record of a shared lock its kernel never gave it (fcntl locks are not
+/// inherited), and could never write that file.
+static LINGER_SUSPENDED: AtomicBool = AtomicBool::new(false);
+
+/// True while a fork() is being prepared (see LINGER_SUSPENDED).
+pub(crate) fn linger_suspended() -> bool {
+    LINGER_SUSPENDED.load(Acquire)
+}
+
+/// Ends the read snapshots idle connections carry, before prepare takes any
+/// lock (it runs SQLite). A connection checked out meanwhile ends its own at
+/// checkin; one held across the fork is the holder's, as any statement
+/// running at that moment.
+fn end_lingering_snapshots() {
+    LINGER_SUSPENDED.store(true, Release);
+    let pools: Vec<Arc<PoolShared>> = LIVE_POOLS.lock().iter().filter_map(Weak::upgrade).collect();
+    for pool in pools {
+        pool.end_lingering_snapshots(true);
+    }
+}
+
 /// Prepares the process for fork() once: initializes everything that would
 /// otherwise be initialized lazily under a lock (SQLite, its PRNG, the
 /// monitor's clock), registers the "sqlpool-unix" VFS, then the handlers.
@@ -139,6 +162,7 @@ fn sqlite_mutex(id: i32) -> *mut ffi::sqlite3_mutex {
 
 extern "C" fn prepare() {
     HANDLERS_REGISTERED.store(true, Release);
+    end_lingering_snapshots();
     call_gate::wait_for_calls();
     crate::shared::lock_for_fork();
     LIVE_POOLS.lock_for_fork();
@@ -203,6 +227,7 @@ fn release(in_child: bool) {
         }
     }
     call_gate::release_calls(in_child);
+    LINGER_SUSPENDED.store(false, Release);
     if in_child {
         monitor::forget_thread_after_fork();
         // The parent's pools stay referenced by the parent's (absent)

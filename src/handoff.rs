@@ -501,6 +501,14 @@ impl<C: Send + Parkable> Handoff<C> {
         self.serve_queue(&mut st);
     }
 
+    /// Takes the idle connections out, as checked out but not counted as
+    /// checkouts, for maintenance: give each back with `checkin`.
+    pub fn borrow_idle(&self) -> Vec<C> {
+        let mut st = self.locked();
+        st.checked_out += st.idle.len() as u32;
+        st.idle.drain(..).collect()
+    }
+
     /// Takes the idle connections out (the caller closes them); new ones are
     /// opened on demand.
     pub fn dispose(&self) -> Vec<C> {

@@ -23,7 +23,7 @@ static RUNNING: AtomicBool = AtomicBool::new(false);
 
 /// Pools whose file is checked at each tick: those used since the last one.
 static FILE_WATCHED: ForkMutex<Vec<Weak<PoolShared>>> = ForkMutex::new(Vec::new());
-/// Pools with a leak_threshold, looked at each tick.
+/// Pools with a leak_threshold or a snapshot linger, looked at each tick.
 static LEAK_WATCHED: ForkMutex<Vec<Weak<PoolShared>>> = ForkMutex::new(Vec::new());
 
 /// Has the monitor check `pool`'s file at each tick while it is used.
@@ -32,8 +32,9 @@ pub(crate) fn watch_file(pool: &Arc<PoolShared>) {
     ensure_running();
 }
 
-/// Has the monitor look for `pool`'s leaks at each tick, while it lives.
-pub(crate) fn watch_leaks(pool: &Arc<PoolShared>) {
+/// Has the monitor look for `pool`'s leaks and lingering snapshots at each
+/// tick, while it lives.
+pub(crate) fn watch_each_tick(pool: &Arc<PoolShared>) {
     LEAK_WATCHED.lock().push(Arc::downgrade(pool));
 }
 
@@ -44,6 +45,12 @@ fn epoch() -> Instant {
 /// Milliseconds since the library started, as of the last tick.
 pub(crate) fn coarse_now_ms() -> u64 {
     COARSE_MS.load(Ordering::Relaxed)
+}
+
+/// Milliseconds since the library started, from the real clock (not
+/// published as the coarse clock: no shared write).
+pub(crate) fn now_ms() -> u64 {
+    epoch().elapsed().as_millis() as u64
 }
 
 /// Reads the real clock and publishes it as the coarse clock.
@@ -90,6 +97,7 @@ fn run_tick(tick: u64) {
     };
     for pool in leak_watched {
         pool.check_leaks();
+        pool.end_lingering_snapshots(false);
     }
     // Shared pools of files not used lately give back their idle
     // connections even when no one opens another shared pool.

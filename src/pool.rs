@@ -48,6 +48,9 @@ pub(crate) struct PoolShared {
     /// Mirrors `State::fork_epoch`, so that checkin can tell a parent's
     /// connection before touching it.
     fork_epoch: AtomicU64,
+    /// Set after a connection carrying its read snapshot went idle: the
+    /// monitor then ends the snapshots that are too old (snapshot_linger_ms).
+    lingering: AtomicBool,
 }
 
 /// Counters updated off the pool lock.
@@ -112,6 +115,7 @@ impl Pool {
             holdings: ForkMutex::new(Vec::new()),
             interrupters: ForkMutex::new(Vec::new()),
             fork_epoch: AtomicU64::new(0),
+            lingering: AtomicBool::new(false),
         });
         let first = shared.open_connection(0)?;
         let filename = first.main_filename();
@@ -122,8 +126,8 @@ impl Pool {
         }
         shared.core.add_idle(first);
         registry::register(&shared);
-        if shared.opts.leak_threshold.is_some() {
-            monitor::watch_leaks(&shared);
+        if shared.opts.leak_threshold.is_some() || shared.opts.snapshot_linger_ms() != 0 {
+            monitor::watch_each_tick(&shared);
         }
         if shared.needs_monitor() {
             monitor::ensure_running();
@@ -434,7 +438,10 @@ impl PoolShared {
     }
 
     fn needs_monitor(&self) -> bool {
-        self.opts.pre_ping || self.opts.recycle.is_some() || self.opts.leak_threshold.is_some()
+        self.opts.pre_ping
+            || self.opts.recycle.is_some()
+            || self.opts.leak_threshold.is_some()
+            || self.opts.snapshot_linger_ms() != 0
     }
 
     fn timeout_error(&self, st: Snapshot, timeout: std::time::Duration, waited_ms: u128) -> Error {
@@ -533,7 +540,7 @@ impl PoolShared {
     }
 
     fn open_connection(&self, fork_epoch: u64) -> Result<Box<Connection>> {
-        monitor::ensure_running_if(self.opts.pre_ping || self.opts.recycle.is_some());
+        monitor::ensure_running_if(self.needs_monitor());
         let file_generation = self.file_generation.load(Relaxed);
         let meta = ConnMeta {
             id: self.next_connection_id.fetch_add(1, Relaxed),
@@ -621,16 +628,60 @@ impl PoolShared {
             }
         }
         let reusable = !conn.is_invalidated();
+        let carried = conn.carries_snapshot();
         // Parked (no lock) if the slot takes it.
         let conn = if reusable {
             match self.core.try_park(conn) {
-                Ok(()) => return,
+                Ok(()) => {
+                    self.note_lingering(carried);
+                    return;
+                }
                 Err(conn) => conn,
             }
         } else {
             conn
         };
         let returned = self.core.checkin(conn, reusable);
+        // After the connection is idle, so that the monitor's sweep, which
+        // clears the flag first, cannot miss it.
+        self.note_lingering(carried && reusable);
+        self.close_returned(returned);
+    }
+
+    #[inline(always)]
+    fn note_lingering(&self, carried: bool) {
+        if carried && !self.lingering.load(Relaxed) {
+            self.lingering.store(true, Relaxed);
+        }
+    }
+
+    /// The monitor's tick (and fork's prepare handler, with `force`): ends
+    /// the read snapshots idle connections carry when too old, when a writer
+    /// waits for them, or when `force`d. The idle connections are taken out
+    /// meanwhile, as if checked out (a few microseconds each).
+    pub(crate) fn end_lingering_snapshots(&self, force: bool) {
+        if self.opts.snapshot_linger_ms() == 0 || !self.lingering.swap(false, Relaxed) {
+            return;
+        }
+        let epoch = self.fork_epoch.load(Relaxed);
+        let mut still_carried = false;
+        let mut back = Vec::new();
+        for mut conn in self.core.borrow_idle() {
+            if conn.meta.fork_epoch == epoch {
+                still_carried |= conn.end_idle_snapshot(force);
+            }
+            back.push(conn);
+        }
+        if still_carried {
+            self.lingering.store(true, Relaxed);
+        }
+        for conn in back {
+            let reusable = !conn.is_invalidated();
+            self.close_returned(self.core.checkin(conn, reusable));
+        }
+    }
+
+    fn close_returned(&self, returned: Returned<Box<Connection>>) {
         let Returned::Close(conn, reason) = returned else {
             return;
         };

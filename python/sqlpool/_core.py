@@ -853,7 +853,13 @@ class Pool:
     ``pre_ping`` replaces connections whose file was replaced or that broke,
     ``recycle`` replaces connections older than that many seconds (None or
     -1: never). ``read_only`` opens read-only (and turns on
-    ``read_snapshot``: one read transaction per checkout); ``create``
+    ``read_snapshot``: one read transaction per checkout);
+    ``snapshot_linger`` (seconds, at most 60, default 0) keeps that read
+    transaction open across checkouts of a connection for up to that long
+    after it began, so back-to-back reads take SQLite's file locks once (on
+    rollback-journal databases only: a writer cannot commit while it is
+    open, so reads still see every earlier commit; writers wait for it,
+    see the README); ``create``
     creates a missing file; ``init_sql`` runs on each new connection;
     ``busy_timeout`` (seconds) waits for another writer's lock;
     ``statement_cache_capacity`` statements are kept prepared per
@@ -894,6 +900,7 @@ class Pool:
         busy_timeout=5.0,
         statement_cache_capacity=32,
         read_snapshot=None,
+        snapshot_linger=0.0,
         lifo=False,
         fair=None,
         fairness="bounded",
@@ -919,6 +926,7 @@ class Pool:
             busy_timeout=busy_timeout,
             statement_cache_capacity=statement_cache_capacity,
             read_snapshot=read_snapshot,
+            snapshot_linger=snapshot_linger,
             lifo=lifo,
             fair=fair,
             fairness=fairness,
@@ -960,6 +968,10 @@ class Pool:
                 opts, _int(statement_cache_capacity, "statement_cache_capacity", 0, 2**32 - 1)))
             if read_snapshot is not None:
                 check(lib.sqlpool_options_set_read_snapshot(opts, bool(read_snapshot)))
+            linger_ms = 0 if snapshot_linger is None else _ms(snapshot_linger, "snapshot_linger", 2**32 - 1)
+            if linger_ms > 60000:
+                raise InvalidArgument(f"invalid option snapshot_linger = {snapshot_linger}: it must be at most 60 s")
+            check(lib.sqlpool_options_set_snapshot_linger_ms(opts, linger_ms))
             if leak_threshold is not None:
                 check(lib.sqlpool_options_set_leak_threshold_ms(opts, _ms(leak_threshold, "leak_threshold", 2**63 - 1)))
             if on_event is not None:

@@ -161,6 +161,7 @@ FUNCTIONS = {
     "sqlpool_options_set_busy_timeout_ms": (c_int, [_H, c_uint32]),
     "sqlpool_options_set_statement_cache_capacity": (c_int, [_H, c_uint32]),
     "sqlpool_options_set_read_snapshot": (c_int, [_H, c_bool]),
+    "sqlpool_options_set_snapshot_linger_ms": (c_int, [_H, c_uint32]),
     "sqlpool_options_set_leak_threshold_ms": (c_int, [_H, c_int64]),
     "sqlpool_options_set_event_callback": (c_int, [_H, EventCallback, c_void_p]),
     "sqlpool_options_set_log_callback": (c_int, [_H, LogCallback, c_void_p]),
