@@ -34,6 +34,26 @@ fn busy_timeout_above_int32_max_is_invalid_argument_at_the_setter() {
 }
 
 #[test]
+fn snapshot_linger_above_a_minute_is_invalid_argument_at_the_setter() {
+    let opts = sqlpool_options_new();
+    assert_eq!(sqlpool_options_set_snapshot_linger_ms(opts, 60_000), SQLPOOL_OK);
+    assert_eq!(
+        sqlpool_options_set_snapshot_linger_ms(opts, 60_001),
+        SQLPOOL_INVALID_ARGUMENT
+    );
+    let msg = last_message();
+    assert!(
+        msg.contains("snapshot_linger_ms = 60001") && msg.contains("60000"),
+        "{msg}"
+    );
+    assert_eq!(
+        sqlpool_options_set_snapshot_linger_ms(std::ptr::null_mut(), 10),
+        SQLPOOL_MISUSE
+    );
+    sqlpool_options_free(opts);
+}
+
+#[test]
 fn pool_size_above_int32_max_is_invalid_argument_at_the_setter() {
     let opts = sqlpool_options_new();
     assert_eq!(
