@@ -303,3 +303,60 @@ def test_schema_changed_by_another_connection(path):
     assert [d[0] for d in cur.description] == ["a", "b"]
     c.close()
     other.close()
+
+
+def _make_counter_db(path):
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE n(v)")
+    other.execute("INSERT INTO n VALUES (1)")
+    other.commit()
+    other.close()
+
+
+def test_read_only_reads_linger_yet_see_a_write_through_sqlite3_in_this_process(path):
+    # Read-only connections keep their read snapshot across statements
+    # (snapshot_linger, 10 ms by default). Python's sqlite3 is another copy of
+    # SQLite: in this process its write ignores our shared lock and commits
+    # at once; the next read must still see it (the change counter moved).
+    _make_counter_db(path)
+    c = dbapi2.connect(path, read_only=True, pool_size=1)
+    assert c.pool.options["snapshot_linger"] == dbapi2.DEFAULT_SNAPSHOT_LINGER
+    cur = c.cursor()
+    writer = sqlite3.connect(path, timeout=5)
+    for v in range(2, 12):
+        assert cur.execute("SELECT v FROM n").fetchone() == (v - 1,)
+        writer.execute("UPDATE n SET v = ?", (v,))
+        writer.commit()
+    writer.close()
+    c.close()
+
+
+def test_a_writer_in_another_process_gets_through_lingering_reads(path):
+    # Another process's writer cannot commit while a lingering snapshot holds
+    # SQLite's shared lock: the snapshots end (by age, or the monitor seeing
+    # the writer wait), it commits within its busy timeout, and reads after
+    # its exit see the row.
+    import subprocess
+    import sys
+
+    _make_counter_db(path)
+    c = dbapi2.connect(path, read_only=True, pool_size=2, snapshot_linger=1.0)
+    cur = c.cursor()
+    assert cur.execute("SELECT v FROM n").fetchone() == (1,)
+    script = ("import sqlite3, sys; w = sqlite3.connect(sys.argv[1], timeout=10); "
+              "w.execute('UPDATE n SET v = 2'); w.commit()")
+    writer = subprocess.Popen([sys.executable, "-c", script, path])
+    while writer.poll() is None:
+        cur.execute("SELECT v FROM n").fetchone()
+    assert writer.returncode == 0
+    assert cur.execute("SELECT v FROM n").fetchone() == (2,)
+    c.close()
+
+
+def test_snapshot_linger_is_bounded(path):
+    _make_counter_db(path)
+    with pytest.raises(dbapi2.ProgrammingError, match="snapshot_linger"):
+        dbapi2.connect(path, read_only=True, snapshot_linger=61)
+    c = dbapi2.connect(path, read_only=True, snapshot_linger=0)
+    assert c.cursor().execute("SELECT v FROM n").fetchone() == (1,)
+    c.close()
