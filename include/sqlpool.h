@@ -27,8 +27,11 @@
  * call to end (those connections bypass sqlpool's "sqlpool-unix" VFS guard).
  *
  * Another copy of SQLite in the same process (Python's sqlite3, a system
- * libsqlite3) writing the same file can break SQLite's POSIX locks; reading
- * is safe.
+ * libsqlite3) writing the same file can break SQLite's POSIX locks. Reading
+ * through it is safe, except that closing its connection drops every lock
+ * this process holds on the file (a POSIX rule): a statement running at that
+ * moment, or a lingering snapshot (sqlpool_options_set_snapshot_linger_ms),
+ * could then read another process's commit half-written.
  *
  * Versions: a program built against an older 0.x header keeps working with
  * a newer 0.x library (libsqlpool.so.0; functions are only added). Added in

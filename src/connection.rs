@@ -181,7 +181,10 @@ impl Connection {
                 begin: None,
                 commit: None,
                 linger_ms: u64::from(opts.snapshot_linger_ms()),
-                may_linger: !filename_is_memory_or_shared_cache(path),
+                // Gated connections (a URI's own vfs=) never linger: the
+                // monitor ends snapshots under the pool's lock, and a gated
+                // SQLite call may wait for a fork that waits for that lock.
+                may_linger: call_gate.is_none() && !filename_is_memory_or_shared_cache(path),
                 began_ms: 0,
                 carried: false,
                 journal_allows: None,

@@ -501,12 +501,27 @@ impl<C: Send + Parkable> Handoff<C> {
         self.serve_queue(&mut st);
     }
 
-    /// Takes the idle connections out, as checked out but not counted as
-    /// checkouts, for maintenance: give each back with `checkin`.
-    pub fn borrow_idle(&self) -> Vec<C> {
+    /// Runs `keep` on each idle connection in place, under the lock (so a
+    /// checkout meanwhile waits instead of finding the pool empty); those it
+    /// returns false for are taken out and returned, for the caller to close.
+    pub fn sweep_idle(&self, mut keep: impl FnMut(&mut C) -> bool) -> Vec<C> {
         let mut st = self.locked();
-        st.checked_out += st.idle.len() as u32;
-        st.idle.drain(..).collect()
+        let mut removed = Vec::new();
+        let mut kept = VecDeque::with_capacity(st.idle.len());
+        while let Some(mut conn) = st.idle.pop_front() {
+            if keep(&mut conn) {
+                kept.push_back(conn);
+            } else {
+                removed.push(conn);
+            }
+        }
+        st.idle = kept;
+        st.open -= removed.len() as u32;
+        if !removed.is_empty() {
+            // Room to open a connection for a waiter.
+            self.serve_queue(&mut st);
+        }
+        removed
     }
 
     /// Takes the idle connections out (the caller closes them); new ones are

@@ -657,27 +657,26 @@ impl PoolShared {
 
     /// The monitor's tick (and fork's prepare handler, with `force`): ends
     /// the read snapshots idle connections carry when too old, when a writer
-    /// waits for them, or when `force`d. The idle connections are taken out
-    /// meanwhile, as if checked out (a few microseconds each).
+    /// waits for them, or when `force`d. In place under the pool's lock (a
+    /// few microseconds each): taken out, they would leave a checkout
+    /// meanwhile an empty pool, and it would open a connection.
     pub(crate) fn end_lingering_snapshots(&self, force: bool) {
         if self.opts.snapshot_linger_ms() == 0 || !self.lingering.swap(false, Relaxed) {
             return;
         }
         let epoch = self.fork_epoch.load(Relaxed);
         let mut still_carried = false;
-        let mut back = Vec::new();
-        for mut conn in self.core.borrow_idle() {
+        let broken = self.core.sweep_idle(|conn| {
             if conn.meta.fork_epoch == epoch {
                 still_carried |= conn.end_idle_snapshot(force);
             }
-            back.push(conn);
-        }
+            !conn.is_invalidated()
+        });
         if still_carried {
             self.lingering.store(true, Relaxed);
         }
-        for conn in back {
-            let reusable = !conn.is_invalidated();
-            self.close_returned(self.core.checkin(conn, reusable));
+        for conn in broken {
+            self.close_returned(Returned::Close(conn, CloseReason::Invalidated));
         }
     }
 

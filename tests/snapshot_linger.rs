@@ -186,3 +186,35 @@ fn fork_ends_lingering_snapshots_so_a_child_can_write() {
         11
     );
 }
+
+#[test]
+fn the_monitors_sweep_never_makes_a_checkout_open_another_connection() {
+    // The sweep ends old snapshots of idle connections while this thread
+    // keeps checking one out: done with the connections taken out of the
+    // pool, a checkout in that moment found it empty and opened another.
+    let dir = TempDir::new("linger-sweep");
+    let path = dir.path("p.db");
+    make_db(&path, 3);
+    let mut o = opts();
+    o.set_read_only(true);
+    o.set_snapshot_linger_ms(1).unwrap();
+    let pool = open(&path, o);
+    // Idle most of the time, as between an ORM's queries, so that sweeps
+    // find the connection idle.
+    let until = std::time::Instant::now() + Duration::from_millis(1500);
+    while std::time::Instant::now() < until {
+        assert_eq!(
+            query_i64(&mut pool.checkout().unwrap(), "SELECT count(*) FROM t").unwrap(),
+            3
+        );
+        let idle_until = std::time::Instant::now() + Duration::from_micros(30);
+        while std::time::Instant::now() < idle_until {
+            std::hint::spin_loop();
+        }
+    }
+    assert_eq!(
+        pool.stats().connections_created,
+        1,
+        "one thread, one connection at a time"
+    );
+}
