@@ -221,6 +221,9 @@ struct PoolOptions {
     uint32_t busy_timeout_ms = 5000;
     uint32_t statement_cache_capacity = 32;
     std::optional<bool> read_snapshot;  /* unset: the library's default (on when read_only) */
+    /* The read snapshot stays open this long across checkouts
+     * (sqlpool_options_set_snapshot_linger_ms); 0: ended at checkin. */
+    uint32_t snapshot_linger_ms = 0;
     int64_t leak_threshold_ms = -1;     /* -1: no leak detection */
     /* C callbacks, as sqlpool_options_set_event_callback / _log_callback:
      * user_data must outlive the pool and every connection checked out of it. */
@@ -691,6 +694,7 @@ public:
             sqlpool_options_set_statement_cache_capacity(o, options.statement_cache_capacity));
         if (options.read_snapshot.has_value())
             detail::check(sqlpool_options_set_read_snapshot(o, *options.read_snapshot));
+        detail::check(sqlpool_options_set_snapshot_linger_ms(o, options.snapshot_linger_ms));
         detail::check(sqlpool_options_set_leak_threshold_ms(o, options.leak_threshold_ms));
         detail::check(sqlpool_options_set_event_callback(o, options.on_event, options.on_event_user_data));
         detail::check(sqlpool_options_set_log_callback(o, options.on_log, options.on_log_user_data));

@@ -503,6 +503,37 @@ static void test_options_reach_the_pool() {
     CHECK_EQ(e.sqlite_code() & 0xff, 8);  // SQLITE_READONLY
 }
 
+static void test_snapshot_linger() {
+    TempDir dir;
+    {
+        sqlpool::Pool pool(dir.file("t.db"), create_opts());
+        pool.checkout().exec("CREATE TABLE t(x); INSERT INTO t VALUES (1)");
+    }
+    sqlpool::PoolOptions ro;
+    ro.read_only = true;
+    ro.snapshot_linger_ms = 60000;
+    sqlpool::Pool readers(dir.file("t.db"), ro);
+    {
+        auto conn = readers.checkout();
+        auto st = conn.prepare("SELECT count(*) FROM t");
+        CHECK(st.step());
+        CHECK_EQ(st.get<int>(0), 1);
+    }
+    // Checked in, the snapshot still holds SQLite's shared lock: a writer
+    // that does not wait cannot commit.
+    sqlpool::PoolOptions wo;
+    wo.busy_timeout_ms = 0;
+    sqlpool::Pool writer(dir.file("t.db"), wo);
+    auto e = expect_error([&] { writer.checkout().exec("INSERT INTO t VALUES (2)"); });
+    CHECK_CODE(e, SQLPOOL_SQLITE);
+    CHECK_EQ(e.sqlite_code() & 0xff, 5);  // SQLITE_BUSY
+
+    sqlpool::PoolOptions too_long = ro;
+    too_long.snapshot_linger_ms = 60001;
+    auto bad = expect_error([&] { sqlpool::Pool p(dir.file("t.db"), too_long); });
+    CHECK_CODE(bad, SQLPOOL_INVALID_ARGUMENT);
+}
+
 static void test_invalidate_dispose_close() {
     TempDir dir;
     sqlpool::Pool pool(dir.file("t.db"), create_opts());
@@ -861,6 +892,7 @@ int main() {
         {"error_codes_and_messages", test_error_codes_and_messages},
         {"statement_outliving_checkin_is_harmless", test_statement_outliving_checkin_is_harmless},
         {"options_reach_the_pool", test_options_reach_the_pool},
+        {"snapshot_linger", test_snapshot_linger},
         {"invalidate_dispose_close", test_invalidate_dispose_close},
         {"close_semantics", test_close_semantics},
         {"close_wakes_waiters", test_close_wakes_waiters},
