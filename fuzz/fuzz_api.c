@@ -67,8 +67,13 @@ static void setup(void)
     /* Connections here block each other's writes on purpose: wait 1 ms, not
      * 5 s, for a lock (SQLITE_BUSY is one of the answers being fuzzed). */
     sqlpool_options_set_busy_timeout_ms(o, 1);
-    /* No fsync: the writes here are for coverage, not durability. */
-    sqlpool_options_set_init_sql(o, "PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY");
+    /* No fsync: the writes here are for coverage, not durability. A
+     * rollback journal on disk and a lingering read snapshot, so that reads
+     * leave it open across checkouts for the writes, BEGINs and checkins
+     * that follow. */
+    sqlpool_options_set_init_sql(o, "PRAGMA synchronous = OFF; PRAGMA journal_mode = TRUNCATE");
+    sqlpool_options_set_read_snapshot(o, true);
+    sqlpool_options_set_snapshot_linger_ms(o, 5);
     if (sqlpool_open(g_path, o, &g_pool) != SQLPOOL_OK) fail("open");
     sqlpool_options_free(o);
     sqlpool_conn *c;
@@ -304,6 +309,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)sqlpool_options_set_pool_size(o, arg % 3);
             (void)sqlpool_options_set_max_overflow(o, (int32_t)(arg % 4) - 2);
             (void)sqlpool_options_set_init_sql(o, (arg & 1) ? NULL : "\xff");
+            (void)sqlpool_options_set_snapshot_linger_ms(o, (uint32_t)(arg * 7919u));
             sqlpool_options_free(o);
             (void)sqlpool_options_set_lifo(o, true); /* after free: misuse */
             break;

@@ -41,6 +41,9 @@ def test_url_parameters_are_pool_keywords(path):
     assert (options["read_only"], options["pool_size"], options["max_overflow"], options["busy_timeout"]) == (
         True, 3, 0, 1.5)
     assert options["init_sql"].endswith("PRAGMA cache_size=-1000")
+    assert options["snapshot_linger"] == dbapi2.DEFAULT_SNAPSHOT_LINGER  # read-only: lingering reads
+    lingering = create_engine(f"sqlite+sqlpool:///{path}?read_only=true&snapshot_linger=0.002")
+    assert lingering.pool.sqlpool.options["snapshot_linger"] == 0.002
     with e.connect() as c:
         assert c.execute(text("PRAGMA cache_size")).scalar() == -1000
         with pytest.raises(exc.OperationalError):

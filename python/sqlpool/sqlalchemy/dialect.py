@@ -55,6 +55,7 @@ _URL_OPTIONS = {
     "recycle": _number(float),
     "busy_timeout": _number(float),
     "leak_threshold": _number(float),
+    "snapshot_linger": _number(float),
     "pre_ping": _bool,
     "read_only": _bool,
     "create": _bool,
