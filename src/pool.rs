@@ -11,7 +11,10 @@ use crate::handoff::{CloseReason, Grant, Handoff, Refused, Returned, Rules, Snap
 
 use crate::monitor;
 use crate::options::Options;
-use crate::prim::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use crate::prim::{
+    AtomicBool, AtomicU64,
+    Ordering::{AcqRel, Relaxed, Release},
+};
 use crate::registry;
 use crate::stats::Stats;
 use crate::sync::ForkMutex;
@@ -648,10 +651,16 @@ impl PoolShared {
         self.close_returned(returned);
     }
 
+    /// A read-modify-write with Release, after the connection is idle: every
+    /// such checkin then heads a release sequence that the sweep's AcqRel
+    /// swap reads, so a sweep that clears the flag sees every connection
+    /// whose checkin set it (tests/loom_handoff.rs). A load first, or a plain
+    /// store, would not order an earlier checkin's connection before the
+    /// sweep, and an idle pool could keep a snapshot for ever.
     #[inline(always)]
     fn note_lingering(&self, carried: bool) {
-        if carried && !self.lingering.load(Relaxed) {
-            self.lingering.store(true, Relaxed);
+        if carried {
+            self.lingering.swap(true, Release);
         }
     }
 
@@ -661,7 +670,7 @@ impl PoolShared {
     /// few microseconds each): taken out, they would leave a checkout
     /// meanwhile an empty pool, and it would open a connection.
     pub(crate) fn end_lingering_snapshots(&self, force: bool) {
-        if self.opts.snapshot_linger_ms() == 0 || !self.lingering.swap(false, Relaxed) {
+        if self.opts.snapshot_linger_ms() == 0 || !self.lingering.swap(false, AcqRel) {
             return;
         }
         let epoch = self.fork_epoch.load(Relaxed);
@@ -673,7 +682,7 @@ impl PoolShared {
             !conn.is_invalidated()
         });
         if still_carried {
-            self.lingering.store(true, Relaxed);
+            self.lingering.swap(true, Release);
         }
         for conn in broken {
             self.close_returned(Returned::Close(conn, CloseReason::Invalidated));

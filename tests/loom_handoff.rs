@@ -333,3 +333,57 @@ fn a_waiter_arriving_while_a_checkin_parks_is_served() {
         });
     }
 }
+
+/// The monitor's sweep of lingering snapshots (PoolShared::
+/// end_lingering_snapshots) visits the idle connections in place, under the
+/// lock, while their holder returns one through the parked slot and checks
+/// it out and back again. The checkout always finds it (a sweep that took the idle
+/// connections out of the pool left it looking empty: a checkout then opened
+/// another connection), and the flag protocol never loses it: the checkin
+/// sets `lingering` (a Release swap) after the connection is idle and the
+/// sweep clears it (AcqRel) before looking, so either the sweep saw the
+/// connection or the flag is still set for the next one. With a Relaxed
+/// flag loom finds a sweep that reads the second checkin's flag yet misses
+/// its parked connection.
+#[test]
+fn the_idle_sweep_hides_no_connection_and_misses_no_lingering_one() {
+    use loom::sync::atomic::{
+        AtomicBool,
+        Ordering::{AcqRel, Relaxed, Release},
+    };
+    loom::model(|| {
+        let pool = Arc::new(Handoff::new(rules(Fairness::Bounded, 1), [1u32]));
+        let held = conn_of(pool.try_checkout().unwrap().expect("idle"), 0);
+        let lingering = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(AtomicBool::new(false));
+        let sweeper = {
+            let (pool, lingering, seen) = (pool.clone(), lingering.clone(), seen.clone());
+            thread::spawn(move || {
+                if lingering.swap(false, AcqRel) {
+                    let removed = pool.sweep_idle(|conn| {
+                        assert_eq!(*conn, 1);
+                        seen.store(true, Relaxed);
+                        true
+                    });
+                    assert!(removed.is_empty());
+                }
+            })
+        };
+        assert!(!return_conn(&pool, held));
+        lingering.swap(true, Release);
+        let again = pool
+            .try_checkout()
+            .unwrap()
+            .expect("the sweep never hides the idle connection");
+        assert_eq!(conn_of(again, 2), 1, "capacity 1: never a second connection");
+        assert!(!return_conn(&pool, 1));
+        lingering.swap(true, Release);
+        sweeper.join().unwrap();
+        assert!(
+            lingering.load(Relaxed) || seen.load(Relaxed),
+            "the lingering connection was missed"
+        );
+        let st = pool.lock().snapshot_counts();
+        assert_eq!((st.open, st.checked_out, st.idle), (1, 0, 1));
+    });
+}
