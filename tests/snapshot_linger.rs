@@ -2,8 +2,10 @@
 //! that must end it (a waiting writer, WAL, a shared cache, fork()).
 
 mod common;
+mod fork_support;
 
 use common::{make_db, open, opts, query_i64, TempDir};
+use fork_support::{fork_child, wait_child, ChildEnd};
 use sqlpool::{Options, Pool};
 use std::path::Path;
 use std::time::Duration;
@@ -179,28 +181,19 @@ fn fork_ends_lingering_snapshots_so_a_child_can_write() {
         query_i64(&mut pool.checkout().unwrap(), "SELECT count(*) FROM t").unwrap(),
         10
     );
-    // SAFETY: the child only writes through its own connection and _exits.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0);
-    if pid == 0 {
+    let pid = fork_child(|| {
         // A snapshot the parent still held at fork() would be counted in the
         // child's copy of SQLite's lock table, without a lock of the
         // child's own: its writes would wait for ever.
-        let code = match writer(&path, Duration::from_secs(2)).execute("INSERT INTO t VALUES (11)", []) {
+        match writer(&path, Duration::from_secs(2)).execute("INSERT INTO t VALUES (11)", []) {
             Ok(_) => 0,
             Err(e) if is_busy(&e) => 1,
             Err(_) => 2,
-        };
-        // SAFETY: leaves the child without running the parent's destructors.
-        unsafe { libc::_exit(code) };
-    }
-    let mut status = 0;
-    // SAFETY: our child.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert!(libc::WIFEXITED(status), "child died: {status:#x}");
+        }
+    });
     assert_eq!(
-        libc::WEXITSTATUS(status),
-        0,
+        wait_child(pid),
+        ChildEnd::Exited(0),
         "the child's write failed (1: busy, 2: another error)"
     );
     assert_eq!(
