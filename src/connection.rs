@@ -41,11 +41,10 @@ struct Snapshot {
     open: bool,
     begin: Option<Statement>,
     commit: Option<Statement>,
-    /// 0: the snapshot ends at checkin.
+    /// 0: the snapshot ends at checkin (also whatever the option says for
+    /// in-memory and shared-cache databases, where a held read transaction
+    /// holds table locks that writers do not wait for).
     linger_ms: u64,
-    /// False for in-memory and shared-cache databases, where a held read
-    /// transaction holds table locks that writers do not wait for.
-    may_linger: bool,
     /// When the open snapshot began (monitor::now_ms).
     began_ms: u64,
     /// Kept open at the last checkin: the next checkout's first statement
@@ -180,11 +179,14 @@ impl Connection {
                 open: false,
                 begin: None,
                 commit: None,
-                linger_ms: u64::from(opts.snapshot_linger_ms()),
                 // Gated connections (a URI's own vfs=) never linger: the
                 // monitor ends snapshots under the pool's lock, and a gated
                 // SQLite call may wait for a fork that waits for that lock.
-                may_linger: call_gate.is_none() && !filename_is_memory_or_shared_cache(path),
+                linger_ms: if call_gate.is_none() && !filename_is_memory_or_shared_cache(path) {
+                    u64::from(opts.snapshot_linger_ms())
+                } else {
+                    0
+                },
                 began_ms: 0,
                 carried: false,
                 journal_allows: None,
@@ -437,7 +439,7 @@ impl Connection {
         if std::mem::take(&mut self.snapshot.writer_seen) {
             return false;
         }
-        if !self.snapshot.may_linger || crate::fork::linger_suspended() || !self.snapshot_young() {
+        if crate::fork::linger_suspended() || !self.snapshot_young() {
             return false;
         }
         match self.snapshot.journal_allows {
@@ -566,12 +568,8 @@ impl Connection {
             self.snapshot.carried = true;
             return reset_needed;
         }
-        if self.snapshot.open {
-            self.snapshot.carried = false;
-            self.snapshot.open = false;
-            if !self.is_autocommit() && run_cached(self.raw, &mut self.snapshot.commit, "COMMIT").is_err() {
-                self.meta.broken = true;
-            }
+        if self.end_snapshot().is_err() {
+            self.meta.broken = true;
         }
         if !self.is_autocommit() {
             reset_needed = true;

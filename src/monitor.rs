@@ -24,7 +24,7 @@ static RUNNING: AtomicBool = AtomicBool::new(false);
 /// Pools whose file is checked at each tick: those used since the last one.
 static FILE_WATCHED: ForkMutex<Vec<Weak<PoolShared>>> = ForkMutex::new(Vec::new());
 /// Pools with a leak_threshold or a snapshot linger, looked at each tick.
-static LEAK_WATCHED: ForkMutex<Vec<Weak<PoolShared>>> = ForkMutex::new(Vec::new());
+static TICK_WATCHED: ForkMutex<Vec<Weak<PoolShared>>> = ForkMutex::new(Vec::new());
 
 /// Has the monitor check `pool`'s file at each tick while it is used.
 pub(crate) fn watch_file(pool: &Arc<PoolShared>) {
@@ -35,7 +35,7 @@ pub(crate) fn watch_file(pool: &Arc<PoolShared>) {
 /// Has the monitor look for `pool`'s leaks and lingering snapshots at each
 /// tick, while it lives.
 pub(crate) fn watch_each_tick(pool: &Arc<PoolShared>) {
-    LEAK_WATCHED.lock().push(Arc::downgrade(pool));
+    TICK_WATCHED.lock().push(Arc::downgrade(pool));
 }
 
 fn epoch() -> Instant {
@@ -90,12 +90,12 @@ pub(crate) fn ensure_running() {
 fn run_tick(tick: u64) {
     refresh_clock();
     check_used_files();
-    let leak_watched: Vec<Arc<PoolShared>> = {
-        let mut list = LEAK_WATCHED.lock();
+    let tick_watched: Vec<Arc<PoolShared>> = {
+        let mut list = TICK_WATCHED.lock();
         list.retain(|p| p.strong_count() > 0);
         list.iter().filter_map(Weak::upgrade).collect()
     };
-    for pool in leak_watched {
+    for pool in tick_watched {
         pool.check_leaks();
         pool.end_lingering_snapshots(false);
     }
@@ -126,7 +126,7 @@ fn check_used_files() {
 /// Fork prepare handler's part (crate::fork).
 pub(crate) fn lock_for_fork() {
     FILE_WATCHED.lock_for_fork();
-    LEAK_WATCHED.lock_for_fork();
+    TICK_WATCHED.lock_for_fork();
 }
 
 /// # Safety
@@ -134,7 +134,7 @@ pub(crate) fn lock_for_fork() {
 pub(crate) unsafe fn unlock_after_fork_in_parent() {
     // SAFETY: lock_for_fork took both locks on this thread.
     unsafe {
-        LEAK_WATCHED.unlock_after_fork_in_parent();
+        TICK_WATCHED.unlock_after_fork_in_parent();
         FILE_WATCHED.unlock_after_fork_in_parent();
     }
 }
@@ -149,7 +149,7 @@ pub(crate) unsafe fn reset_after_fork_in_child() {
     unsafe {
         std::mem::forget(std::mem::take(&mut *FILE_WATCHED.data_ptr()));
         FILE_WATCHED.reset_after_fork_in_child();
-        LEAK_WATCHED.reset_after_fork_in_child();
+        TICK_WATCHED.reset_after_fork_in_child();
     }
 }
 

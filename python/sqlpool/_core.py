@@ -968,9 +968,8 @@ class Pool:
                 opts, _int(statement_cache_capacity, "statement_cache_capacity", 0, 2**32 - 1)))
             if read_snapshot is not None:
                 check(lib.sqlpool_options_set_read_snapshot(opts, bool(read_snapshot)))
+            # The library refuses more than 60000 ms, naming the option.
             linger_ms = 0 if snapshot_linger is None else _ms(snapshot_linger, "snapshot_linger", 2**32 - 1)
-            if linger_ms > 60000:
-                raise InvalidArgument(f"invalid option snapshot_linger = {snapshot_linger}: it must be at most 60 s")
             check(lib.sqlpool_options_set_snapshot_linger_ms(opts, linger_ms))
             if leak_threshold is not None:
                 check(lib.sqlpool_options_set_leak_threshold_ms(opts, _ms(leak_threshold, "leak_threshold", 2**63 - 1)))
