@@ -223,7 +223,10 @@ impl Options {
     /// checkout (0, the default: ended at checkin). Only on databases with a
     /// rollback journal, where no writer can commit while the snapshot holds
     /// its shared lock, so a read never misses a commit made before it
-    /// started; in WAL mode the snapshot still ends at checkin.
+    /// started (a write through another copy of SQLite in this process is
+    /// caught by the change counter, read at each such checkout); in WAL
+    /// mode, in-memory and shared-cache databases the snapshot still ends
+    /// at checkin.
     pub fn set_snapshot_linger_ms(&mut self, ms: u32) -> Result<&mut Self> {
         if ms > MAX_SNAPSHOT_LINGER_MS {
             return Err(Error::invalid(format!(

@@ -241,14 +241,18 @@ pub extern "C" fn sqlpool_options_set_read_snapshot(opts: *mut sqlpool_options, 
 /// file locks once instead of once per checkout (about 8 system calls per
 /// query). Default 0: the snapshot ends at checkin. At most 60000.
 ///
-/// Only on databases with a rollback journal: there no writer can commit
-/// while a snapshot holds its shared lock, so a read still sees every commit
-/// made before it started. A writer (another process or connection) waits
-/// for lingering snapshots: a checkout that finds one waiting ends its
-/// snapshot, and the monitor thread ends idle ones within `ms` + 50 ms, so
-/// writers need a busy timeout. In WAL mode, on in-memory and shared-cache
-/// databases the snapshot ends at checkin as without this option. fork()
-/// ends the idle ones first.
+/// Only on databases with a rollback journal: there no SQLite writer can
+/// commit while a snapshot holds its shared lock, and a checkout on a
+/// lingering snapshot first reads the database's change counter (one
+/// pread), starting afresh if a write through another copy of SQLite in this
+/// process (which ignores our lock) moved it; so a read still sees every
+/// commit made before it started. A writer (another process or connection)
+/// waits for lingering snapshots: one in use ends at its connection's first
+/// checkout after it turned `ms` old, and the monitor thread ends idle ones
+/// within 50 ms once they are that old or it sees a writer waiting; writers
+/// need a busy timeout. In WAL mode, on in-memory and shared-cache databases
+/// and on connections with a URI's own vfs= the snapshot ends at checkin as
+/// without this option. fork() ends the idle ones first.
 #[no_mangle]
 pub extern "C" fn sqlpool_options_set_snapshot_linger_ms(opts: *mut sqlpool_options, ms: u32) -> c_int {
     set(opts, |o| o.set_snapshot_linger_ms(ms).map(|_| ()))
