@@ -20,6 +20,11 @@ fn lingering(path: &Path) -> Pool {
     open(path, o)
 }
 
+/// The rows of t, read through a checkout of its own.
+fn rows(pool: &Pool) -> i64 {
+    query_i64(&mut pool.checkout().unwrap(), "SELECT count(*) FROM t").unwrap()
+}
+
 fn writer(path: &Path, busy: Duration) -> rusqlite::Connection {
     let w = rusqlite::Connection::open(path).unwrap();
     w.busy_timeout(busy).unwrap();
@@ -59,10 +64,7 @@ fn a_lingering_snapshot_holds_writers_off_until_the_monitor_sees_one_wait() {
     let path = dir.path("l.db");
     make_db(&path, 10);
     let pool = lingering(&path);
-    assert_eq!(
-        query_i64(&mut pool.checkout().unwrap(), "SELECT count(*) FROM t").unwrap(),
-        10
-    );
+    assert_eq!(rows(&pool), 10);
 
     // Checked in, its snapshot still holds SQLite's shared lock (a writer
     // that does not wait would get SQLITE_BUSY, unless the monitor's sweep
@@ -75,11 +77,7 @@ fn a_lingering_snapshot_holds_writers_off_until_the_monitor_sees_one_wait() {
     let w = writer(&path, Duration::from_secs(20));
     w.execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (11); COMMIT")
         .unwrap();
-    assert_eq!(
-        query_i64(&mut pool.checkout().unwrap(), "SELECT count(*) FROM t").unwrap(),
-        11,
-        "the next checkout reads the commit"
-    );
+    assert_eq!(rows(&pool), 11, "the next checkout reads the commit");
 }
 
 #[test]
@@ -88,10 +86,7 @@ fn a_checkout_on_a_carried_snapshot_reads_the_same_data_without_a_new_transactio
     let path = dir.path("s.db");
     make_db(&path, 3);
     let pool = lingering(&path);
-    assert_eq!(
-        query_i64(&mut pool.checkout().unwrap(), "SELECT count(*) FROM t").unwrap(),
-        3
-    );
+    assert_eq!(rows(&pool), 3);
     let mut c = pool.checkout().unwrap();
     assert!(
         !c.is_autocommit(),
@@ -111,10 +106,7 @@ fn without_linger_the_snapshot_ends_at_checkin() {
     let mut o = opts();
     o.set_read_only(true);
     let pool = open(&path, o);
-    assert_eq!(
-        query_i64(&mut pool.checkout().unwrap(), "SELECT count(*) FROM t").unwrap(),
-        3
-    );
+    assert_eq!(rows(&pool), 3);
     assert!(!shared_lock_held(&path));
     writer(&path, Duration::ZERO)
         .execute("INSERT INTO t VALUES (4)", [])
@@ -130,17 +122,11 @@ fn in_wal_mode_the_snapshot_ends_at_checkin_so_reads_see_later_commits() {
     let w = writer(&path, Duration::ZERO);
     w.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).unwrap();
     let pool = lingering(&path);
-    assert_eq!(
-        query_i64(&mut pool.checkout().unwrap(), "SELECT count(*) FROM t").unwrap(),
-        10
-    );
+    assert_eq!(rows(&pool), 10);
     // WAL lets the writer commit under a reader's snapshot: a lingering one
     // would hide this row from the next checkout.
     w.execute("INSERT INTO t VALUES (11)", []).unwrap();
-    assert_eq!(
-        query_i64(&mut pool.checkout().unwrap(), "SELECT count(*) FROM t").unwrap(),
-        11
-    );
+    assert_eq!(rows(&pool), 11);
 }
 
 #[test]
@@ -160,15 +146,9 @@ fn a_shared_cache_database_does_not_linger() {
     ro.set_read_snapshot(true);
     ro.set_snapshot_linger_ms(LONG_LINGER_MS).unwrap();
     let r = Pool::open(uri, ro).unwrap();
-    assert_eq!(
-        query_i64(&mut r.checkout().unwrap(), "SELECT count(*) FROM t").unwrap(),
-        1
-    );
+    assert_eq!(rows(&r), 1);
     w.checkout().unwrap().exec("INSERT INTO t VALUES (2)").unwrap();
-    assert_eq!(
-        query_i64(&mut r.checkout().unwrap(), "SELECT count(*) FROM t").unwrap(),
-        2
-    );
+    assert_eq!(rows(&r), 2);
 }
 
 #[test]
@@ -177,10 +157,7 @@ fn fork_ends_lingering_snapshots_so_a_child_can_write() {
     let path = dir.path("f.db");
     make_db(&path, 10);
     let pool = lingering(&path);
-    assert_eq!(
-        query_i64(&mut pool.checkout().unwrap(), "SELECT count(*) FROM t").unwrap(),
-        10
-    );
+    assert_eq!(rows(&pool), 10);
     let pid = fork_child(|| {
         // A snapshot the parent still held at fork() would be counted in the
         // child's copy of SQLite's lock table, without a lock of the
@@ -196,10 +173,7 @@ fn fork_ends_lingering_snapshots_so_a_child_can_write() {
         ChildEnd::Exited(0),
         "the child's write failed (1: busy, 2: another error)"
     );
-    assert_eq!(
-        query_i64(&mut pool.checkout().unwrap(), "SELECT count(*) FROM t").unwrap(),
-        11
-    );
+    assert_eq!(rows(&pool), 11);
 }
 
 #[test]
@@ -218,10 +192,7 @@ fn the_monitors_sweep_never_makes_a_checkout_open_another_connection() {
     // find the connection idle.
     let until = std::time::Instant::now() + Duration::from_millis(1500);
     while std::time::Instant::now() < until {
-        assert_eq!(
-            query_i64(&mut pool.checkout().unwrap(), "SELECT count(*) FROM t").unwrap(),
-            3
-        );
+        assert_eq!(rows(&pool), 3);
         let idle_until = std::time::Instant::now() + Duration::from_micros(30);
         while std::time::Instant::now() < idle_until {
             std::hint::spin_loop();
